@@ -1,0 +1,7 @@
+//! Everything that talks to the outside world: transports (HTTP, WebSocket) and stores.
+
+pub mod auth;
+pub mod connection;
+pub mod http;
+pub mod memory;
+pub mod ws;

@@ -1,0 +1,27 @@
+//! Validation failures of domain values; every variant names the field that was wrong.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    #[error("invalid channel name {name:?}: must be 1-64 characters of A-Z a-z 0-9 _ . -")]
+    InvalidChannelName { name: String },
+    #[error("invalid user id: must be 1-128 characters without control characters")]
+    InvalidUserId,
+    #[error("invalid tenant id {id:?}: must be 1-64 characters of A-Z a-z 0-9 _ . -")]
+    InvalidTenantId { id: String },
+    #[error("event_type must not be empty and at most 128 characters")]
+    InvalidEventType,
+    #[error("{field} must not be empty")]
+    EmptyList { field: &'static str },
+    #[error("{field} holds {len} entries; at most {max} are allowed")]
+    TooMany {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("payload is {size} bytes; at most {max} are allowed")]
+    PayloadTooLarge { size: usize, max: usize },
+    #[error("ttl must be between 1 and {max} seconds")]
+    InvalidTtl { max: u32 },
+}

@@ -1,0 +1,16 @@
+//! The pure core of Ara: notifications, their targets, identities and the rules that validate them.
+//!
+//! Nothing in here knows about sockets, runtimes or stores; everything is plain data and pure functions,
+//! so the rules can be unit-tested beside the types they govern.
+
+pub mod error;
+pub mod ids;
+pub mod notification;
+pub mod target;
+
+pub use error::ValidationError;
+pub use ids::{ChannelName, ConnectionId, Identity, TenantId, UserId, UserKey};
+pub use notification::{Notification, NotificationDraft, Priority};
+pub use target::Target;
+pub mod ack;
+pub mod queue;

@@ -1,0 +1,58 @@
+//! Tracking of delivered notifications until their user acknowledges them.
+//!
+//! Contract (checked by `tests/contract_ack_store.rs` against every adapter):
+//! - `track` records a pending ACK per (tenant, user, notification id); tracking the same key again
+//!   (a second device of the user) keeps the first record;
+//! - `ack` succeeds once, for the user it was delivered to, before the deadline; every other case
+//!   returns the matching `AckError` and changes nothing;
+//! - `expire_due` moves pending entries past their deadline to expired and returns them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
+use crate::domain::UserKey;
+
+#[derive(Debug, Error)]
+pub enum AckError {
+    /// MUST be returned when no notification with this id was delivered (or it was never tracked).
+    #[error("no pending notification with this id")]
+    UnknownNotification,
+    /// MUST be returned when the id was delivered to a different user or tenant.
+    #[error("this notification was not delivered to you")]
+    WrongUser,
+    /// MUST be returned when the id was already acknowledged.
+    #[error("notification already acknowledged")]
+    AlreadyAcknowledged,
+    /// MUST be returned when the deadline passed before the ACK arrived.
+    #[error("acknowledgement deadline has passed")]
+    Expired,
+    #[error("ack store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("ack store returned data it cannot read: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait AckStore: Send + Sync {
+    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError>;
+
+    async fn ack(
+        &self,
+        user: &UserKey,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<AckReceipt, AckError>;
+
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError>;
+
+    async fn stats(&self) -> Result<AckStats, AckError>;
+
+    async fn check_health(&self) -> Result<(), AckError>;
+}
+
+pub type DynAckStore = Arc<dyn AckStore>;

@@ -1,0 +1,67 @@
+//! The outbound side of one live client connection, whatever its transport.
+//!
+//! The dispatcher hands each recipient a frame that was serialized once and is shared by all of them.
+//! Sinks never block: a sink whose bounded queue is full reports it, and the dispatcher decides what
+//! happens to that slow consumer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use thiserror::Error;
+use uuid::Uuid;
+
+/// One frame for a client. `json` is UTF-8 JSON text, shared between recipients.
+#[derive(Debug, Clone)]
+pub struct OutboundFrame {
+    /// Set when the frame carries a notification (SSE uses it as the event id).
+    pub notification_id: Option<Uuid>,
+    /// The event name for transports that have one (SSE); WebSocket ignores it.
+    pub event: &'static str,
+    pub json: Bytes,
+}
+
+impl OutboundFrame {
+    pub fn control(event: &'static str, json: Bytes) -> Self {
+        Self {
+            notification_id: None,
+            event,
+            json,
+        }
+    }
+}
+
+/// Why the server closes a connection; transports turn it into a close frame or a final event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Its outbound queue overflowed.
+    SlowConsumer,
+    /// No sign of life within the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client misbehaved beyond what an error frame can fix.
+    PolicyViolation(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SinkError {
+    /// MUST be returned when the bounded queue has no room; the frame was not queued.
+    #[error("outbound queue is full")]
+    Full,
+    /// MUST be returned once the connection is gone; the frame was not queued.
+    #[error("connection is closed")]
+    Closed,
+}
+
+pub trait ConnectionSink: Send + Sync {
+    /// Queues a frame without waiting. Frames queued by one caller are written in queue order.
+    ///
+    /// # Errors
+    /// [`SinkError::Full`] when the queue is at capacity, [`SinkError::Closed`] when the connection ended.
+    fn try_send(&self, frame: OutboundFrame) -> Result<(), SinkError>;
+
+    /// Asks the transport to close the connection for `reason`; returns at once.
+    fn close(&self, reason: CloseReason);
+}
+
+pub type DynSink = Arc<dyn ConnectionSink>;

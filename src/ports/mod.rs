@@ -1,0 +1,12 @@
+//! The traits the core needs from the world. Each is object-safe so that `app` picks an adapter at
+//! run time and hands it around as `Arc<dyn Trait>`.
+
+pub mod ack_store;
+pub mod clock;
+pub mod connection;
+pub mod offline_queue;
+
+pub use ack_store::{AckError, AckStore, DynAckStore};
+pub use clock::{Clock, DynClock, SystemClock};
+pub use connection::{CloseReason, ConnectionSink, DynSink, OutboundFrame, SinkError};
+pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};

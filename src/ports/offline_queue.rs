@@ -1,0 +1,52 @@
+//! Per-user storage of notifications for users with no live connection.
+//!
+//! Contract (checked by `tests/contract_offline_queue.rs` against every adapter):
+//! - entries are kept per `UserKey` (tenant + user) in FIFO order of `enqueue`;
+//! - beyond `QueuePolicy::max_per_user` the oldest entries are dropped and counted;
+//! - expired entries are never returned by `peek` and are removed by `purge_expired`;
+//! - `peek` does not remove: callers `remove` exactly the ids they wrote to a socket, so a crash
+//!   between reading and writing loses nothing (delivery from the queue is at-least-once).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::domain::queue::{QueueStats, QueuedNotification};
+use crate::domain::UserKey;
+
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error("offline queue store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("offline queue store returned data it cannot read: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait OfflineQueue: Send + Sync {
+    /// Appends `item` to the user's queue; returns how many old entries were dropped to make room.
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError>;
+
+    /// Returns up to `limit` unexpired entries of the user's queue, oldest first, without removing them.
+    async fn peek(
+        &self,
+        user: &UserKey,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedNotification>, QueueError>;
+
+    /// Removes the given ids from the user's queue (ids not present are ignored); returns how many went.
+    async fn remove(&self, user: &UserKey, ids: &[Uuid]) -> Result<u64, QueueError>;
+
+    /// Removes every expired entry of every user; returns how many went.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError>;
+
+    async fn stats(&self) -> Result<QueueStats, QueueError>;
+
+    async fn check_health(&self) -> Result<(), QueueError>;
+}
+
+pub type DynOfflineQueue = Arc<dyn OfflineQueue>;
