@@ -1,1 +1,14 @@
-//! http
+//! The HTTP API (axum): send endpoints, health and stats, plus the router that mounts the WebSocket
+//! endpoint. Errors from every handler become `{"error":{"code","message"}}` in `error.rs`.
+
+mod api_key;
+pub mod error;
+mod extract;
+mod health;
+mod router;
+mod send;
+pub mod state;
+
+pub use error::ApiError;
+pub use router::router;
+pub use state::{AppState, WsConfig};

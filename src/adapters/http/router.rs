@@ -1,0 +1,74 @@
+//! The complete route table, with its layers (API key, body limit, CORS, tracing).
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use super::error::ApiError;
+use super::state::AppState;
+use super::{api_key, health, send};
+use crate::adapters::ws;
+
+/// Builds the router. `cors_origins` of `None` allows any origin.
+pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
+    let api = Router::new()
+        .route("/notifications/send", post(send::send_to_user))
+        .route("/notifications/send-to-users", post(send::send_to_users))
+        .route("/notifications/broadcast", post(send::broadcast))
+        .route("/notifications/channel", post(send::send_to_channel))
+        .route("/notifications/channels", post(send::send_to_channels))
+        .layer(DefaultBodyLimit::max(state.body_limit_bytes));
+    let protected = Router::new()
+        .nest("/api/v1", api)
+        .route("/stats", get(health::stats))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_key::require_api_key,
+        ));
+    Router::new()
+        .merge(protected)
+        .route("/health", get(health::health))
+        .route("/ws", get(ws::upgrade))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors(cors_origins))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn cors(origins: Option<Vec<String>>) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(api_key::HEADER),
+        ]);
+    match origins {
+        None => layer.allow_origin(Any),
+        Some(list) => {
+            let parsed: Vec<HeaderValue> = list
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect();
+            layer.allow_origin(AllowOrigin::list(parsed))
+        }
+    }
+}

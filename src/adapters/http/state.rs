@@ -1,0 +1,34 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::adapters::auth::JwtAuth;
+use crate::service::{ConnectionRegistry, NotificationService};
+
+/// WebSocket tuning, from the `WEBSOCKET_*` settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WsConfig {
+    pub heartbeat_interval: Duration,
+    pub idle_timeout: Duration,
+    pub outbound_queue_size: usize,
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub notifier: Arc<NotificationService>,
+    pub registry: Arc<ConnectionRegistry>,
+    pub jwt: Arc<JwtAuth>,
+    pub api_key: Option<Arc<str>>,
+    pub ws: WsConfig,
+    pub body_limit_bytes: usize,
+    pub started_at: Instant,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Connection tasks, awaited at shutdown.
+    pub tasks: TaskTracker,
+}

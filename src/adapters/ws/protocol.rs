@@ -1,0 +1,99 @@
+//! The JSON frames of the WebSocket protocol. Client frames are PascalCase (`Subscribe`), server
+//! frames lowercase (`subscribed`), as documented in docs/PROTOCOL.md.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ConnectionId;
+use crate::ports::OutboundFrame;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum ClientFrame {
+    #[serde(alias = "subscribe")]
+    Subscribe { channels: Vec<String> },
+    #[serde(alias = "unsubscribe")]
+    Unsubscribe { channels: Vec<String> },
+    #[serde(alias = "ping")]
+    Ping,
+    #[serde(alias = "ack")]
+    Ack { notification_id: String },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerFrame<'a> {
+    Connected {
+        connection_id: ConnectionId,
+        user_id: &'a str,
+        tenant_id: &'a str,
+    },
+    Subscribed {
+        channels: Vec<&'a str>,
+    },
+    Unsubscribed {
+        channels: Vec<&'a str>,
+    },
+    Pong,
+    Acked {
+        notification_id: &'a str,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn event(&self) -> &'static str {
+        match self {
+            ServerFrame::Connected { .. } => "connected",
+            ServerFrame::Subscribed { .. } => "subscribed",
+            ServerFrame::Unsubscribed { .. } => "unsubscribed",
+            ServerFrame::Pong => "pong",
+            ServerFrame::Acked { .. } => "acked",
+            ServerFrame::Error { .. } => "error",
+        }
+    }
+
+    pub fn to_outbound(&self) -> OutboundFrame {
+        // Only strings and integers: serialization cannot fail.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        OutboundFrame::control(self.event(), Bytes::from(json))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_documented_client_frames() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"Subscribe","payload":{"channels":["a"]}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Subscribe { channels } if channels == ["a"]));
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"Ping"}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Ping));
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Ack { .. }));
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"Nope"}"#).is_err());
+    }
+
+    #[test]
+    fn server_frames_are_lowercase() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&ServerFrame::Pong.to_outbound().json).unwrap();
+        assert_eq!(v, serde_json::json!({"type": "pong"}));
+        let e = ServerFrame::Error {
+            code: "X",
+            message: "m",
+        }
+        .to_outbound();
+        let v: serde_json::Value = serde_json::from_slice(&e.json).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "error", "code": "X", "message": "m"})
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! One WebSocket connection's life: a `connected` frame, then a reader and a writer until either ends.
+//!
+//! Replies to client frames go through the same bounded queue as notifications, so one connection
+//! sees everything in the order it was queued.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+
+use super::protocol::{ClientFrame, ServerFrame};
+use super::upgrade::Registration;
+use crate::adapters::connection::{Next, SinkReceiver};
+use crate::adapters::http::{AppState, WsConfig};
+use crate::domain::ChannelName;
+use crate::ports::{CloseReason, OutboundFrame};
+use crate::service::{ConnectionEntry, SubscribeError};
+
+/// Frames written per flush when a backlog has built up.
+const COALESCE: usize = 64;
+/// Invalid frames in a row before the client counts as abusive.
+const MAX_CONSECUTIVE_ERRORS: u32 = 20;
+/// A close handshake may not hold a task longer than this.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    registration: Registration,
+    receiver: SinkReceiver,
+) {
+    let entry = registration.entry.clone();
+    let (mut tx, rx) = socket.split();
+    let hello = ServerFrame::Connected {
+        connection_id: entry.id,
+        user_id: entry.identity.user.as_str(),
+        tenant_id: entry.identity.tenant.as_str(),
+    };
+    if send_frame(&mut tx, &hello.to_outbound()).await.is_err() {
+        return;
+    }
+    tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
+    tokio::select! {
+        _ = write_loop(tx, receiver, &entry, state.ws) => {}
+        _ = read_loop(rx, &state, &entry) => {}
+    }
+    tracing::debug!(connection = %entry.id, "websocket closed");
+    drop(registration);
+}
+
+async fn send_frame(
+    tx: &mut SplitSink<WebSocket, Message>,
+    frame: &OutboundFrame,
+) -> Result<(), axum::Error> {
+    tx.send(text(frame)).await
+}
+
+fn text(frame: &OutboundFrame) -> Message {
+    // Frames are serialized JSON, so always UTF-8; an invalid one would be a bug, sent as empty text.
+    Message::Text(Utf8Bytes::try_from(frame.json.clone()).unwrap_or_default())
+}
+
+async fn write_loop(
+    mut tx: SplitSink<WebSocket, Message>,
+    mut rx: SinkReceiver,
+    entry: &ConnectionEntry,
+    cfg: WsConfig,
+) {
+    let mut heartbeat = tokio::time::interval_at(
+        tokio::time::Instant::now() + cfg.heartbeat_interval,
+        cfg.heartbeat_interval,
+    );
+    let idle_ms = cfg.idle_timeout.as_millis() as i64;
+    loop {
+        let reason = tokio::select! {
+            next = rx.next() => match next {
+                Some(Next::Frame(frame)) => {
+                    if write_batch(&mut tx, &mut rx, frame).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Some(Next::Close(reason)) => reason,
+                None => return,
+            },
+            _ = heartbeat.tick() => {
+                if entry.idle_for_ms(chrono::Utc::now()) > idle_ms {
+                    CloseReason::Idle
+                } else {
+                    if tx.send(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut tx, reason)).await;
+        return;
+    }
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once.
+async fn write_batch(
+    tx: &mut SplitSink<WebSocket, Message>,
+    rx: &mut SinkReceiver,
+    first: OutboundFrame,
+) -> Result<(), axum::Error> {
+    tx.feed(text(&first)).await?;
+    for _ in 0..COALESCE {
+        match rx.try_next_frame() {
+            Some(frame) => tx.feed(text(&frame)).await?,
+            None => break,
+        }
+    }
+    tx.flush().await
+}
+
+async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
+    let (code, text): (u16, String) = match reason {
+        CloseReason::SlowConsumer => {
+            let notice = ServerFrame::Error {
+                code: "SLOW_CONSUMER",
+                message: "connection could not keep up with its notifications and is being closed",
+            };
+            let _ = send_frame(tx, &notice.to_outbound()).await;
+            (1008, "slow consumer".into())
+        }
+        CloseReason::Idle => (1000, "idle timeout".into()),
+        CloseReason::Shutdown => (1001, "server shutting down".into()),
+        CloseReason::PolicyViolation(why) => (1008, why),
+    };
+    let _ = tx
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(text),
+        })))
+        .await;
+    let _ = tx.close().await;
+}
+
+async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc<ConnectionEntry>) {
+    let mut errors = 0u32;
+    while let Some(Ok(message)) = rx.next().await {
+        entry.touch(chrono::Utc::now());
+        let reply = match message {
+            Message::Text(text) => handle_text(state, entry, text.as_str()),
+            Message::Binary(_) => Err((
+                "UNSUPPORTED_FRAME",
+                "binary frames are not supported; send JSON text".into(),
+            )),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(_) => return,
+        };
+        let frame = match reply {
+            Ok(frame) => {
+                errors = 0;
+                frame
+            }
+            Err((code, message)) => {
+                errors += 1;
+                if errors > MAX_CONSECUTIVE_ERRORS {
+                    entry.sink.close(CloseReason::PolicyViolation(
+                        "too many invalid frames".into(),
+                    ));
+                    return;
+                }
+                ServerFrame::Error {
+                    code,
+                    message: &message,
+                }
+                .to_outbound()
+            }
+        };
+        if entry.sink.try_send(frame).is_err() {
+            entry.sink.close(CloseReason::SlowConsumer);
+            return;
+        }
+    }
+}
+
+type Reply = Result<OutboundFrame, (&'static str, String)>;
+
+fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
+    let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
+        (
+            "INVALID_FRAME",
+            format!(
+                "expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"
+            ),
+        )
+    })?;
+    match frame {
+        ClientFrame::Ping => Ok(ServerFrame::Pong.to_outbound()),
+        ClientFrame::Subscribe { channels } => {
+            let channels = parse_channels(&channels)?;
+            state
+                .registry
+                .subscribe(entry, &channels)
+                .map_err(|e| match e {
+                    SubscribeError::TooMany { .. } => ("SUBSCRIPTION_LIMIT", e.to_string()),
+                    SubscribeError::Closed => ("CONNECTION_CLOSED", e.to_string()),
+                })?;
+            Ok(ServerFrame::Subscribed {
+                channels: channels.iter().map(ChannelName::as_str).collect(),
+            }
+            .to_outbound())
+        }
+        ClientFrame::Unsubscribe { channels } => {
+            let channels = parse_channels(&channels)?;
+            state.registry.unsubscribe(entry, &channels);
+            Ok(ServerFrame::Unsubscribed {
+                channels: channels.iter().map(ChannelName::as_str).collect(),
+            }
+            .to_outbound())
+        }
+        ClientFrame::Ack { .. } => Err((
+            "ACK_DISABLED",
+            "ACK tracking is not enabled on this server".into(),
+        )),
+    }
+}
+
+fn parse_channels(raw: &[String]) -> Result<Vec<ChannelName>, (&'static str, String)> {
+    if raw.is_empty() {
+        return Err(("INVALID_CHANNEL", "channels must not be empty".into()));
+    }
+    raw.iter()
+        .map(|c| ChannelName::parse(c).map_err(|e| ("INVALID_CHANNEL", e.to_string())))
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! Builds the service from settings (pick adapters, wire, bind) and runs it until it is told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::config::Settings;
+use crate::adapters::auth::{JwtAuth, JwtSettings};
+use crate::adapters::http::{router, AppState, WsConfig};
+use crate::ports::{CloseReason, SystemClock};
+use crate::service::{ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT): {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    router: axum::Router,
+    shutdown_timeout: Duration,
+    cleanup_interval: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        warn_about_development_defaults(&settings);
+        let ws = &settings.websocket;
+        let registry = Arc::new(ConnectionRegistry::new(Limits {
+            max_connections: ws.max_connections,
+            max_connections_per_user: ws.max_connections_per_user,
+            max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
+        }));
+        let dispatcher = Arc::new(Dispatcher::new(
+            registry.clone(),
+            Arc::new(DeliveryStats::default()),
+        ));
+        let notifier = Arc::new(NotificationService::new(dispatcher, Arc::new(SystemClock)));
+        let jwt = JwtAuth::new(JwtSettings {
+            secret: settings.jwt_secret().to_owned(),
+            issuer: settings.jwt.issuer.clone(),
+            audience: settings.jwt.audience.clone(),
+        });
+        let state = AppState {
+            notifier,
+            registry,
+            jwt: Arc::new(jwt),
+            api_key: settings.api_key().map(Arc::from),
+            ws: WsConfig {
+                heartbeat_interval: Duration::from_secs(ws.heartbeat_interval_seconds),
+                idle_timeout: Duration::from_secs(ws.connection_timeout_seconds),
+                outbound_queue_size: ws.outbound_queue_size,
+                max_message_bytes: ws.max_message_bytes,
+            },
+            body_limit_bytes: settings.server.body_limit_bytes,
+            started_at: Instant::now(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let router = router(state.clone(), settings.cors.origin_list());
+        Ok(Self {
+            listener,
+            state,
+            router,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_seconds),
+            cleanup_interval: Duration::from_secs(ws.cleanup_interval_seconds),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Cancelling this token shuts the server down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the shutdown token is cancelled, then closes every connection with 1001 and
+    /// waits (bounded by `SERVER_SHUTDOWN_TIMEOUT_SECONDS`) for connection tasks to end.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            listener,
+            state,
+            router,
+            shutdown_timeout,
+            cleanup_interval,
+        } = self;
+        let sweeper = spawn_idle_sweeper(&state, cleanup_interval);
+        let token = state.shutdown.clone();
+        let registry = state.registry.clone();
+        let on_shutdown = async move {
+            token.cancelled().await;
+            registry.close_all(CloseReason::Shutdown);
+        };
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(on_shutdown);
+        let result = tokio::select! {
+            r = served => r,
+            // HTTP keep-alive connections may outlive the grace period; they do not hold shutdown.
+            _ = async { state.shutdown.cancelled().await; tokio::time::sleep(shutdown_timeout).await } => Ok(()),
+        };
+        state.tasks.close();
+        if tokio::time::timeout(shutdown_timeout, state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within the shutdown timeout");
+        }
+        sweeper.abort();
+        tracing::info!("server stopped");
+        result
+    }
+}
+
+/// Closes connections silent past the idle timeout, in case their own heartbeat missed it.
+fn spawn_idle_sweeper(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let registry = state.registry.clone();
+    let timeout_ms = state.ws.idle_timeout.as_millis() as i64;
+    let token = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => {
+                    let closed = registry.close_idle(chrono::Utc::now(), timeout_ms);
+                    if closed > 0 {
+                        tracing::info!(closed, "closed idle connections");
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn warn_about_development_defaults(settings: &Settings) {
+    if settings.is_production() {
+        return;
+    }
+    if settings.jwt.secret.is_none() {
+        tracing::warn!("DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server");
+    }
+    if settings.api_key().is_none() {
+        tracing::warn!(
+            "DEVELOPMENT MODE: API_KEY is not set, the HTTP API accepts requests from anyone"
+        );
+    }
+    if settings.cors.origin_list().is_none() {
+        tracing::warn!("CORS allows any origin; set CORS_ORIGINS to restrict it");
+    }
+}

@@ -1,0 +1,387 @@
+//! Typed settings, layered: built-in defaults, an optional TOML file, `.env`, then environment
+//! variables (later wins). Environment names are the documented flat ones (`WEBSOCKET_MAX_CONNECTIONS`);
+//! in TOML the same setting is `[websocket] max_connections`.
+
+use std::fmt;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+use thiserror::Error;
+
+/// The secret used in development mode when none is configured; production refuses it.
+pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
+
+/// Sections whose settings are named `SECTION_SETTING` in the environment.
+const SECTIONS: &[&str] = &["server", "jwt", "cors", "websocket", "log"];
+/// Settings with no section.
+const TOP_LEVEL: &[&str] = &["run_mode", "api_key"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    #[default]
+    Development,
+    Production,
+}
+
+/// A string that never shows in logs or debug output.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        string_like(d).map(Secret)
+    }
+}
+
+/// Environment values that look like numbers (`API_KEY=12345`) still mean text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringLike {
+    S(String),
+    I(i64),
+    U(u64),
+    F(f64),
+    B(bool),
+}
+
+impl From<StringLike> for String {
+    fn from(raw: StringLike) -> String {
+        match raw {
+            StringLike::S(s) => s,
+            StringLike::I(i) => i.to_string(),
+            StringLike::U(u) => u.to_string(),
+            StringLike::F(f) => f.to_string(),
+            StringLike::B(b) => b.to_string(),
+        }
+    }
+}
+
+fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    StringLike::deserialize(d).map(String::from)
+}
+
+fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<StringLike>::deserialize(d)?
+        .map(String::from)
+        .filter(|s| !s.is_empty()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest accepted HTTP body for single sends.
+    pub body_limit_bytes: usize,
+    /// How long shutdown waits for connections to close.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JwtConfig {
+    pub secret: Option<Secret>,
+    #[serde(deserialize_with = "opt_string_like")]
+    pub issuer: Option<String>,
+    #[serde(deserialize_with = "opt_string_like")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CorsSettings {
+    /// Comma-separated origins; unset or `*` allows any.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub origins: Option<String>,
+}
+
+impl CorsSettings {
+    /// The listed origins, or `None` for any.
+    pub fn origin_list(&self) -> Option<Vec<String>> {
+        let raw = self.origins.as_deref()?.trim();
+        if raw.is_empty() || raw == "*" {
+            return None;
+        }
+        Some(
+            raw.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebSocketSettings {
+    pub max_connections: usize,
+    pub max_connections_per_user: usize,
+    pub max_subscriptions_per_connection: usize,
+    pub heartbeat_interval_seconds: u64,
+    pub connection_timeout_seconds: u64,
+    pub cleanup_interval_seconds: u64,
+    /// Frames a connection may have waiting before it counts as a slow consumer.
+    pub outbound_queue_size: usize,
+    /// Largest client frame accepted.
+    pub max_message_bytes: usize,
+}
+
+impl Default for WebSocketSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_user: 5,
+            max_subscriptions_per_connection: 50,
+            heartbeat_interval_seconds: 30,
+            connection_timeout_seconds: 120,
+            cleanup_interval_seconds: 60,
+            outbound_queue_size: 1024,
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub run_mode: RunMode,
+    pub api_key: Option<Secret>,
+    pub server: ServerSettings,
+    pub jwt: JwtConfig,
+    pub cors: CorsSettings,
+    pub websocket: WebSocketSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {setting}: {message}")]
+    Invalid { setting: String, message: String },
+    #[error("cannot read config file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+impl Settings {
+    /// Loads settings from every source. `file` is the `--config`/`ARA_CONFIG` path, if any.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        // `.env` never overrides variables already set, which gives it its place in the order.
+        let _ = dotenvy::dotenv();
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    message: "file not found".into(),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::raw().filter_map(|key| env_key_to_path(key.as_str()).map(Into::into)));
+        Self::from_figment(figment)
+    }
+
+    /// Settings from defaults plus the given `KEY=value` environment pairs only (for tests and tools).
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        for (key, value) in pairs {
+            let Some(path) = env_key_to_path(key) else {
+                return Err(ConfigError::Invalid {
+                    setting: key.into(),
+                    message: "unknown setting".into(),
+                });
+            };
+            let value: figment::value::Value = value
+                .parse()
+                .unwrap_or_else(|_| figment::value::Value::from(value.to_owned()));
+            figment = figment.merge(Serialized::global(&path, value));
+        }
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            let path = e.path.join(".");
+            ConfigError::Invalid {
+                setting: path_to_env_key(&path),
+                message: e.kind.to_string(),
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                setting: setting.into(),
+                message: message.into(),
+            })
+        };
+        let ws = &self.websocket;
+        for (name, value) in [
+            ("WEBSOCKET_MAX_CONNECTIONS", ws.max_connections),
+            (
+                "WEBSOCKET_MAX_CONNECTIONS_PER_USER",
+                ws.max_connections_per_user,
+            ),
+            (
+                "WEBSOCKET_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                ws.max_subscriptions_per_connection,
+            ),
+            ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", ws.outbound_queue_size),
+            ("WEBSOCKET_MAX_MESSAGE_BYTES", ws.max_message_bytes),
+            ("SERVER_BODY_LIMIT_BYTES", self.server.body_limit_bytes),
+        ] {
+            if value == 0 {
+                return invalid(name, "must be greater than 0");
+            }
+        }
+        for (name, value) in [
+            (
+                "WEBSOCKET_HEARTBEAT_INTERVAL_SECONDS",
+                ws.heartbeat_interval_seconds,
+            ),
+            (
+                "WEBSOCKET_CONNECTION_TIMEOUT_SECONDS",
+                ws.connection_timeout_seconds,
+            ),
+            (
+                "WEBSOCKET_CLEANUP_INTERVAL_SECONDS",
+                ws.cleanup_interval_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(name, "must be at least 1 second");
+            }
+        }
+        if self.run_mode == RunMode::Production {
+            match self.jwt.secret.as_ref().map(Secret::expose) {
+                None | Some("") => return invalid("JWT_SECRET", "must be set in production mode"),
+                Some(DEV_JWT_SECRET) => {
+                    return invalid(
+                        "JWT_SECRET",
+                        "must not be the development secret in production",
+                    )
+                }
+                Some(s) if s.len() < 32 => {
+                    return invalid("JWT_SECRET", "must be at least 32 characters in production")
+                }
+                Some(_) => {}
+            }
+            if self.api_key.as_ref().is_none_or(|k| k.expose().is_empty()) {
+                return invalid("API_KEY", "must be set in production mode");
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(
+                "LOG_LEVEL",
+                "is not a valid filter (e.g. info or ara=debug,info)",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.run_mode == RunMode::Production
+    }
+
+    /// The JWT secret in force: the configured one, or the development secret.
+    pub fn jwt_secret(&self) -> &str {
+        self.jwt
+            .secret
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEV_JWT_SECRET)
+    }
+
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// `WEBSOCKET_MAX_CONNECTIONS` → `websocket.max_connections`; `None` for variables that are not ours.
+fn env_key_to_path(key: &str) -> Option<String> {
+    let key = key.to_ascii_lowercase();
+    if TOP_LEVEL.contains(&key.as_str()) {
+        return Some(key);
+    }
+    SECTIONS.iter().find_map(|section| {
+        key.strip_prefix(section)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| format!("{section}.{rest}"))
+    })
+}
+
+/// The inverse, for error messages: `websocket.max_connections` → `WEBSOCKET_MAX_CONNECTIONS`.
+fn path_to_env_key(path: &str) -> String {
+    if path.is_empty() {
+        return "configuration".into();
+    }
+    path.replace('.', "_").to_ascii_uppercase()
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,73 @@
+//! The client-facing JSON of a notification, serialized once per dispatch and shared by every
+//! recipient and transport.
+
+use bytes::Bytes;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::{Notification, Priority};
+use crate::ports::OutboundFrame;
+
+#[derive(Serialize)]
+struct NotificationFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Uuid,
+    event_type: &'a str,
+    payload: &'a serde_json::Value,
+    priority: Priority,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u32>,
+}
+
+/// Serializes the `notification` frame that WebSocket sends as text and SSE as event data.
+pub fn notification_frame(n: &Notification) -> OutboundFrame {
+    let frame = NotificationFrame {
+        kind: "notification",
+        id: n.id,
+        event_type: &n.event_type,
+        payload: &n.payload,
+        priority: n.priority,
+        timestamp: n
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ttl: n.ttl_seconds,
+    };
+    // Serializing a struct of strings and an already-parsed JSON value cannot fail.
+    let json = serde_json::to_vec(&frame).unwrap_or_default();
+    OutboundFrame {
+        notification_id: Some(n.id),
+        event: "notification",
+        json: Bytes::from(json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NotificationDraft, TenantId};
+
+    #[test]
+    fn frame_has_the_documented_shape() {
+        let n = NotificationDraft::new(
+            TenantId::default_tenant(),
+            "order.shipped".into(),
+            serde_json::json!({"order": 7}),
+            Some(Priority::High),
+            None,
+            1024,
+        )
+        .unwrap()
+        .accept(chrono::Utc::now());
+        let frame = notification_frame(&n);
+        let v: serde_json::Value = serde_json::from_slice(&frame.json).unwrap();
+        assert_eq!(v["type"], "notification");
+        assert_eq!(v["id"], n.id.to_string());
+        assert_eq!(v["event_type"], "order.shipped");
+        assert_eq!(v["payload"]["order"], 7);
+        assert_eq!(v["priority"], "High");
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(frame.notification_id, Some(n.id));
+    }
+}

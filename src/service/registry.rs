@@ -1,0 +1,327 @@
+//! The registry of live connections on this node, indexed three ways (connection, user, channel) plus
+//! by tenant for broadcasts. Every key is tenant-scoped, so one tenant's sends never reach another's.
+//!
+//! Each index holds `Arc<ConnectionEntry>`, so a fan-out walks one map and touches no other lock.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use thiserror::Error;
+
+use crate::domain::{ChannelName, ConnectionId, Identity, TenantId, UserKey};
+use crate::ports::{CloseReason, DynSink};
+
+/// Connection limits, all configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_user: usize,
+    pub max_subscriptions_per_connection: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_user: 5,
+            max_subscriptions_per_connection: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    WebSocket,
+    Sse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RegisterError {
+    #[error("server is at its limit of {max} connections")]
+    ServerFull { max: usize },
+    #[error("user already has {max} connections, the most allowed")]
+    UserLimit { max: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubscribeError {
+    #[error("a connection may subscribe to at most {max} channels")]
+    TooMany { max: usize },
+    #[error("connection is closed")]
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ChannelKey {
+    tenant: TenantId,
+    channel: ChannelName,
+}
+
+/// One live connection.
+pub struct ConnectionEntry {
+    pub id: ConnectionId,
+    pub identity: Identity,
+    pub transport: Transport,
+    pub connected_at: DateTime<Utc>,
+    pub sink: DynSink,
+    channels: Mutex<HashSet<ChannelName>>,
+    last_activity_ms: AtomicI64,
+    closed: AtomicBool,
+}
+
+impl ConnectionEntry {
+    /// Records a sign of life from the client (any frame, pong, or ACK).
+    pub fn touch(&self, now: DateTime<Utc>) {
+        self.last_activity_ms
+            .store(now.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn idle_for_ms(&self, now: DateTime<Utc>) -> i64 {
+        now.timestamp_millis() - self.last_activity_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn channels(&self) -> Vec<ChannelName> {
+        let mut v: Vec<_> = self.channels.lock().iter().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+#[derive(Default)]
+pub struct ConnectionRegistry {
+    limits: Limits,
+    next_id: AtomicU64,
+    total: AtomicUsize,
+    connections: DashMap<ConnectionId, Arc<ConnectionEntry>>,
+    users: DashMap<UserKey, Vec<Arc<ConnectionEntry>>>,
+    channels: DashMap<ChannelKey, HashMap<ConnectionId, Arc<ConnectionEntry>>>,
+    tenants: DashMap<TenantId, HashMap<ConnectionId, Arc<ConnectionEntry>>>,
+}
+
+impl ConnectionRegistry {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Adds a connection, enforcing the total and per-user limits.
+    pub fn register(
+        &self,
+        identity: Identity,
+        transport: Transport,
+        sink: DynSink,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<ConnectionEntry>, RegisterError> {
+        let max = self.limits.max_connections;
+        if self.total.fetch_add(1, Ordering::AcqRel) >= max {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return Err(RegisterError::ServerFull { max });
+        }
+        let entry = Arc::new(ConnectionEntry {
+            id: ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1),
+            identity,
+            transport,
+            connected_at: now,
+            sink,
+            channels: Mutex::new(HashSet::new()),
+            last_activity_ms: AtomicI64::new(now.timestamp_millis()),
+            closed: AtomicBool::new(false),
+        });
+        {
+            let mut devices = self.users.entry(entry.identity.key()).or_default();
+            if devices.len() >= self.limits.max_connections_per_user {
+                drop(devices);
+                self.total.fetch_sub(1, Ordering::AcqRel);
+                return Err(RegisterError::UserLimit {
+                    max: self.limits.max_connections_per_user,
+                });
+            }
+            devices.push(entry.clone());
+        }
+        self.tenants
+            .entry(entry.identity.tenant.clone())
+            .or_default()
+            .insert(entry.id, entry.clone());
+        self.connections.insert(entry.id, entry.clone());
+        Ok(entry)
+    }
+
+    /// Removes a connection from every index. Safe to call more than once.
+    pub fn unregister(&self, id: ConnectionId) -> bool {
+        let Some((_, entry)) = self.connections.remove(&id) else {
+            return false;
+        };
+        entry.closed.store(true, Ordering::Release);
+        let subscribed: Vec<ChannelName> = entry.channels.lock().drain().collect();
+        for channel in subscribed {
+            self.remove_from_channel(&entry, channel);
+        }
+        self.users
+            .remove_if_mut(&entry.identity.key(), |_, devices| {
+                devices.retain(|d| d.id != id);
+                devices.is_empty()
+            });
+        self.tenants
+            .remove_if_mut(&entry.identity.tenant, |_, conns| {
+                conns.remove(&id);
+                conns.is_empty()
+            });
+        self.total.fetch_sub(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Subscribes to `channels`; returns the ones that were new. All or nothing on the limit.
+    pub fn subscribe(
+        &self,
+        entry: &Arc<ConnectionEntry>,
+        channels: &[ChannelName],
+    ) -> Result<Vec<ChannelName>, SubscribeError> {
+        let mut mine = entry.channels.lock();
+        if entry.closed.load(Ordering::Acquire) {
+            return Err(SubscribeError::Closed);
+        }
+        let fresh: Vec<ChannelName> = channels
+            .iter()
+            .filter(|c| !mine.contains(*c))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let max = self.limits.max_subscriptions_per_connection;
+        if mine.len() + fresh.len() > max {
+            return Err(SubscribeError::TooMany { max });
+        }
+        for channel in &fresh {
+            mine.insert(channel.clone());
+            let key = ChannelKey {
+                tenant: entry.identity.tenant.clone(),
+                channel: channel.clone(),
+            };
+            self.channels
+                .entry(key)
+                .or_default()
+                .insert(entry.id, entry.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// Unsubscribes from `channels`; returns the ones the connection had.
+    pub fn unsubscribe(
+        &self,
+        entry: &Arc<ConnectionEntry>,
+        channels: &[ChannelName],
+    ) -> Vec<ChannelName> {
+        let mut mine = entry.channels.lock();
+        let mut removed = Vec::new();
+        for channel in channels {
+            if mine.remove(channel) {
+                self.remove_from_channel(entry, channel.clone());
+                removed.push(channel.clone());
+            }
+        }
+        removed
+    }
+
+    fn remove_from_channel(&self, entry: &ConnectionEntry, channel: ChannelName) {
+        let key = ChannelKey {
+            tenant: entry.identity.tenant.clone(),
+            channel,
+        };
+        self.channels.remove_if_mut(&key, |_, subs| {
+            subs.remove(&entry.id);
+            subs.is_empty()
+        });
+    }
+
+    pub fn get(&self, id: ConnectionId) -> Option<Arc<ConnectionEntry>> {
+        self.connections.get(&id).map(|e| e.clone())
+    }
+
+    /// Calls `f` for every connection of `user`.
+    pub fn for_each_of_user(
+        &self,
+        user: &UserKey,
+        mut f: impl FnMut(&Arc<ConnectionEntry>),
+    ) -> usize {
+        match self.users.get(user) {
+            Some(devices) => {
+                devices.iter().for_each(&mut f);
+                devices.len()
+            }
+            None => 0,
+        }
+    }
+
+    pub fn user_is_online(&self, user: &UserKey) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// Calls `f` for every subscriber of the tenant's `channel`.
+    pub fn for_each_in_channel(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelName,
+        mut f: impl FnMut(&Arc<ConnectionEntry>),
+    ) {
+        let key = ChannelKey {
+            tenant: tenant.clone(),
+            channel: channel.clone(),
+        };
+        if let Some(subs) = self.channels.get(&key) {
+            subs.values().for_each(&mut f);
+        }
+    }
+
+    /// Calls `f` for every connection of `tenant`.
+    pub fn for_each_in_tenant(&self, tenant: &TenantId, mut f: impl FnMut(&Arc<ConnectionEntry>)) {
+        if let Some(conns) = self.tenants.get(tenant) {
+            conns.values().for_each(&mut f);
+        }
+    }
+
+    /// Asks every connection to close (used at shutdown and by the idle sweeper).
+    pub fn close_all(&self, reason: CloseReason) {
+        for entry in self.connections.iter() {
+            entry.sink.close(reason.clone());
+        }
+    }
+
+    /// Closes connections silent for longer than `timeout_ms`; returns how many.
+    pub fn close_idle(&self, now: DateTime<Utc>, timeout_ms: i64) -> usize {
+        let mut closed = 0;
+        for entry in self.connections.iter() {
+            if entry.idle_for_ms(now) > timeout_ms {
+                entry.sink.close(CloseReason::Idle);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use crate::domain::UserId;
+use crate::ports::{ConnectionSink, OutboundFrame, SinkError};
+
+#[derive(Default)]
+struct NullSink;
+
+impl ConnectionSink for NullSink {
+    fn try_send(&self, _frame: OutboundFrame) -> Result<(), SinkError> {
+        Ok(())
+    }
+    fn close(&self, _reason: CloseReason) {}
+}
+
+fn ident(tenant: &str, user: &str) -> Identity {
+    Identity {
+        tenant: TenantId::parse(tenant).unwrap(),
+        user: UserId::parse(user).unwrap(),
+    }
+}
+
+fn registry(max: usize, per_user: usize, subs: usize) -> ConnectionRegistry {
+    ConnectionRegistry::new(Limits {
+        max_connections: max,
+        max_connections_per_user: per_user,
+        max_subscriptions_per_connection: subs,
+    })
+}
+
+fn chans(names: &[&str]) -> Vec<ChannelName> {
+    names
+        .iter()
+        .map(|n| ChannelName::parse(n).unwrap())
+        .collect()
+}
+
+#[test]
+fn enforces_total_and_per_user_limits() {
+    let r = registry(3, 2, 5);
+    let now = Utc::now();
+    r.register(
+        ident("t", "a"),
+        Transport::WebSocket,
+        Arc::new(NullSink),
+        now,
+    )
+    .unwrap();
+    r.register(
+        ident("t", "a"),
+        Transport::WebSocket,
+        Arc::new(NullSink),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        r.register(
+            ident("t", "a"),
+            Transport::WebSocket,
+            Arc::new(NullSink),
+            now
+        )
+        .err(),
+        Some(RegisterError::UserLimit { max: 2 })
+    );
+    let c = r
+        .register(ident("t", "b"), Transport::Sse, Arc::new(NullSink), now)
+        .unwrap();
+    assert_eq!(
+        r.register(
+            ident("t", "c"),
+            Transport::WebSocket,
+            Arc::new(NullSink),
+            now
+        )
+        .err(),
+        Some(RegisterError::ServerFull { max: 3 })
+    );
+    assert!(r.unregister(c.id));
+    assert!(!r.unregister(c.id));
+    r.register(
+        ident("t", "c"),
+        Transport::WebSocket,
+        Arc::new(NullSink),
+        now,
+    )
+    .unwrap();
+    assert_eq!(r.connection_count(), 3);
+    assert_eq!(r.user_count(), 2);
+}
+
+#[test]
+fn subscriptions_are_indexed_per_tenant_and_cleaned_up() {
+    let r = registry(10, 5, 2);
+    let now = Utc::now();
+    let a = r
+        .register(
+            ident("t1", "a"),
+            Transport::WebSocket,
+            Arc::new(NullSink),
+            now,
+        )
+        .unwrap();
+    let b = r
+        .register(
+            ident("t2", "a"),
+            Transport::WebSocket,
+            Arc::new(NullSink),
+            now,
+        )
+        .unwrap();
+    assert_eq!(r.subscribe(&a, &chans(&["x", "x"])).unwrap().len(), 1);
+    r.subscribe(&b, &chans(&["x"])).unwrap();
+    assert_eq!(
+        r.subscribe(&a, &chans(&["y", "z"])),
+        Err(SubscribeError::TooMany { max: 2 })
+    );
+    let mut seen = Vec::new();
+    r.for_each_in_channel(&a.identity.tenant, &chans(&["x"])[0], |e| seen.push(e.id));
+    assert_eq!(seen, vec![a.id]);
+    assert_eq!(r.unsubscribe(&a, &chans(&["x", "nope"])).len(), 1);
+    assert_eq!(r.channel_count(), 1);
+    r.unregister(b.id);
+    assert_eq!(r.channel_count(), 0);
+    assert_eq!(r.subscribe(&b, &chans(&["x"])), Err(SubscribeError::Closed));
+    assert_eq!(r.channel_count(), 0);
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let r = registry(10, 5, 2);
+    let now = Utc::now();
+    let a = r
+        .register(
+            ident("t", "a"),
+            Transport::WebSocket,
+            Arc::new(NullSink),
+            now,
+        )
+        .unwrap();
+    r.register(
+        ident("t", "b"),
+        Transport::WebSocket,
+        Arc::new(NullSink),
+        now,
+    )
+    .unwrap();
+    let later = now + chrono::Duration::seconds(200);
+    a.touch(later);
+    assert_eq!(r.close_idle(later, 120_000), 1);
+}
