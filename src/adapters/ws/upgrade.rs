@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -65,7 +66,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if state.shutdown.is_cancelled() {
         return Err(ApiError::TooManyConnections {
@@ -76,6 +77,10 @@ pub async fn upgrade(
     }
     let token = bearer_token(query.token, &headers).ok_or(AuthError::Missing)?;
     let identity = state.jwt.verify(&token)?;
+    let ws = ws.map_err(|e| ApiError::BadRequest {
+        code: "WEBSOCKET_UPGRADE_REQUIRED",
+        message: format!("this endpoint only accepts WebSocket upgrades: {}", e.body_text()),
+    })?;
     let (sink, receiver) = channel_sink(state.ws.outbound_queue_size);
     let now = chrono::Utc::now();
     let entry = state
