@@ -4,4 +4,6 @@ pub mod auth;
 pub mod connection;
 pub mod http;
 pub mod memory;
+pub mod postgres;
+pub mod redis;
 pub mod ws;

@@ -1,1 +1,7 @@
 //! In-memory stores: the zero-set-up defaults. They keep nothing across a restart.
+
+mod ack_store;
+mod offline_queue;
+
+pub use ack_store::MemoryAckStore;
+pub use offline_queue::MemoryOfflineQueue;

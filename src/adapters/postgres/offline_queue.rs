@@ -1,0 +1,138 @@
+//! Postgres offline queue: one row per queued notification in `offline_queue`, replayed by `seq`.
+//!
+//! Enqueue and its overflow trim run in one call of `offline_queue_push` (see the migration), which
+//! serializes enqueues per user; peek is one indexed query.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
+use crate::domain::{Notification, UserKey};
+use crate::ports::{OfflineQueue, QueueError};
+
+#[derive(Debug, Clone)]
+pub struct PostgresOfflineQueue {
+    pool: PgPool,
+    policy: QueuePolicy,
+}
+
+impl PostgresOfflineQueue {
+    /// Takes a pool from [`super::connect`], whose migrations created the table.
+    pub fn new(pool: PgPool, policy: QueuePolicy) -> Self {
+        Self { pool, policy }
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> QueueError {
+    match e {
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            QueueError::Corrupt(format!("offline_queue row: {e}"))
+        }
+        e => QueueError::Unavailable(Box::new(e)),
+    }
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl OfflineQueue for PostgresOfflineQueue {
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
+        let body = serde_json::to_value(&item.notification)
+            .map_err(|e| QueueError::Corrupt(format!("cannot encode notification: {e}")))?;
+        let dropped: i64 = sqlx::query_scalar("SELECT offline_queue_push($1, $2, $3, $4, $5, $6, $7)")
+            .bind(user.tenant.as_str())
+            .bind(user.user.as_str())
+            .bind(item.notification.id)
+            .bind(body)
+            .bind(item.enqueued_at)
+            .bind(item.expires_at)
+            .bind(to_i64(self.policy.max_per_user))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(dropped.max(0) as u64)
+    }
+
+    async fn peek(
+        &self,
+        user: &UserKey,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedNotification>, QueueError> {
+        let rows = sqlx::query(
+            "SELECT body, enqueued_at, expires_at FROM offline_queue \
+             WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(user.tenant.as_str())
+        .bind(user.user.as_str())
+        .bind(now)
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let body: serde_json::Value = row.try_get("body").map_err(unavailable)?;
+                let notification: Notification = serde_json::from_value(body)
+                    .map_err(|e| QueueError::Corrupt(format!("queued notification: {e}")))?;
+                Ok(QueuedNotification {
+                    notification,
+                    enqueued_at: row.try_get("enqueued_at").map_err(unavailable)?,
+                    expires_at: row.try_get("expires_at").map_err(unavailable)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove(&self, user: &UserKey, ids: &[Uuid]) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM offline_queue \
+             WHERE tenant_id = $1 AND user_id = $2 AND notification_id = ANY($3)",
+        )
+        .bind(user.tenant.as_str())
+        .bind(user.user.as_str())
+        .bind(ids)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
+        let done = sqlx::query("DELETE FROM offline_queue WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let (queued, users): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(DISTINCT (tenant_id, user_id)) FROM offline_queue",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(QueueStats {
+            queued_messages: queued.max(0) as u64,
+            users_with_queue: users.max(0) as u64,
+        })
+    }
+
+    async fn check_health(&self) -> Result<(), QueueError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

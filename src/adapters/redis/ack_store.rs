@@ -1,0 +1,199 @@
+//! Redis ACK store: one hash per notification id holding a record per (tenant, user) it was delivered
+//! to, a sorted set of pending deadlines, and a hash of counters; Lua scripts keep `track`, `ack` and
+//! `expire_due` atomic.
+//!
+//! Keys: `<prefix>:ack:id:<id>` (expires once the deadline and the marker retention have passed),
+//! `<prefix>:ack:due` and `<prefix>:ack:stats`. Keeping every holder of an id in one hash is what lets
+//! `ack` tell `WrongUser` from `UnknownNotification` in one look-up.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use redis::aio::ConnectionManager;
+use redis::{RedisError, Script};
+use uuid::Uuid;
+
+use super::{connect_manager, micros};
+use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
+use crate::domain::{TenantId, UserId, UserKey};
+use crate::ports::{AckError, AckStore};
+
+/// Acknowledged and expired markers stay at least this long after the deadline (or one more ACK
+/// timeout, if longer), so that a double or late ACK gets a precise error; same rule as in memory.
+const MIN_MARKER_RETENTION: Duration = Duration::minutes(10);
+/// Due records moved per `expire_due` script call, so that one call never blocks Redis for long.
+const EXPIRE_BATCH: usize = 500;
+
+pub struct RedisAckStore {
+    con: ConnectionManager,
+    prefix: String,
+    track: Script,
+    ack: Script,
+    expire: Script,
+}
+
+impl RedisAckStore {
+    /// Connects to `url` and checks that the server answers; fails within a few seconds otherwise.
+    pub async fn connect(url: &str, key_prefix: &str) -> Result<Self, AckError> {
+        let con = connect_manager(url)
+            .await
+            .map_err(|e| AckError::Unavailable(Box::new(e)))?;
+        Ok(Self {
+            con,
+            prefix: key_prefix.to_owned(),
+            track: Script::new(include_str!("scripts/ack_track.lua")),
+            ack: Script::new(include_str!("scripts/ack_ack.lua")),
+            expire: Script::new(include_str!("scripts/ack_expire.lua")),
+        })
+    }
+
+    fn id_key_prefix(&self) -> String {
+        format!("{}:ack:id:", self.prefix)
+    }
+
+    fn id_key(&self, id: Uuid) -> String {
+        format!("{}{}", self.id_key_prefix(), id.hyphenated())
+    }
+
+    fn due_key(&self) -> String {
+        format!("{}:ack:due", self.prefix)
+    }
+
+    fn stats_key(&self) -> String {
+        format!("{}:ack:stats", self.prefix)
+    }
+}
+
+fn unavailable(e: RedisError) -> AckError {
+    AckError::Unavailable(Box::new(e))
+}
+
+/// Tenant ids cannot contain `:`, so "<tenant>:<user>" splits back unambiguously.
+fn holder(user: &UserKey) -> String {
+    format!("{}:{}", user.tenant, user.user)
+}
+
+fn parse_holder(raw: &str) -> Result<UserKey, AckError> {
+    let corrupt = || AckError::Corrupt(format!("unreadable ACK holder {raw:?}"));
+    let (tenant, user) = raw.split_once(':').ok_or_else(corrupt)?;
+    let tenant = TenantId::parse(tenant).map_err(|_| corrupt())?;
+    let user = UserId::parse(user).map_err(|_| corrupt())?;
+    Ok(UserKey::new(tenant, user))
+}
+
+fn due_member(user: &UserKey, id: Uuid) -> String {
+    format!("{}:{}", id.hyphenated(), holder(user))
+}
+
+#[async_trait]
+impl AckStore for RedisAckStore {
+    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
+        let id = pending.notification.id;
+        let json = serde_json::to_string(pending)
+            .map_err(|e| AckError::Corrupt(format!("cannot encode pending ACK: {e}")))?;
+        let (delivered, deadline) = (micros(pending.delivered_at), micros(pending.deadline));
+        let timeout = pending.deadline - pending.delivered_at;
+        let ttl = timeout + timeout.max(MIN_MARKER_RETENTION);
+        self.track
+            .key(self.id_key(id))
+            .key(self.due_key())
+            .arg(holder(user))
+            .arg(due_member(user, id))
+            .arg(format!("p|{delivered}|{deadline}"))
+            .arg(json)
+            .arg(deadline)
+            .arg(ttl.num_milliseconds().max(1))
+            .invoke_async::<i64>(&mut self.con.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn ack(
+        &self,
+        user: &UserKey,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<AckReceipt, AckError> {
+        let outcome: i64 = self
+            .ack
+            .key(self.id_key(id))
+            .key(self.due_key())
+            .key(self.stats_key())
+            .arg(holder(user))
+            .arg(due_member(user, id))
+            .arg(micros(now))
+            .invoke_async(&mut self.con.clone())
+            .await
+            .map_err(unavailable)?;
+        match outcome {
+            -1 => Err(AckError::UnknownNotification),
+            -2 => Err(AckError::WrongUser),
+            -3 => Err(AckError::AlreadyAcknowledged),
+            -4 => Err(AckError::Expired),
+            latency if latency >= 0 => Ok(AckReceipt {
+                notification_id: id,
+                latency_ms: latency as u64,
+            }),
+            _ => Err(AckError::Corrupt(format!("unreadable ACK record for {id}"))),
+        }
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError> {
+        let mut expired = Vec::new();
+        loop {
+            let (examined, flat): (usize, Vec<String>) = self
+                .expire
+                .key(self.due_key())
+                .key(self.stats_key())
+                .arg(micros(now))
+                .arg(EXPIRE_BATCH)
+                .arg(self.id_key_prefix())
+                .invoke_async(&mut self.con.clone())
+                .await
+                .map_err(unavailable)?;
+            for pair in flat.chunks_exact(2) {
+                let pending: PendingAck = serde_json::from_str(&pair[1])
+                    .map_err(|e| AckError::Corrupt(format!("pending ACK: {e}")))?;
+                expired.push(ExpiredAck {
+                    user: parse_holder(&pair[0])?,
+                    pending,
+                });
+            }
+            if examined < EXPIRE_BATCH {
+                return Ok(expired);
+            }
+        }
+    }
+
+    async fn stats(&self) -> Result<AckStats, AckError> {
+        let (pending, (acknowledged, expired, total_ms)): (u64, (Option<u64>, Option<u64>, Option<u64>)) =
+            redis::pipe()
+                .zcard(self.due_key())
+                .hget(
+                    self.stats_key(),
+                    &["acknowledged", "expired", "ack_time_ms_total"],
+                )
+                .query_async(&mut self.con.clone())
+                .await
+                .map_err(unavailable)?;
+        let acknowledged = acknowledged.unwrap_or(0);
+        let total_ms = total_ms.unwrap_or(0);
+        Ok(AckStats {
+            pending,
+            acknowledged,
+            expired: expired.unwrap_or(0),
+            average_ack_time_ms: if acknowledged == 0 {
+                0.0
+            } else {
+                total_ms as f64 / acknowledged as f64
+            },
+        })
+    }
+
+    async fn check_health(&self) -> Result<(), AckError> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.con.clone())
+            .await
+            .map_err(unavailable)
+    }
+}
