@@ -13,10 +13,15 @@ use super::config::Settings;
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::{router, AppState, WsConfig};
 use crate::ports::{CloseReason, SystemClock};
-use crate::service::{ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService};
+use super::stores::{self, StoreError};
+use crate::service::{
+    AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
+};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT): {source}")]
     Bind {
         addr: String,
@@ -30,6 +35,8 @@ pub struct Application {
     router: axum::Router,
     shutdown_timeout: Duration,
     cleanup_interval: Duration,
+    queue_cleanup_interval: Duration,
+    ack_cleanup_interval: Duration,
 }
 
 impl Application {
@@ -45,7 +52,19 @@ impl Application {
             registry.clone(),
             Arc::new(DeliveryStats::default()),
         ));
-        let notifier = Arc::new(NotificationService::new(dispatcher, Arc::new(SystemClock)));
+        let stores = stores::open(&settings).await?;
+        let mut notifier = NotificationService::new(dispatcher, Arc::new(SystemClock));
+        if let Some((store, policy)) = stores.queue {
+            notifier = notifier.with_offline_queue(OfflineQueueConfig { store, policy });
+        }
+        if let Some(store) = stores.acks {
+            notifier = notifier.with_acks(AckConfig {
+                store,
+                timeout_seconds: settings.ack.timeout_seconds,
+                redeliver: settings.ack.redeliver,
+            });
+        }
+        let notifier = Arc::new(notifier);
         let jwt = JwtAuth::new(JwtSettings {
             secret: settings.jwt_secret().to_owned(),
             issuer: settings.jwt.issuer.clone(),
@@ -78,6 +97,8 @@ impl Application {
             router,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_seconds),
             cleanup_interval: Duration::from_secs(ws.cleanup_interval_seconds),
+            queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
+            ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
         })
     }
 
@@ -99,14 +120,25 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes every connection with 1001 and
     /// waits (bounded by `SERVER_SHUTDOWN_TIMEOUT_SECONDS`) for connection tasks to end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self {
-            listener,
-            state,
-            router,
-            shutdown_timeout,
-            cleanup_interval,
-        } = self;
-        let sweeper = spawn_idle_sweeper(&state, cleanup_interval);
+        let Self { listener, state, router, shutdown_timeout, cleanup_interval, queue_cleanup_interval, ack_cleanup_interval } =
+            self;
+        let background = [
+            spawn_idle_sweeper(&state, cleanup_interval),
+            spawn_periodic(&state, queue_cleanup_interval, |notifier| async move {
+                match notifier.purge_expired_queue().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "purged expired offline queue entries"),
+                    Err(e) => tracing::warn!(error = %e, "offline queue cleanup failed"),
+                }
+            }),
+            spawn_periodic(&state, ack_cleanup_interval, |notifier| async move {
+                match notifier.expire_acks().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(expired = n, "expired unacknowledged notifications"),
+                    Err(e) => tracing::warn!(error = %e, "ACK expiry failed"),
+                }
+            }),
+        ];
         let token = state.shutdown.clone();
         let registry = state.registry.clone();
         let on_shutdown = async move {
@@ -127,7 +159,9 @@ impl Application {
         {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        sweeper.abort();
+        for task in background {
+            task.abort();
+        }
         tracing::info!("server stopped");
         result
     }
@@ -150,6 +184,26 @@ fn spawn_idle_sweeper(state: &AppState, every: Duration) -> tokio::task::JoinHan
                         tracing::info!(closed, "closed idle connections");
                     }
                 }
+            }
+        }
+    })
+}
+
+/// Runs `job` every `every` until shutdown.
+fn spawn_periodic<F, Fut>(state: &AppState, every: Duration, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Arc<NotificationService>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let notifier = state.notifier.clone();
+    let token = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => job(notifier.clone()).await,
             }
         }
     })

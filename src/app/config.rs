@@ -14,7 +14,7 @@ use thiserror::Error;
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
 /// Sections whose settings are named `SECTION_SETTING` in the environment.
-const SECTIONS: &[&str] = &["server", "jwt", "cors", "websocket", "log"];
+const SECTIONS: &[&str] = &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis"];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key"];
 
@@ -195,6 +195,94 @@ impl Default for LogSettings {
     }
 }
 
+/// Where a store keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Memory,
+    Redis,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueSettings {
+    pub enabled: bool,
+    pub backend: StoreBackend,
+    pub max_size_per_user: usize,
+    pub message_ttl_seconds: u32,
+    pub cleanup_interval_seconds: u64,
+    #[serde(deserialize_with = "string_like")]
+    pub redis_key_prefix: String,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            backend: StoreBackend::Memory,
+            max_size_per_user: 100,
+            message_ttl_seconds: 3600,
+            cleanup_interval_seconds: 300,
+            redis_key_prefix: "ara:queue:".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AckSettings {
+    pub enabled: bool,
+    pub backend: StoreBackend,
+    pub timeout_seconds: u32,
+    pub cleanup_interval_seconds: u64,
+    /// High and Critical notifications not acknowledged in time are sent again.
+    pub redeliver: bool,
+    #[serde(deserialize_with = "string_like")]
+    pub redis_key_prefix: String,
+}
+
+impl Default for AckSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            backend: StoreBackend::Memory,
+            timeout_seconds: 30,
+            cleanup_interval_seconds: 60,
+            redeliver: false,
+            redis_key_prefix: "ara:ack:".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`, used by every store whose backend is `postgres`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, max_connections: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// `REDIS_URL`, used by every store whose backend is `redis`.
+    pub url: Option<Secret>,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: Some(Secret::new("redis://127.0.0.1:6379")) }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -205,6 +293,10 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub websocket: WebSocketSettings,
     pub log: LogSettings,
+    pub queue: QueueSettings,
+    pub ack: AckSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
 }
 
 #[derive(Debug, Error)]
@@ -288,6 +380,11 @@ impl Settings {
             ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", ws.outbound_queue_size),
             ("WEBSOCKET_MAX_MESSAGE_BYTES", ws.max_message_bytes),
             ("SERVER_BODY_LIMIT_BYTES", self.server.body_limit_bytes),
+            ("QUEUE_MAX_SIZE_PER_USER", self.queue.max_size_per_user),
+            ("QUEUE_MESSAGE_TTL_SECONDS", self.queue.message_ttl_seconds as usize),
+            ("QUEUE_CLEANUP_INTERVAL_SECONDS", self.queue.cleanup_interval_seconds as usize),
+            ("ACK_TIMEOUT_SECONDS", self.ack.timeout_seconds as usize),
+            ("ACK_CLEANUP_INTERVAL_SECONDS", self.ack.cleanup_interval_seconds as usize),
         ] {
             if value == 0 {
                 return invalid(name, "must be greater than 0");
@@ -329,6 +426,23 @@ impl Settings {
                 return invalid("API_KEY", "must be set in production mode");
             }
         }
+        let uses = |backend| {
+            (self.queue.enabled && self.queue.backend == backend) || (self.ack.enabled && self.ack.backend == backend)
+        };
+        if uses(StoreBackend::Postgres) && self.database_url().is_none() {
+            return invalid("DATABASE_URL", "must be set when QUEUE_BACKEND or ACK_BACKEND is postgres");
+        }
+        if uses(StoreBackend::Redis) && self.redis_url().is_none() {
+            return invalid("REDIS_URL", "must be set when QUEUE_BACKEND or ACK_BACKEND is redis");
+        }
+        if let Some(origins) = self.cors.origin_list() {
+            if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+                return Err(ConfigError::Invalid {
+                    setting: "CORS_ORIGINS".into(),
+                    message: format!("{bad:?} is not an origin like https://app.example.com"),
+                });
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(
                 "LOG_LEVEL",
@@ -350,6 +464,14 @@ impl Settings {
             .map(Secret::expose)
             .filter(|s| !s.is_empty())
             .unwrap_or(DEV_JWT_SECRET)
+    }
+
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.url.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis.url.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
     }
 
     pub fn api_key(&self) -> Option<&str> {

@@ -99,3 +99,16 @@ fn toml_file_is_layered_under_env() {
     let s = Settings::from_figment(figment).unwrap();
     assert_eq!((s.websocket.max_connections, s.server.port), (77, 9999));
 }
+
+#[test]
+fn store_backends_are_checked() {
+    let s = Settings::from_pairs([("QUEUE_BACKEND", "redis"), ("ACK_ENABLED", "false")]).unwrap();
+    assert_eq!(s.queue.backend, StoreBackend::Redis);
+    assert!(!s.ack.enabled);
+    let err = Settings::from_pairs([("QUEUE_BACKEND", "mongo")]).unwrap_err().to_string();
+    assert!(err.contains("QUEUE_BACKEND") && err.contains("postgres"), "{err}");
+    let err = Settings::from_pairs([("ACK_BACKEND", "postgres")]).unwrap_err().to_string();
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    let err = Settings::from_pairs([("CORS_ORIGINS", "app.example.com")]).unwrap_err().to_string();
+    assert!(err.contains("CORS_ORIGINS"), "{err}");
+}

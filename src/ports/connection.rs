@@ -18,15 +18,14 @@ pub struct OutboundFrame {
     /// The event name for transports that have one (SSE); WebSocket ignores it.
     pub event: &'static str,
     pub json: Bytes,
+    /// Set when the frame replays an offline-queue entry: once written, the transport confirms it so
+    /// that the entry is removed from the queue.
+    pub replayed: bool,
 }
 
 impl OutboundFrame {
     pub fn control(event: &'static str, json: Bytes) -> Self {
-        Self {
-            notification_id: None,
-            event,
-            json,
-        }
+        Self { notification_id: None, event, json, replayed: false }
     }
 }
 

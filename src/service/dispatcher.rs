@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::domain::{ConnectionId, Notification, Target, UserKey};
+use crate::domain::{ConnectionId, Notification, Target, TenantId, UserKey};
 use crate::ports::{CloseReason, OutboundFrame, SinkError};
 
 use super::frame::notification_frame;
@@ -49,9 +49,17 @@ impl Dispatcher {
         target: &Target,
     ) -> (DispatchReport, Vec<UserKey>) {
         self.stats.record_sent();
-        let frame = notification_frame(notification);
-        let tenant = &notification.tenant;
-        let mut fanout = Fanout::new(&frame);
+        self.deliver_frame(&notification_frame(notification), &notification.tenant, target)
+    }
+
+    /// Like [`Self::deliver_local`] for a frame the caller serialized (once) already.
+    pub fn deliver_frame(
+        &self,
+        frame: &OutboundFrame,
+        tenant: &TenantId,
+        target: &Target,
+    ) -> (DispatchReport, Vec<UserKey>) {
+        let mut fanout = Fanout::new(frame);
         let mut offline = Vec::new();
         match target {
             Target::User(user) => {
@@ -95,13 +103,13 @@ impl Dispatcher {
         )
     }
 
-    /// Queues a single frame (a replayed or redelivered notification) on one connection.
-    pub fn deliver_to(&self, entry: &ConnectionEntry, frame: OutboundFrame) -> bool {
-        let mut fanout = Fanout::new(&frame);
-        fanout.send(entry);
+    /// Queues `frame` on every live connection of one user; returns how many took it.
+    pub fn deliver_frame_to_user(&self, frame: &OutboundFrame, user: &UserKey) -> usize {
+        let mut fanout = Fanout::new(frame);
+        self.registry.for_each_of_user(user, |e| fanout.send(e));
         let delivered = fanout.finish(&self.stats);
         self.stats.record_delivered(delivered as u64);
-        delivered == 1
+        delivered
     }
 }
 

@@ -40,6 +40,7 @@ pub fn notification_frame(n: &Notification) -> OutboundFrame {
         notification_id: Some(n.id),
         event: "notification",
         json: Bytes::from(json),
+        replayed: false,
     }
 }
 

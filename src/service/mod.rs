@@ -7,9 +7,10 @@ pub mod frame;
 pub mod notify;
 pub mod registry;
 pub mod stats;
+mod user_locks;
 
 pub use dispatcher::{DispatchReport, Dispatcher};
-pub use notify::{NotificationService, SendReport};
+pub use notify::{AckConfig, AckFailure, NotificationService, OfflineQueueConfig, SendError, SendReport};
 pub use registry::{
     ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport,
 };

@@ -1,13 +1,28 @@
-//! The use case every trigger (HTTP, Redis Pub/Sub, batch) runs: accept a notification, deliver it to
-//! live connections, and account for the users who were offline.
+//! The use cases every trigger and transport share: send a notification (live, or queued for offline
+//! users), bring a connection online (replaying its user's queue first), and take ACKs.
+//!
+//! Guarantees, per setting:
+//! - queue off: at-most-once; offline users miss the notification.
+//! - queue on: a user-targeted notification reaches a live connection, or waits in the queue (up to its
+//!   ttl and the queue's limits) and is replayed, in order, to the connection that brings the user back
+//!   online, before anything live. Entries leave the queue only once written to a socket, so a crash
+//!   may replay an entry twice (same id), never lose it.
+//! - ACK redelivery on: High/Critical notifications not acknowledged in time are sent again (live, or
+//!   queued) with the same id, while younger than the queue ttl: at-least-once.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::domain::{NotificationDraft, Target};
-use crate::ports::DynClock;
+use crate::domain::ack::{AckReceipt, PendingAck};
+use crate::domain::queue::{QueuePolicy, QueuedNotification};
+use crate::domain::{Identity, Notification, NotificationDraft, Target, UserKey};
+use crate::ports::{AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, OutboundFrame, QueueError};
 
+use super::frame::notification_frame;
+use super::registry::{ConnectionEntry, RegisterError, Transport};
+use super::user_locks::UserLocks;
 use super::Dispatcher;
 
 /// What a send did.
@@ -18,30 +33,249 @@ pub struct SendReport {
     pub delivered_to: usize,
     /// Targeted users with no live connection.
     pub offline_users: usize,
+    /// Offline users for whom the notification was queued.
+    pub queued: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("could not queue the notification for {failed} offline user(s): {source}")]
+    QueueUnavailable { report: SendReport, failed: usize, source: QueueError },
+}
+
+pub struct OfflineQueueConfig {
+    pub store: DynOfflineQueue,
+    pub policy: QueuePolicy,
+}
+
+pub struct AckConfig {
+    pub store: DynAckStore,
+    pub timeout_seconds: u32,
+    pub redeliver: bool,
 }
 
 pub struct NotificationService {
     dispatcher: Arc<Dispatcher>,
     clock: DynClock,
+    queue: Option<OfflineQueueConfig>,
+    acks: Option<AckConfig>,
+    locks: UserLocks,
+}
+
+enum UserOutcome {
+    Delivered(usize),
+    Queued,
+    Offline,
+    QueueFailed(QueueError),
 }
 
 impl NotificationService {
     pub fn new(dispatcher: Arc<Dispatcher>, clock: DynClock) -> Self {
-        Self { dispatcher, clock }
+        Self { dispatcher, clock, queue: None, acks: None, locks: UserLocks::default() }
+    }
+
+    pub fn with_offline_queue(mut self, queue: OfflineQueueConfig) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    pub fn with_acks(mut self, acks: AckConfig) -> Self {
+        self.acks = Some(acks);
+        self
     }
 
     pub fn dispatcher(&self) -> &Arc<Dispatcher> {
         &self.dispatcher
     }
 
+    pub fn offline_queue(&self) -> Option<&DynOfflineQueue> {
+        self.queue.as_ref().map(|q| &q.store)
+    }
+
+    pub fn ack_store(&self) -> Option<&DynAckStore> {
+        self.acks.as_ref().map(|a| &a.store)
+    }
+
     /// Accepts `draft` now and delivers it to `target` within the draft's tenant.
-    pub async fn send(&self, draft: NotificationDraft, target: &Target) -> SendReport {
+    pub async fn send(&self, draft: NotificationDraft, target: &Target) -> Result<SendReport, SendError> {
         let notification = draft.accept(self.clock.now());
-        let (report, _offline) = self.dispatcher.deliver_local(&notification, target);
-        SendReport {
-            notification_id: notification.id,
-            delivered_to: report.delivered,
-            offline_users: report.offline_users,
+        self.dispatcher.stats().record_sent();
+        let frame = notification_frame(&notification);
+        let mut report =
+            SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
+        let users = match target {
+            Target::User(user) => vec![user.clone()],
+            Target::Users(users) => users.clone(),
+            _ => {
+                let (r, _) = self.dispatcher.deliver_frame(&frame, &notification.tenant, target);
+                report.delivered_to = r.delivered;
+                return Ok(report);
+            }
+        };
+        let mut failure = None;
+        let mut failed = 0;
+        for user in users {
+            let key = UserKey::new(notification.tenant.clone(), user);
+            match self.deliver_to_user(&notification, &frame, &key).await {
+                UserOutcome::Delivered(n) => report.delivered_to += n,
+                UserOutcome::Queued => {
+                    report.offline_users += 1;
+                    report.queued += 1;
+                }
+                UserOutcome::Offline => report.offline_users += 1,
+                UserOutcome::QueueFailed(e) => {
+                    report.offline_users += 1;
+                    failed += 1;
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            Some(source) => Err(SendError::QueueUnavailable { report, failed, source }),
+            None => Ok(report),
         }
     }
+
+    async fn deliver_to_user(&self, n: &Notification, frame: &OutboundFrame, key: &UserKey) -> UserOutcome {
+        if self.dispatcher.registry().user_is_online(key) {
+            // Tracked first, so that an ACK racing back from a fast client finds its record.
+            self.track(key, n).await;
+            let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
+            if delivered > 0 {
+                return UserOutcome::Delivered(delivered);
+            }
+        }
+        let Some(queue) = &self.queue else {
+            return UserOutcome::Offline;
+        };
+        let _guard = self.locks.lock(key).await;
+        // The user may have come online (after its replay) while we waited for the lock.
+        let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
+        if delivered > 0 {
+            self.track(key, n).await;
+            return UserOutcome::Delivered(delivered);
+        }
+        let now = self.clock.now();
+        match queue.store.enqueue(key, &QueuedNotification::new(n.clone(), now, &queue.policy)).await {
+            Ok(dropped) => {
+                let stats = self.dispatcher.stats();
+                stats.record_queued(1);
+                stats.record_queue_dropped(dropped);
+                UserOutcome::Queued
+            }
+            Err(e) => {
+                self.dispatcher.stats().record_queue_failure();
+                tracing::error!(error = %e, notification = %n.id, "offline queue refused a notification");
+                UserOutcome::QueueFailed(e)
+            }
+        }
+    }
+
+    async fn track(&self, key: &UserKey, n: &Notification) {
+        let Some(acks) = &self.acks else { return };
+        let now = self.clock.now();
+        let pending = PendingAck {
+            notification: n.clone(),
+            delivered_at: now,
+            deadline: now + Duration::seconds(i64::from(acks.timeout_seconds)),
+        };
+        if let Err(e) = acks.store.track(key, &pending).await {
+            tracing::warn!(error = %e, notification = %n.id, "could not track ACK");
+        }
+    }
+
+    /// Registers a connection. When it brings its user online, the user's queue is replayed into its
+    /// sink first (the other devices that connect while one is live receive only live notifications).
+    pub async fn connect(&self, identity: Identity, transport: Transport, sink: DynSink) -> Result<Arc<ConnectionEntry>, RegisterError> {
+        let registry = self.dispatcher.registry();
+        let Some(queue) = &self.queue else {
+            return registry.register(identity, transport, sink, self.clock.now());
+        };
+        let key = identity.key();
+        let _guard = self.locks.lock(&key).await;
+        if !registry.user_is_online(&key) {
+            self.replay_into(queue, &key, &sink).await;
+        }
+        registry.register(identity, transport, sink, self.clock.now())
+    }
+
+    async fn replay_into(&self, queue: &OfflineQueueConfig, key: &UserKey, sink: &DynSink) {
+        let now = self.clock.now();
+        let items = match queue.store.peek(key, queue.policy.max_per_user, now).await {
+            Ok(items) => items,
+            Err(e) => {
+                // The queue stays intact and is replayed on a later connection.
+                tracing::warn!(error = %e, "could not read the offline queue; connecting without replay");
+                return;
+            }
+        };
+        let mut replayed = 0;
+        for item in items {
+            let mut frame = notification_frame(&item.notification);
+            frame.replayed = true;
+            if sink.try_send(frame).is_err() {
+                // What did not fit stays queued for the next connection.
+                break;
+            }
+            self.track(key, &item.notification).await;
+            replayed += 1;
+        }
+        self.dispatcher.stats().record_replayed(replayed);
+        self.dispatcher.stats().record_delivered(replayed);
+    }
+
+    /// Called by a transport once replayed frames were written: their queue entries can go.
+    pub async fn confirm_replayed(&self, key: &UserKey, ids: &[Uuid]) {
+        let Some(queue) = &self.queue else { return };
+        if let Err(e) = queue.store.remove(key, ids).await {
+            tracing::warn!(error = %e, "could not remove replayed entries; they may be replayed again");
+        }
+    }
+
+    /// Records a client's ACK.
+    pub async fn ack(&self, key: &UserKey, id: Uuid) -> Result<AckReceipt, AckFailure> {
+        let acks = self.acks.as_ref().ok_or(AckFailure::Disabled)?;
+        acks.store.ack(key, id, self.clock.now()).await.map_err(AckFailure::Store)
+    }
+
+    /// Removes expired queue entries; run periodically.
+    pub async fn purge_expired_queue(&self) -> Result<u64, QueueError> {
+        match &self.queue {
+            Some(queue) => queue.store.purge_expired(self.clock.now()).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Expires overdue ACKs and, with redelivery on, sends High/Critical ones again. Returns how many
+    /// expired.
+    pub async fn expire_acks(&self) -> Result<usize, AckError> {
+        let Some(acks) = &self.acks else { return Ok(0) };
+        let now = self.clock.now();
+        let expired = acks.store.expire_due(now).await?;
+        if acks.redeliver {
+            for e in expired.iter().filter(|e| e.pending.wants_redelivery()) {
+                if self.still_worth_redelivering(&e.pending.notification, now) {
+                    let frame = notification_frame(&e.pending.notification);
+                    self.dispatcher.stats().record_redelivered();
+                    let _ = self.deliver_to_user(&e.pending.notification, &frame, &e.user).await;
+                }
+            }
+        }
+        Ok(expired.len())
+    }
+
+    /// Redelivery stops when the notification's own ttl, or the queue ttl, has run out, so a client that
+    /// never ACKs is not sent the same notification forever.
+    fn still_worth_redelivering(&self, n: &Notification, now: DateTime<Utc>) -> bool {
+        let horizon = self.queue.as_ref().map_or(3600, |q| q.policy.message_ttl_seconds);
+        !n.is_expired(now) && n.created_at + Duration::seconds(i64::from(horizon)) > now
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AckFailure {
+    #[error("ACK tracking is not enabled on this server")]
+    Disabled,
+    #[error(transparent)]
+    Store(AckError),
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::adapters::auth::AuthError;
 use crate::domain::ValidationError;
+use crate::service::SendError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,8 +32,12 @@ pub enum ApiError {
     },
     #[error("no route for {0}")]
     NotFound(String),
+    #[error("{0}")]
+    FeatureDisabled(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -58,8 +63,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::TooManyConnections { status, .. } => *status,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,8 +81,27 @@ impl ApiError {
             ApiError::InvalidApiKey => "INVALID_API_KEY",
             ApiError::TooManyConnections { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::QueueUnavailable { report, failed, source } => {
+                tracing::error!(error = %source, "send could not queue for offline users");
+                ApiError::Unavailable {
+                    code: "QUEUE_UNAVAILABLE",
+                    message: format!(
+                        "notification {} reached {} connection(s) but could not be queued for {failed} offline user(s); retry later",
+                        report.notification_id, report.delivered_to
+                    ),
+                }
+            }
         }
     }
 }

@@ -1,10 +1,14 @@
-//! `GET /health` and `GET /stats`.
+//! `GET /health`, `GET /stats` and `GET /api/v1/stats/acks`.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use super::error::ApiError;
 use super::state::AppState;
+use crate::domain::ack::AckStats;
+use crate::domain::queue::QueueStats;
 use crate::service::stats::DeliverySnapshot;
 
 #[derive(Serialize)]
@@ -12,18 +16,42 @@ pub struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
+    dependencies: Dependencies,
 }
 
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: if state.shutdown.is_cancelled() {
-            "shutting_down"
-        } else {
-            "healthy"
-        },
+#[derive(Serialize)]
+struct Dependencies {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_queue: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_store: Option<&'static str>,
+}
+
+/// 200 while Ara can deliver (a failing store degrades it), 503 while shutting down.
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let offline_queue = match state.notifier.offline_queue() {
+        Some(q) => Some(if q.check_health().await.is_ok() { "healthy" } else { "down" }),
+        None => None,
+    };
+    let ack_store = match state.notifier.ack_store() {
+        Some(a) => Some(if a.check_health().await.is_ok() { "healthy" } else { "down" }),
+        None => None,
+    };
+    let degraded = offline_queue == Some("down") || ack_store == Some("down");
+    let (code, status) = if state.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
+    } else if degraded {
+        (StatusCode::OK, "degraded")
+    } else {
+        (StatusCode::OK, "healthy")
+    };
+    let body = Health {
+        status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-    })
+        dependencies: Dependencies { offline_queue, ack_store },
+    };
+    (code, Json(body))
 }
 
 #[derive(Serialize)]
@@ -33,15 +61,39 @@ pub struct Stats {
     channels: usize,
     #[serde(flatten)]
     delivery: DeliverySnapshot,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<QueueStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acks: Option<AckStats>,
     uptime_seconds: u64,
 }
 
-pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
-    Json(Stats {
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
+    let queue = match state.notifier.offline_queue() {
+        Some(q) => Some(q.stats().await.map_err(|e| store_down("offline queue", e))?),
+        None => None,
+    };
+    let acks = match state.notifier.ack_store() {
+        Some(a) => Some(a.stats().await.map_err(|e| store_down("ACK store", e))?),
+        None => None,
+    };
+    Ok(Json(Stats {
         connections: state.registry.connection_count(),
         users: state.registry.user_count(),
         channels: state.registry.channel_count(),
         delivery: state.notifier.dispatcher().stats().snapshot(),
+        queue,
+        acks,
         uptime_seconds: state.started_at.elapsed().as_secs(),
-    })
+    }))
+}
+
+pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {
+    let store = state.notifier.ack_store().ok_or_else(|| ApiError::FeatureDisabled("ACK tracking is disabled (ACK_ENABLED=false)".into()))?;
+    Ok(Json(store.stats().await.map_err(|e| store_down("ACK store", e))?))
+}
+
+fn store_down(what: &str, e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "{what} unavailable");
+    ApiError::Unavailable { code: "STORE_UNAVAILABLE", message: format!("the {what} is unavailable") }
 }

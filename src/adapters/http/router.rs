@@ -20,6 +20,7 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/notifications/broadcast", post(send::broadcast))
         .route("/notifications/channel", post(send::send_to_channel))
         .route("/notifications/channels", post(send::send_to_channels))
+        .route("/stats/acks", get(health::ack_stats))
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
     let protected = Router::new()
         .nest("/api/v1", api)

@@ -74,7 +74,7 @@ async fn deliver(
         content.ttl,
         state.body_limit_bytes,
     )?;
-    let report = state.notifier.send(draft, &target).await;
+    let report = state.notifier.send(draft, &target).await?;
     Ok(Json(SendResponse {
         success: true,
         report,

@@ -13,10 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use super::protocol::{ClientFrame, ServerFrame};
 use super::upgrade::Registration;
 use crate::adapters::connection::{Next, SinkReceiver};
-use crate::adapters::http::{AppState, WsConfig};
+use crate::adapters::http::AppState;
 use crate::domain::ChannelName;
 use crate::ports::{CloseReason, OutboundFrame};
-use crate::service::{ConnectionEntry, SubscribeError};
+use crate::ports::AckError;
+use crate::service::{AckFailure, ConnectionEntry, SubscribeError};
+use uuid::Uuid;
 
 /// Frames written per flush when a backlog has built up.
 const COALESCE: usize = 64;
@@ -43,7 +45,7 @@ pub(super) async fn run(
     }
     tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
     tokio::select! {
-        _ = write_loop(tx, receiver, &entry, state.ws) => {}
+        _ = write_loop(tx, receiver, &entry, &state) => {}
         _ = read_loop(rx, &state, &entry) => {}
     }
     tracing::debug!(connection = %entry.id, "websocket closed");
@@ -62,12 +64,8 @@ fn text(frame: &OutboundFrame) -> Message {
     Message::Text(Utf8Bytes::try_from(frame.json.clone()).unwrap_or_default())
 }
 
-async fn write_loop(
-    mut tx: SplitSink<WebSocket, Message>,
-    mut rx: SinkReceiver,
-    entry: &ConnectionEntry,
-    cfg: WsConfig,
-) {
+async fn write_loop(mut tx: SplitSink<WebSocket, Message>, mut rx: SinkReceiver, entry: &ConnectionEntry, state: &AppState) {
+    let cfg = state.ws;
     let mut heartbeat = tokio::time::interval_at(
         tokio::time::Instant::now() + cfg.heartbeat_interval,
         cfg.heartbeat_interval,
@@ -77,8 +75,12 @@ async fn write_loop(
         let reason = tokio::select! {
             next = rx.next() => match next {
                 Some(Next::Frame(frame)) => {
-                    if write_batch(&mut tx, &mut rx, frame).await.is_err() {
-                        return;
+                    match write_batch(&mut tx, &mut rx, frame).await {
+                        Ok(replayed) if !replayed.is_empty() => {
+                            state.notifier.confirm_replayed(&entry.identity.key(), &replayed).await;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
                     }
                     continue;
                 }
@@ -101,20 +103,24 @@ async fn write_loop(
     }
 }
 
-/// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_batch(
-    tx: &mut SplitSink<WebSocket, Message>,
-    rx: &mut SinkReceiver,
-    first: OutboundFrame,
-) -> Result<(), axum::Error> {
-    tx.feed(text(&first)).await?;
-    for _ in 0..COALESCE {
-        match rx.try_next_frame() {
-            Some(frame) => tx.feed(text(&frame)).await?,
-            None => break,
+/// Writes `first` and whatever else is already queued, then flushes once. Returns the ids of the
+/// replayed queue entries that were written.
+async fn write_batch(tx: &mut SplitSink<WebSocket, Message>, rx: &mut SinkReceiver, first: OutboundFrame) -> Result<Vec<Uuid>, axum::Error> {
+    let mut replayed = Vec::new();
+    let mut next = Some(first);
+    let mut budget = COALESCE;
+    while let Some(frame) = next.take() {
+        tx.feed(text(&frame)).await?;
+        if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
+            replayed.push(id);
+        }
+        budget -= 1;
+        if budget > 0 {
+            next = rx.try_next_frame();
         }
     }
-    tx.flush().await
+    tx.flush().await?;
+    Ok(replayed)
 }
 
 async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
@@ -145,7 +151,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
     while let Some(Ok(message)) = rx.next().await {
         entry.touch(chrono::Utc::now());
         let reply = match message {
-            Message::Text(text) => handle_text(state, entry, text.as_str()),
+            Message::Text(text) => handle_text(state, entry, text.as_str()).await,
             Message::Binary(_) => Err((
                 "UNSUPPORTED_FRAME",
                 "binary frames are not supported; send JSON text".into(),
@@ -182,7 +188,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
 
 type Reply = Result<OutboundFrame, (&'static str, String)>;
 
-fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
+async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
     let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
         (
             "INVALID_FRAME",
@@ -215,10 +221,25 @@ fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Re
             }
             .to_outbound())
         }
-        ClientFrame::Ack { .. } => Err((
-            "ACK_DISABLED",
-            "ACK tracking is not enabled on this server".into(),
-        )),
+        ClientFrame::Ack { notification_id } => ack(state, entry, &notification_id).await,
+    }
+}
+
+async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
+    let id = Uuid::parse_str(raw_id).map_err(|_| ("INVALID_NOTIFICATION_ID", format!("{raw_id:?} is not a notification id")))?;
+    match state.notifier.ack(&entry.identity.key(), id).await {
+        Ok(_) => Ok(ServerFrame::Acked { notification_id: &id.to_string() }.to_outbound()),
+        Err(e) => {
+            let code = match &e {
+                AckFailure::Disabled => "ACK_DISABLED",
+                AckFailure::Store(AckError::UnknownNotification) => "UNKNOWN_NOTIFICATION",
+                AckFailure::Store(AckError::WrongUser) => "NOT_YOUR_NOTIFICATION",
+                AckFailure::Store(AckError::AlreadyAcknowledged) => "ALREADY_ACKNOWLEDGED",
+                AckFailure::Store(AckError::Expired) => "ACK_EXPIRED",
+                AckFailure::Store(AckError::Unavailable(_) | AckError::Corrupt(_)) => "ACK_STORE_UNAVAILABLE",
+            };
+            Err((code, e.to_string()))
+        }
     }
 }
 

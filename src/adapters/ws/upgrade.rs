@@ -82,10 +82,7 @@ pub async fn upgrade(
         message: format!("this endpoint only accepts WebSocket upgrades: {}", e.body_text()),
     })?;
     let (sink, receiver) = channel_sink(state.ws.outbound_queue_size);
-    let now = chrono::Utc::now();
-    let entry = state
-        .registry
-        .register(identity, Transport::WebSocket, sink, now)?;
+    let entry = state.notifier.connect(identity, Transport::WebSocket, sink).await?;
     let registration = Registration {
         registry: state.registry.clone(),
         entry,
