@@ -104,10 +104,7 @@ impl AckStore for MemoryAckStore {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
         let mut inner = self.inner.lock();
         let id = pending.notification.id;
-        let fresh = Record {
-            pending: pending.clone(),
-            status: Status::Pending,
-        };
+        let fresh = Record { pending: pending.clone(), status: Status::Pending };
         match inner.records.get(&(user.clone(), id)) {
             // A second device of the same user: the first delivery's record stands.
             Some(existing) if existing.status != Status::Expired => return Ok(()),
@@ -123,12 +120,7 @@ impl AckStore for MemoryAckStore {
         Ok(())
     }
 
-    async fn ack(
-        &self,
-        user: &UserKey,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<AckReceipt, AckError> {
+    async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let mut inner = self.inner.lock();
         let Some(record) = inner.records.get(&(user.clone(), id)) else {
             return Err(if inner.holders.contains_key(&id) {
@@ -143,18 +135,13 @@ impl AckStore for MemoryAckStore {
             Status::Pending if record.pending.is_expired(now) => return Err(AckError::Expired),
             Status::Pending => {}
         }
-        let latency_ms = (now - record.pending.delivered_at)
-            .num_milliseconds()
-            .max(0) as u64;
+        let latency_ms = (now - record.pending.delivered_at).num_milliseconds().max(0) as u64;
         let deadline = record.pending.deadline;
         inner.due.remove(&slot(deadline, user, id));
         inner.retire(user, id, Status::Acknowledged);
         inner.acknowledged += 1;
         inner.ack_time_ms_total += latency_ms;
-        Ok(AckReceipt {
-            notification_id: id,
-            latency_ms,
-        })
+        Ok(AckReceipt { notification_id: id, latency_ms })
     }
 
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError> {

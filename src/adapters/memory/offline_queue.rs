@@ -22,10 +22,7 @@ pub struct MemoryOfflineQueue {
 
 impl MemoryOfflineQueue {
     pub fn new(policy: QueuePolicy) -> Self {
-        Self {
-            policy,
-            queues: DashMap::new(),
-        }
+        Self { policy, queues: DashMap::new() }
     }
 
     /// Drops the user's entry once its queue is empty, so that `stats` counts only users who wait
@@ -54,12 +51,7 @@ impl OfflineQueue for MemoryOfflineQueue {
         let Some(queue) = self.queues.get(user) else {
             return Ok(Vec::new());
         };
-        Ok(queue
-            .iter()
-            .filter(|item| !item.is_expired(now))
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(queue.iter().filter(|item| !item.is_expired(now)).take(limit).cloned().collect())
     }
 
     async fn remove(&self, user: &UserKey, ids: &[Uuid]) -> Result<u64, QueueError> {

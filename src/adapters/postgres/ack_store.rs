@@ -37,9 +37,7 @@ impl PostgresAckStore {
 
 fn unavailable(e: sqlx::Error) -> AckError {
     match e {
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-            AckError::Corrupt(format!("ack_records row: {e}"))
-        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => AckError::Corrupt(format!("ack_records row: {e}")),
         e => AckError::Unavailable(Box::new(e)),
     }
 }
@@ -48,13 +46,11 @@ fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
     let tenant: String = row.try_get("tenant_id").map_err(unavailable)?;
     let user: String = row.try_get("user_id").map_err(unavailable)?;
     let corrupt = || AckError::Corrupt(format!("unreadable ACK owner {tenant:?}/{user:?}"));
-    let user = UserKey::new(
-        TenantId::parse(&tenant).map_err(|_| corrupt())?,
-        UserId::parse(&user).map_err(|_| corrupt())?,
-    );
+    let user =
+        UserKey::new(TenantId::parse(&tenant).map_err(|_| corrupt())?, UserId::parse(&user).map_err(|_| corrupt())?);
     let body: serde_json::Value = row.try_get("notification").map_err(unavailable)?;
-    let notification: Notification = serde_json::from_value(body)
-        .map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
+    let notification: Notification =
+        serde_json::from_value(body).map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
     Ok(ExpiredAck {
         user,
         pending: PendingAck {
@@ -96,12 +92,7 @@ impl AckStore for PostgresAckStore {
         Ok(())
     }
 
-    async fn ack(
-        &self,
-        user: &UserKey,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<AckReceipt, AckError> {
+    async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let slot = (id.as_u128() % COUNTER_SLOTS) as i16;
         let latency: Option<i64> = sqlx::query_scalar(
             "WITH acked AS ( \
@@ -126,10 +117,7 @@ impl AckStore for PostgresAckStore {
         .await
         .map_err(unavailable)?;
         if let Some(latency) = latency {
-            return Ok(AckReceipt {
-                notification_id: id,
-                latency_ms: latency.max(0) as u64,
-            });
+            return Ok(AckReceipt { notification_id: id, latency_ms: latency.max(0) as u64 });
         }
         // Nothing changed; find out why.
         let (own, known): (Option<String>, bool) = sqlx::query_as(
@@ -210,19 +198,12 @@ impl AckStore for PostgresAckStore {
             pending: pending.max(0) as u64,
             acknowledged,
             expired: expired.max(0) as u64,
-            average_ack_time_ms: if acknowledged == 0 {
-                0.0
-            } else {
-                total_ms as f64 / acknowledged as f64
-            },
+            average_ack_time_ms: if acknowledged == 0 { 0.0 } else { total_ms as f64 / acknowledged as f64 },
         })
     }
 
     async fn check_health(&self) -> Result<(), AckError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
         Ok(())
     }
 }

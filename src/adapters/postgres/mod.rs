@@ -42,21 +42,13 @@ pub enum PostgresConnectError {
 /// pending migrations.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, PostgresConnectError> {
     let options = PgConnectOptions::from_str(url).map_err(PostgresConnectError::InvalidUrl)?;
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("")
-    );
+    let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""));
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(|source| PostgresConnectError::Connect { target, source })?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(PostgresConnectError::Migrate)?;
+    MIGRATOR.run(&pool).await.map_err(PostgresConnectError::Migrate)?;
     Ok(pool)
 }

@@ -116,23 +116,16 @@ impl OfflineQueue for PostgresOfflineQueue {
     }
 
     async fn stats(&self) -> Result<QueueStats, QueueError> {
-        let (queued, users): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(DISTINCT (tenant_id, user_id)) FROM offline_queue",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(QueueStats {
-            queued_messages: queued.max(0) as u64,
-            users_with_queue: users.max(0) as u64,
-        })
+        let (queued, users): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(DISTINCT (tenant_id, user_id)) FROM offline_queue")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(QueueStats { queued_messages: queued.max(0) as u64, users_with_queue: users.max(0) as u64 })
     }
 
     async fn check_health(&self) -> Result<(), QueueError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
         Ok(())
     }
 }

@@ -34,9 +34,7 @@ pub struct RedisAckStore {
 impl RedisAckStore {
     /// Connects to `url` and checks that the server answers; fails within a few seconds otherwise.
     pub async fn connect(url: &str, key_prefix: &str) -> Result<Self, AckError> {
-        let con = connect_manager(url)
-            .await
-            .map_err(|e| AckError::Unavailable(Box::new(e)))?;
+        let con = connect_manager(url).await.map_err(|e| AckError::Unavailable(Box::new(e)))?;
         Ok(Self {
             con,
             prefix: key_prefix.to_owned(),
@@ -88,8 +86,8 @@ fn due_member(user: &UserKey, id: Uuid) -> String {
 impl AckStore for RedisAckStore {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
         let id = pending.notification.id;
-        let json = serde_json::to_string(pending)
-            .map_err(|e| AckError::Corrupt(format!("cannot encode pending ACK: {e}")))?;
+        let json =
+            serde_json::to_string(pending).map_err(|e| AckError::Corrupt(format!("cannot encode pending ACK: {e}")))?;
         let (delivered, deadline) = (micros(pending.delivered_at), micros(pending.deadline));
         let timeout = pending.deadline - pending.delivered_at;
         let ttl = timeout + timeout.max(MIN_MARKER_RETENTION);
@@ -108,12 +106,7 @@ impl AckStore for RedisAckStore {
         Ok(())
     }
 
-    async fn ack(
-        &self,
-        user: &UserKey,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<AckReceipt, AckError> {
+    async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let outcome: i64 = self
             .ack
             .key(self.id_key(id))
@@ -130,10 +123,7 @@ impl AckStore for RedisAckStore {
             -2 => Err(AckError::WrongUser),
             -3 => Err(AckError::AlreadyAcknowledged),
             -4 => Err(AckError::Expired),
-            latency if latency >= 0 => Ok(AckReceipt {
-                notification_id: id,
-                latency_ms: latency as u64,
-            }),
+            latency if latency >= 0 => Ok(AckReceipt { notification_id: id, latency_ms: latency as u64 }),
             _ => Err(AckError::Corrupt(format!("unreadable ACK record for {id}"))),
         }
     }
@@ -152,12 +142,9 @@ impl AckStore for RedisAckStore {
                 .await
                 .map_err(unavailable)?;
             for pair in flat.chunks_exact(2) {
-                let pending: PendingAck = serde_json::from_str(&pair[1])
-                    .map_err(|e| AckError::Corrupt(format!("pending ACK: {e}")))?;
-                expired.push(ExpiredAck {
-                    user: parse_holder(&pair[0])?,
-                    pending,
-                });
+                let pending: PendingAck =
+                    serde_json::from_str(&pair[1]).map_err(|e| AckError::Corrupt(format!("pending ACK: {e}")))?;
+                expired.push(ExpiredAck { user: parse_holder(&pair[0])?, pending });
             }
             if examined < EXPIRE_BATCH {
                 return Ok(expired);
@@ -169,10 +156,7 @@ impl AckStore for RedisAckStore {
         let (pending, (acknowledged, expired, total_ms)): (u64, (Option<u64>, Option<u64>, Option<u64>)) =
             redis::pipe()
                 .zcard(self.due_key())
-                .hget(
-                    self.stats_key(),
-                    &["acknowledged", "expired", "ack_time_ms_total"],
-                )
+                .hget(self.stats_key(), &["acknowledged", "expired", "ack_time_ms_total"])
                 .query_async(&mut self.con.clone())
                 .await
                 .map_err(unavailable)?;
@@ -182,18 +166,11 @@ impl AckStore for RedisAckStore {
             pending,
             acknowledged,
             expired: expired.unwrap_or(0),
-            average_ack_time_ms: if acknowledged == 0 {
-                0.0
-            } else {
-                total_ms as f64 / acknowledged as f64
-            },
+            average_ack_time_ms: if acknowledged == 0 { 0.0 } else { total_ms as f64 / acknowledged as f64 },
         })
     }
 
     async fn check_health(&self) -> Result<(), AckError> {
-        redis::cmd("PING")
-            .query_async::<()>(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
     }
 }

@@ -43,14 +43,13 @@ async fn connect_manager(url: &str) -> Result<ConnectionManager, RedisConnectErr
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(CONNECT_TIMEOUT)
         .set_response_timeout(RESPONSE_TIMEOUT)
-        // Later reconnects retry a little; the first connection must not sit in a back-off loop.
-        .set_number_of_retries(2);
+        // One retry after about a second: enough for a blip, and short enough that an unreachable
+        // server surfaces as its own error (e.g. "connection refused") within CONNECT_TIMEOUT. A
+        // command that finds the connection broken fails and the next one reconnects.
+        .set_number_of_retries(1);
     let attempt = async {
         let mut manager = ConnectionManager::new_with_config(client, config).await?;
-        redis::cmd("PING")
-            .query_async::<()>(&mut manager)
-            .await
-            .map(|()| manager)
+        redis::cmd("PING").query_async::<()>(&mut manager).await.map(|()| manager)
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
         Ok(Ok(manager)) => Ok(manager),

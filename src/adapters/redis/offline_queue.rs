@@ -36,9 +36,7 @@ pub struct RedisOfflineQueue {
 impl RedisOfflineQueue {
     /// Connects to `url` and checks that the server answers; fails within a few seconds otherwise.
     pub async fn connect(url: &str, key_prefix: &str, policy: QueuePolicy) -> Result<Self, QueueError> {
-        let con = connect_manager(url)
-            .await
-            .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
+        let con = connect_manager(url).await.map_err(|e| QueueError::Unavailable(Box::new(e)))?;
         Ok(Self {
             con,
             prefix: key_prefix.to_owned(),
@@ -76,14 +74,9 @@ fn unavailable(e: RedisError) -> QueueError {
 }
 
 fn encode(item: &QueuedNotification) -> Result<String, QueueError> {
-    let json = serde_json::to_string(item)
-        .map_err(|e| QueueError::Corrupt(format!("cannot encode queue entry: {e}")))?;
-    Ok(format!(
-        "{}|{}|{}",
-        micros(item.expires_at),
-        item.notification.id.hyphenated(),
-        json
-    ))
+    let json =
+        serde_json::to_string(item).map_err(|e| QueueError::Corrupt(format!("cannot encode queue entry: {e}")))?;
+    Ok(format!("{}|{}|{}", micros(item.expires_at), item.notification.id.hyphenated(), json))
 }
 
 fn decode(entry: &str) -> Result<QueuedNotification, QueueError> {
@@ -138,9 +131,7 @@ impl OfflineQueue for RedisOfflineQueue {
         for id in ids {
             call.arg(id.hyphenated().to_string());
         }
-        call.invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        call.invoke_async(&mut self.con.clone()).await.map_err(unavailable)
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
@@ -177,9 +168,7 @@ impl OfflineQueue for RedisOfflineQueue {
             let lengths: Vec<u64> = if keys.is_empty() {
                 Vec::new()
             } else {
-                pipe.query_async(&mut self.con.clone())
-                    .await
-                    .map_err(unavailable)?
+                pipe.query_async(&mut self.con.clone()).await.map_err(unavailable)?
             };
             // Keys whose ttl ran out are still registered until the next purge; they count as empty.
             for len in lengths.into_iter().filter(|len| *len > 0) {
@@ -194,9 +183,6 @@ impl OfflineQueue for RedisOfflineQueue {
     }
 
     async fn check_health(&self) -> Result<(), QueueError> {
-        redis::cmd("PING")
-            .query_async::<()>(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
     }
 }

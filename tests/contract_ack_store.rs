@@ -1,0 +1,260 @@
+//! The `AckStore` contract (see `src/ports/ack_store.rs`), run against every adapter.
+//!
+//! Each check is a generic async fn over a `Backend`; `ack_store_suite!` turns the whole list into
+//! `#[tokio::test]`s for one backend. Postgres reads `ARA_TEST_DATABASE_URL` and Redis
+//! `ARA_TEST_REDIS_URL`; every test gets its own database or key prefix.
+
+mod support_backends;
+
+use std::sync::Arc;
+
+use ara::adapters::{memory, postgres, redis};
+use ara::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
+use ara::ports::{AckError, AckStore};
+use chrono::{DateTime, Duration, Utc};
+use support_backends::{base_now, notification, user, Opened};
+use uuid::Uuid;
+
+type Store = Opened<dyn AckStore>;
+
+/// Opens a fresh, empty store; `None` when the backend is absent and skipping is allowed.
+trait Backend {
+    async fn open() -> Option<Store>;
+}
+
+struct Memory;
+struct Redis;
+struct Postgres;
+
+impl Backend for Memory {
+    async fn open() -> Option<Store> {
+        Some(Opened::new(Arc::new(memory::MemoryAckStore::new()), None))
+    }
+}
+
+impl Backend for Redis {
+    async fn open() -> Option<Store> {
+        let (url, prefix, cleanup) = support_backends::redis_target();
+        match redis::RedisAckStore::connect(&url, &prefix).await {
+            Ok(store) => Some(Opened::new(Arc::new(store), Some(cleanup))),
+            Err(e) => support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e),
+        }
+    }
+}
+
+impl Backend for Postgres {
+    async fn open() -> Option<Store> {
+        let (pool, cleanup) = support_backends::postgres_database().await?;
+        Some(Opened::new(Arc::new(postgres::PostgresAckStore::new(pool)), Some(cleanup)))
+    }
+}
+
+const TIMEOUT: Duration = Duration::seconds(30);
+
+/// The `n`th delivery of `tenant`, at `delivered_at`, due `TIMEOUT` later.
+fn pending(tenant: &str, n: u32, delivered_at: DateTime<Utc>) -> PendingAck {
+    PendingAck {
+        notification: notification(tenant, n, delivered_at, None),
+        delivered_at,
+        deadline: delivered_at + TIMEOUT,
+    }
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::milliseconds(n)
+}
+
+async fn ack_reports_latency<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    store.check_health().await.unwrap();
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&alice, &p).await.unwrap();
+    let receipt = store.ack(&alice, p.notification.id, now + ms(1_500)).await.unwrap();
+    assert_eq!(receipt, AckReceipt { notification_id: p.notification.id, latency_ms: 1_500 });
+}
+
+async fn ack_by_wrong_user_changes_nothing<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, bob, now) = (user("acme", "alice"), user("acme", "bob"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&alice, &p).await.unwrap();
+    assert!(matches!(store.ack(&bob, p.notification.id, now + ms(10)).await, Err(AckError::WrongUser)));
+    assert_eq!(store.ack(&alice, p.notification.id, now + ms(20)).await.unwrap().latency_ms, 20);
+}
+
+async fn ack_from_other_tenant_is_wrong_user<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (in_acme, in_globex, now) = (user("acme", "alice"), user("globex", "alice"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&in_acme, &p).await.unwrap();
+    assert!(matches!(store.ack(&in_globex, p.notification.id, now + ms(10)).await, Err(AckError::WrongUser)));
+    assert!(store.ack(&in_acme, p.notification.id, now + ms(10)).await.is_ok());
+}
+
+async fn ack_of_unknown_id<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    store.track(&alice, &pending("acme", 0, now)).await.unwrap();
+    assert!(matches!(store.ack(&alice, Uuid::now_v7(), now).await, Err(AckError::UnknownNotification)));
+}
+
+async fn double_ack_is_rejected<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&alice, &p).await.unwrap();
+    store.ack(&alice, p.notification.id, now + ms(100)).await.unwrap();
+    let again = store.ack(&alice, p.notification.id, now + ms(200)).await;
+    assert!(matches!(again, Err(AckError::AlreadyAcknowledged)), "got {again:?}");
+    // Even past the deadline, and after a sweep, the answer stays precise.
+    assert!(store.expire_due(now + TIMEOUT + ms(1)).await.unwrap().is_empty());
+    let late = store.ack(&alice, p.notification.id, now + TIMEOUT + ms(2)).await;
+    assert!(matches!(late, Err(AckError::AlreadyAcknowledged)), "got {late:?}");
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.acknowledged, stats.expired), (0, 1, 0));
+}
+
+async fn ack_after_deadline_is_expired<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&alice, &p).await.unwrap();
+    // Before any sweep: the deadline alone decides, and the failed ACK changes nothing.
+    assert!(matches!(store.ack(&alice, p.notification.id, p.deadline).await, Err(AckError::Expired)));
+    assert_eq!(store.stats().await.unwrap().pending, 1);
+    assert_eq!(store.expire_due(p.deadline + ms(1)).await.unwrap().len(), 1);
+    // After the sweep, still precise.
+    assert!(matches!(store.ack(&alice, p.notification.id, p.deadline + ms(2)).await, Err(AckError::Expired)));
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.acknowledged, stats.expired), (0, 0, 1));
+}
+
+async fn expire_due_returns_and_counts<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, bob, now) = (user("acme", "alice"), user("globex", "bob"), base_now());
+    let early_a = pending("acme", 0, now);
+    let early_b = pending("globex", 1, now + ms(5));
+    let acked = pending("acme", 2, now);
+    let late = pending("acme", 3, now + TIMEOUT);
+    for (who, p) in [(&alice, &early_a), (&bob, &early_b), (&alice, &acked), (&alice, &late)] {
+        store.track(who, p).await.unwrap();
+    }
+    store.ack(&alice, acked.notification.id, now + ms(1)).await.unwrap();
+
+    assert!(store.expire_due(now + TIMEOUT - ms(1)).await.unwrap().is_empty());
+    let mut expired = store.expire_due(now + TIMEOUT + ms(5)).await.unwrap();
+    expired.sort_by_key(|e| e.pending.notification.id);
+    let mut expected =
+        vec![ExpiredAck { user: alice.clone(), pending: early_a }, ExpiredAck { user: bob, pending: early_b }];
+    expected.sort_by_key(|e| e.pending.notification.id);
+    assert_eq!(expired, expected, "the whole delivery comes back, ready for redelivery");
+    assert!(store.expire_due(now + TIMEOUT + ms(5)).await.unwrap().is_empty(), "expired once");
+
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.acknowledged, stats.expired), (1, 1, 2));
+    assert_eq!(store.ack(&alice, late.notification.id, now + TIMEOUT + ms(7)).await.unwrap().latency_ms, 7);
+}
+
+async fn track_is_idempotent<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let first = pending("acme", 0, now);
+    // The same notification delivered to a second device of the same user, a second later.
+    let second = PendingAck { delivered_at: now + ms(1_000), deadline: now + ms(1_000) + TIMEOUT, ..first.clone() };
+    store.track(&alice, &first).await.unwrap();
+    store.track(&alice, &second).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().pending, 1);
+    let expired = store.expire_due(first.deadline).await.unwrap();
+    assert_eq!(expired, [ExpiredAck { user: alice, pending: first }], "the first record stands");
+    assert_eq!(store.stats().await.unwrap().expired, 1);
+}
+
+/// After expiry the caller may redeliver and track again: the record is re-armed, not stuck expired.
+async fn track_after_expiry_rearms<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let first = pending("acme", 0, now);
+    store.track(&alice, &first).await.unwrap();
+    assert_eq!(store.expire_due(first.deadline).await.unwrap().len(), 1);
+    let again = PendingAck { delivered_at: first.deadline, deadline: first.deadline + TIMEOUT, ..first.clone() };
+    store.track(&alice, &again).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().pending, 1);
+    assert_eq!(store.ack(&alice, first.notification.id, again.delivered_at + ms(40)).await.unwrap().latency_ms, 40);
+}
+
+async fn stats_average_ack_time<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    assert_eq!(store.stats().await.unwrap(), AckStats::default());
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let deliveries: Vec<_> = (0..4).map(|n| pending("acme", n, now)).collect();
+    for p in &deliveries {
+        store.track(&alice, p).await.unwrap();
+    }
+    for (p, latency) in deliveries.iter().zip([100, 200, 600]) {
+        store.ack(&alice, p.notification.id, now + ms(latency)).await.unwrap();
+    }
+    // A failed ACK does not move the average.
+    assert!(store.ack(&alice, deliveries[0].notification.id, now + ms(5_000)).await.is_err());
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.acknowledged, stats.expired), (1, 3, 0));
+    assert!((stats.average_ack_time_ms - 300.0).abs() < 1e-9, "average {}", stats.average_ack_time_ms);
+}
+
+/// Two devices acknowledging at once: exactly one wins.
+async fn concurrent_acks_succeed_once<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let p = pending("acme", 0, now);
+    store.track(&alice, &p).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, alice, id) = (Arc::clone(&store.store), alice.clone(), p.notification.id);
+            tokio::spawn(async move { store.ack(&alice, id, now + ms(10)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(AckError::AlreadyAcknowledged) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(store.stats().await.unwrap().acknowledged, 1);
+}
+
+/// Instantiates every contract check for one backend, as `<module>::<check>` tests.
+macro_rules! ack_store_suite {
+    ($module:ident, $backend:ty) => {
+        mod $module {
+            use super::*;
+            ack_store_suite!(@tests $backend;
+                ack_reports_latency,
+                ack_by_wrong_user_changes_nothing,
+                ack_from_other_tenant_is_wrong_user,
+                ack_of_unknown_id,
+                double_ack_is_rejected,
+                ack_after_deadline_is_expired,
+                expire_due_returns_and_counts,
+                track_is_idempotent,
+                track_after_expiry_rearms,
+                stats_average_ack_time,
+                concurrent_acks_succeed_once,
+            );
+        }
+    };
+    (@tests $backend:ty; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                super::$check::<$backend>().await;
+            }
+        )+
+    };
+}
+
+ack_store_suite!(on_memory, Memory);
+ack_store_suite!(on_redis, Redis);
+ack_store_suite!(on_postgres, Postgres);
