@@ -25,11 +25,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_connections: 10_000,
-            max_connections_per_user: 5,
-            max_subscriptions_per_connection: 50,
-        }
+        Self { max_connections: 10_000, max_connections_per_user: 5, max_subscriptions_per_connection: 50 }
     }
 }
 
@@ -77,8 +73,7 @@ pub struct ConnectionEntry {
 impl ConnectionEntry {
     /// Records a sign of life from the client (any frame, pong, or ACK).
     pub fn touch(&self, now: DateTime<Utc>) {
-        self.last_activity_ms
-            .store(now.timestamp_millis(), Ordering::Relaxed);
+        self.last_activity_ms.store(now.timestamp_millis(), Ordering::Relaxed);
     }
 
     pub fn idle_for_ms(&self, now: DateTime<Utc>) -> i64 {
@@ -105,10 +100,7 @@ pub struct ConnectionRegistry {
 
 impl ConnectionRegistry {
     pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            ..Default::default()
-        }
+        Self { limits, ..Default::default() }
     }
 
     pub fn limits(&self) -> Limits {
@@ -143,16 +135,11 @@ impl ConnectionRegistry {
             if devices.len() >= self.limits.max_connections_per_user {
                 drop(devices);
                 self.total.fetch_sub(1, Ordering::AcqRel);
-                return Err(RegisterError::UserLimit {
-                    max: self.limits.max_connections_per_user,
-                });
+                return Err(RegisterError::UserLimit { max: self.limits.max_connections_per_user });
             }
             devices.push(entry.clone());
         }
-        self.tenants
-            .entry(entry.identity.tenant.clone())
-            .or_default()
-            .insert(entry.id, entry.clone());
+        self.tenants.entry(entry.identity.tenant.clone()).or_default().insert(entry.id, entry.clone());
         self.connections.insert(entry.id, entry.clone());
         Ok(entry)
     }
@@ -167,16 +154,14 @@ impl ConnectionRegistry {
         for channel in subscribed {
             self.remove_from_channel(&entry, channel);
         }
-        self.users
-            .remove_if_mut(&entry.identity.key(), |_, devices| {
-                devices.retain(|d| d.id != id);
-                devices.is_empty()
-            });
-        self.tenants
-            .remove_if_mut(&entry.identity.tenant, |_, conns| {
-                conns.remove(&id);
-                conns.is_empty()
-            });
+        self.users.remove_if_mut(&entry.identity.key(), |_, devices| {
+            devices.retain(|d| d.id != id);
+            devices.is_empty()
+        });
+        self.tenants.remove_if_mut(&entry.identity.tenant, |_, conns| {
+            conns.remove(&id);
+            conns.is_empty()
+        });
         self.total.fetch_sub(1, Ordering::AcqRel);
         true
     }
@@ -191,37 +176,22 @@ impl ConnectionRegistry {
         if entry.closed.load(Ordering::Acquire) {
             return Err(SubscribeError::Closed);
         }
-        let fresh: Vec<ChannelName> = channels
-            .iter()
-            .filter(|c| !mine.contains(*c))
-            .cloned()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let fresh: Vec<ChannelName> =
+            channels.iter().filter(|c| !mine.contains(*c)).cloned().collect::<HashSet<_>>().into_iter().collect();
         let max = self.limits.max_subscriptions_per_connection;
         if mine.len() + fresh.len() > max {
             return Err(SubscribeError::TooMany { max });
         }
         for channel in &fresh {
             mine.insert(channel.clone());
-            let key = ChannelKey {
-                tenant: entry.identity.tenant.clone(),
-                channel: channel.clone(),
-            };
-            self.channels
-                .entry(key)
-                .or_default()
-                .insert(entry.id, entry.clone());
+            let key = ChannelKey { tenant: entry.identity.tenant.clone(), channel: channel.clone() };
+            self.channels.entry(key).or_default().insert(entry.id, entry.clone());
         }
         Ok(fresh)
     }
 
     /// Unsubscribes from `channels`; returns the ones the connection had.
-    pub fn unsubscribe(
-        &self,
-        entry: &Arc<ConnectionEntry>,
-        channels: &[ChannelName],
-    ) -> Vec<ChannelName> {
+    pub fn unsubscribe(&self, entry: &Arc<ConnectionEntry>, channels: &[ChannelName]) -> Vec<ChannelName> {
         let mut mine = entry.channels.lock();
         let mut removed = Vec::new();
         for channel in channels {
@@ -234,10 +204,7 @@ impl ConnectionRegistry {
     }
 
     fn remove_from_channel(&self, entry: &ConnectionEntry, channel: ChannelName) {
-        let key = ChannelKey {
-            tenant: entry.identity.tenant.clone(),
-            channel,
-        };
+        let key = ChannelKey { tenant: entry.identity.tenant.clone(), channel };
         self.channels.remove_if_mut(&key, |_, subs| {
             subs.remove(&entry.id);
             subs.is_empty()
@@ -249,11 +216,7 @@ impl ConnectionRegistry {
     }
 
     /// Calls `f` for every connection of `user`.
-    pub fn for_each_of_user(
-        &self,
-        user: &UserKey,
-        mut f: impl FnMut(&Arc<ConnectionEntry>),
-    ) -> usize {
+    pub fn for_each_of_user(&self, user: &UserKey, mut f: impl FnMut(&Arc<ConnectionEntry>)) -> usize {
         match self.users.get(user) {
             Some(devices) => {
                 devices.iter().for_each(&mut f);
@@ -274,10 +237,7 @@ impl ConnectionRegistry {
         channel: &ChannelName,
         mut f: impl FnMut(&Arc<ConnectionEntry>),
     ) {
-        let key = ChannelKey {
-            tenant: tenant.clone(),
-            channel: channel.clone(),
-        };
+        let key = ChannelKey { tenant: tenant.clone(), channel: channel.clone() };
         if let Some(subs) = self.channels.get(&key) {
             subs.values().for_each(&mut f);
         }
@@ -307,6 +267,33 @@ impl ConnectionRegistry {
             }
         }
         closed
+    }
+
+    /// The tenant's channels with their subscriber counts, sorted by name.
+    pub fn channels_of(&self, tenant: &TenantId) -> Vec<(ChannelName, usize)> {
+        let mut list: Vec<_> = self
+            .channels
+            .iter()
+            .filter(|e| &e.key().tenant == tenant)
+            .map(|e| (e.key().channel.clone(), e.value().len()))
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// Subscribers of one channel, or `None` when nobody is subscribed.
+    pub fn channel_subscribers(&self, tenant: &TenantId, channel: &ChannelName) -> Option<usize> {
+        let key = ChannelKey { tenant: tenant.clone(), channel: channel.clone() };
+        self.channels.get(&key).map(|subs| subs.len())
+    }
+
+    /// A user's live connection count and the union of their channels, or `None` when offline.
+    pub fn subscriptions_of(&self, user: &UserKey) -> Option<(usize, Vec<ChannelName>)> {
+        let devices = self.users.get(user)?;
+        let mut channels: Vec<ChannelName> =
+            devices.iter().flat_map(|d| d.channels()).collect::<HashSet<_>>().into_iter().collect();
+        channels.sort();
+        Some((devices.len(), channels))
     }
 
     pub fn connection_count(&self) -> usize {

@@ -13,10 +13,7 @@ impl ConnectionSink for NullSink {
 }
 
 fn ident(tenant: &str, user: &str) -> Identity {
-    Identity {
-        tenant: TenantId::parse(tenant).unwrap(),
-        user: UserId::parse(user).unwrap(),
-    }
+    Identity { tenant: TenantId::parse(tenant).unwrap(), user: UserId::parse(user).unwrap() }
 }
 
 fn registry(max: usize, per_user: usize, subs: usize) -> ConnectionRegistry {
@@ -28,62 +25,27 @@ fn registry(max: usize, per_user: usize, subs: usize) -> ConnectionRegistry {
 }
 
 fn chans(names: &[&str]) -> Vec<ChannelName> {
-    names
-        .iter()
-        .map(|n| ChannelName::parse(n).unwrap())
-        .collect()
+    names.iter().map(|n| ChannelName::parse(n).unwrap()).collect()
 }
 
 #[test]
 fn enforces_total_and_per_user_limits() {
     let r = registry(3, 2, 5);
     let now = Utc::now();
-    r.register(
-        ident("t", "a"),
-        Transport::WebSocket,
-        Arc::new(NullSink),
-        now,
-    )
-    .unwrap();
-    r.register(
-        ident("t", "a"),
-        Transport::WebSocket,
-        Arc::new(NullSink),
-        now,
-    )
-    .unwrap();
+    r.register(ident("t", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
+    r.register(ident("t", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
     assert_eq!(
-        r.register(
-            ident("t", "a"),
-            Transport::WebSocket,
-            Arc::new(NullSink),
-            now
-        )
-        .err(),
+        r.register(ident("t", "a"), Transport::WebSocket, Arc::new(NullSink), now).err(),
         Some(RegisterError::UserLimit { max: 2 })
     );
-    let c = r
-        .register(ident("t", "b"), Transport::Sse, Arc::new(NullSink), now)
-        .unwrap();
+    let c = r.register(ident("t", "b"), Transport::Sse, Arc::new(NullSink), now).unwrap();
     assert_eq!(
-        r.register(
-            ident("t", "c"),
-            Transport::WebSocket,
-            Arc::new(NullSink),
-            now
-        )
-        .err(),
+        r.register(ident("t", "c"), Transport::WebSocket, Arc::new(NullSink), now).err(),
         Some(RegisterError::ServerFull { max: 3 })
     );
     assert!(r.unregister(c.id));
     assert!(!r.unregister(c.id));
-    r.register(
-        ident("t", "c"),
-        Transport::WebSocket,
-        Arc::new(NullSink),
-        now,
-    )
-    .unwrap();
+    r.register(ident("t", "c"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
     assert_eq!(r.connection_count(), 3);
     assert_eq!(r.user_count(), 2);
 }
@@ -92,28 +54,11 @@ fn enforces_total_and_per_user_limits() {
 fn subscriptions_are_indexed_per_tenant_and_cleaned_up() {
     let r = registry(10, 5, 2);
     let now = Utc::now();
-    let a = r
-        .register(
-            ident("t1", "a"),
-            Transport::WebSocket,
-            Arc::new(NullSink),
-            now,
-        )
-        .unwrap();
-    let b = r
-        .register(
-            ident("t2", "a"),
-            Transport::WebSocket,
-            Arc::new(NullSink),
-            now,
-        )
-        .unwrap();
+    let a = r.register(ident("t1", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
+    let b = r.register(ident("t2", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
     assert_eq!(r.subscribe(&a, &chans(&["x", "x"])).unwrap().len(), 1);
     r.subscribe(&b, &chans(&["x"])).unwrap();
-    assert_eq!(
-        r.subscribe(&a, &chans(&["y", "z"])),
-        Err(SubscribeError::TooMany { max: 2 })
-    );
+    assert_eq!(r.subscribe(&a, &chans(&["y", "z"])), Err(SubscribeError::TooMany { max: 2 }));
     let mut seen = Vec::new();
     r.for_each_in_channel(&a.identity.tenant, &chans(&["x"])[0], |e| seen.push(e.id));
     assert_eq!(seen, vec![a.id]);
@@ -129,22 +74,30 @@ fn subscriptions_are_indexed_per_tenant_and_cleaned_up() {
 fn idle_connections_are_closed() {
     let r = registry(10, 5, 2);
     let now = Utc::now();
-    let a = r
-        .register(
-            ident("t", "a"),
-            Transport::WebSocket,
-            Arc::new(NullSink),
-            now,
-        )
-        .unwrap();
-    r.register(
-        ident("t", "b"),
-        Transport::WebSocket,
-        Arc::new(NullSink),
-        now,
-    )
-    .unwrap();
+    let a = r.register(ident("t", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
+    r.register(ident("t", "b"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
     let later = now + chrono::Duration::seconds(200);
     a.touch(later);
     assert_eq!(r.close_idle(later, 120_000), 1);
+}
+
+#[test]
+fn channel_info_is_per_tenant() {
+    let r = registry(10, 5, 5);
+    let now = Utc::now();
+    let a = r.register(ident("t1", "a"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
+    let a2 = r.register(ident("t1", "a"), Transport::Sse, Arc::new(NullSink), now).unwrap();
+    let b = r.register(ident("t2", "b"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
+    r.subscribe(&a, &chans(&["x", "y"])).unwrap();
+    r.subscribe(&a2, &chans(&["x", "z"])).unwrap();
+    r.subscribe(&b, &chans(&["x"])).unwrap();
+    let t1 = a.identity.tenant.clone();
+    assert_eq!(
+        r.channels_of(&t1),
+        vec![(chans(&["x"])[0].clone(), 2), (chans(&["y"])[0].clone(), 1), (chans(&["z"])[0].clone(), 1)]
+    );
+    assert_eq!(r.channel_subscribers(&t1, &chans(&["x"])[0]), Some(2));
+    assert_eq!(r.channel_subscribers(&t1, &chans(&["nope"])[0]), None);
+    assert_eq!(r.subscriptions_of(&a.identity.key()), Some((2, chans(&["x", "y", "z"]))));
+    assert_eq!(r.subscriptions_of(&ident("t2", "a").key()), None);
 }

@@ -25,15 +25,14 @@ pub enum ApiError {
     #[error("invalid API key")]
     InvalidApiKey,
     #[error("{message}")]
-    TooManyConnections {
-        code: &'static str,
-        message: String,
-        status: StatusCode,
-    },
+    TooManyConnections { code: &'static str, message: String, status: StatusCode },
     #[error("no route for {0}")]
     NotFound(String),
     #[error("{0}")]
     FeatureDisabled(String),
+    /// A named resource that does not exist.
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -59,11 +58,9 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::TooManyConnections { status, .. } => *status,
-            ApiError::NotFound(_) | ApiError::FeatureDisabled(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +79,7 @@ impl ApiError {
             ApiError::TooManyConnections { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",
+            ApiError::Missing { code, .. } => code,
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "INTERNAL_ERROR",
@@ -113,17 +111,10 @@ impl IntoResponse for ApiError {
             // Internals go to the log, never to the client.
             tracing::error!(error = %source, "internal error while handling request");
         }
-        let body = Body {
-            error: Detail {
-                code: self.code(),
-                message: self.to_string(),
-            },
-        };
+        let body = Body { error: Detail { code: self.code(), message: self.to_string() } };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

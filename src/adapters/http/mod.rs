@@ -2,11 +2,14 @@
 //! endpoint. Errors from every handler become `{"error":{"code","message"}}` in `error.rs`.
 
 mod api_key;
+mod batch;
+mod channels;
 pub mod error;
 mod extract;
 mod health;
 mod router;
 mod send;
+pub mod target_spec;
 pub mod state;
 
 pub use error::ApiError;

@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api_key, health, send};
+use super::{api_key, batch, channels, health, send};
 use crate::adapters::ws;
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
@@ -21,14 +21,19 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/notifications/channel", post(send::send_to_channel))
         .route("/notifications/channels", post(send::send_to_channels))
         .route("/stats/acks", get(health::ack_stats))
+        .route("/channels", get(channels::list_channels))
+        .route("/channels/{name}", get(channels::get_channel))
+        .route("/users/{user_id}/subscriptions", get(channels::user_subscriptions))
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
+    // The batch route has its own, larger limit; it is merged after the layer above so it keeps it.
+    let batch = Router::new()
+        .route("/notifications/batch", post(batch::send_batch))
+        .layer(DefaultBodyLimit::max(batch::BODY_LIMIT_BYTES));
+    let api = api.merge(batch);
     let protected = Router::new()
         .nest("/api/v1", api)
         .route("/stats", get(health::stats))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            api_key::require_api_key,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key));
     Router::new()
         .merge(protected)
         .route("/health", get(health::health))
@@ -50,25 +55,12 @@ async fn method_not_allowed() -> ApiError {
 
 fn cors(origins: Option<Vec<String>>) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            HeaderName::from_static(api_key::HEADER),
-        ]);
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static(api_key::HEADER)]);
     match origins {
         None => layer.allow_origin(Any),
         Some(list) => {
-            let parsed: Vec<HeaderValue> = list
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok())
-                .collect();
+            let parsed: Vec<HeaderValue> = list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
             layer.allow_origin(AllowOrigin::list(parsed))
         }
     }

@@ -61,24 +61,22 @@ pub struct SendResponse {
     pub report: SendReport,
 }
 
-async fn deliver(
-    state: &AppState,
-    content: Content,
-    target: Target,
-) -> Result<Json<SendResponse>, ApiError> {
-    let draft = NotificationDraft::new(
-        TenantId::default_tenant(),
+/// Validates `content` into a draft for `tenant` (shared by single sends and batch items).
+pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) -> Result<NotificationDraft, ApiError> {
+    Ok(NotificationDraft::new(
+        tenant,
         content.event_type,
         content.payload,
         content.priority,
         content.ttl,
         state.body_limit_bytes,
-    )?;
+    )?)
+}
+
+async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {
+    let draft = draft_from(state, TenantId::default_tenant(), content).await?;
     let report = state.notifier.send(draft, &target).await?;
-    Ok(Json(SendResponse {
-        success: true,
-        report,
-    }))
+    Ok(Json(SendResponse { success: true, report }))
 }
 
 pub async fn send_to_user(

@@ -1,0 +1,193 @@
+//! `POST /api/v1/notifications/batch`: up to 100 notifications, each with its own target, in one request.
+//!
+//! Items are parsed one by one, so one bad item is reported at its index instead of failing the batch
+//! (unless `atomic` asks for all or nothing).
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::send::Content;
+use super::state::AppState;
+use super::target_spec::TargetSpec;
+use crate::domain::{NotificationDraft, Target, TenantId};
+
+pub const MAX_ITEMS: usize = 100;
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct BatchRequest {
+    pub notifications: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub stop_on_error: bool,
+    #[serde(default)]
+    pub deduplicate: bool,
+    #[serde(default)]
+    pub atomic: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    target: TargetSpec,
+    #[serde(flatten)]
+    content: Content,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemResult {
+    pub index: usize,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_to: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'static str>,
+}
+
+impl ItemResult {
+    fn failed(index: usize, e: &ApiError) -> Self {
+        Self {
+            index,
+            success: false,
+            notification_id: None,
+            delivered_to: None,
+            skipped: false,
+            error: Some(e.to_string()),
+            error_code: Some(e.code()),
+        }
+    }
+
+    fn skipped(index: usize, why: &str) -> Self {
+        Self {
+            index,
+            success: false,
+            notification_id: None,
+            delivered_to: None,
+            skipped: true,
+            error: Some(why.to_owned()),
+            error_code: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub successful: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    pub results: Vec<ItemResult>,
+    pub summary: Summary,
+    pub successful: usize,
+    pub failed: usize,
+}
+
+impl BatchResponse {
+    fn new(results: Vec<ItemResult>) -> Self {
+        let mut summary = Summary { total: results.len(), ..Default::default() };
+        for r in &results {
+            match (r.success, r.skipped) {
+                (true, _) => summary.successful += 1,
+                (false, true) => summary.skipped += 1,
+                (false, false) => summary.failed += 1,
+            }
+        }
+        Self { successful: summary.successful, failed: summary.failed, results, summary }
+    }
+}
+
+/// A valid item, ready to send.
+struct Prepared {
+    draft: NotificationDraft,
+    target: Target,
+}
+
+async fn prepare(state: &AppState, raw: serde_json::Value) -> Result<Prepared, ApiError> {
+    let item: BatchItem = serde_json::from_value(raw)
+        .map_err(|e| ApiError::BadRequest { code: "INVALID_ITEM", message: format!("invalid batch item: {e}") })?;
+    let target = item.target.into_target()?;
+    let draft = super::send::draft_from(state, TenantId::default_tenant(), item.content).await?;
+    Ok(Prepared { draft, target })
+}
+
+/// Same target and event type: the duplicate a `deduplicate` batch skips.
+fn dedup_key(p: &Prepared) -> String {
+    format!("{:?}|{}", p.target, p.draft.event_type)
+}
+
+pub async fn send_batch(State(state): State<AppState>, ApiJson(req): ApiJson<BatchRequest>) -> Result<Response, ApiError> {
+    if req.notifications.is_empty() {
+        return Err(ApiError::BadRequest { code: "EMPTY_BATCH", message: "notifications must not be empty".into() });
+    }
+    if req.notifications.len() > MAX_ITEMS {
+        return Err(ApiError::BadRequest {
+            code: "BATCH_TOO_LARGE",
+            message: format!("a batch holds at most {MAX_ITEMS} notifications, got {}", req.notifications.len()),
+        });
+    }
+    let mut prepared = Vec::with_capacity(req.notifications.len());
+    for raw in req.notifications {
+        prepared.push(prepare(&state, raw).await);
+    }
+    if req.atomic && prepared.iter().any(Result::is_err) {
+        let results = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p {
+                Err(e) => ItemResult::failed(i, e),
+                Ok(_) => ItemResult::skipped(i, "not sent: the atomic batch has invalid items"),
+            })
+            .collect();
+        let body = serde_json::json!({
+            "error": {"code": "BATCH_VALIDATION_FAILED", "message": "atomic batch not sent: some items are invalid"},
+            "results": BatchResponse::new(results).results,
+        });
+        return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
+    }
+    let mut results = Vec::with_capacity(prepared.len());
+    let mut seen = HashSet::new();
+    let mut stopped = false;
+    for (index, item) in prepared.into_iter().enumerate() {
+        if stopped {
+            results.push(ItemResult::skipped(index, "not sent: an earlier item failed and stop_on_error is set"));
+            continue;
+        }
+        let result = match item {
+            Err(e) => ItemResult::failed(index, &e),
+            Ok(p) if req.deduplicate && !seen.insert(dedup_key(&p)) => {
+                ItemResult::skipped(index, "duplicate of an earlier item (same target and event_type)")
+            }
+            Ok(p) => match state.notifier.send(p.draft, &p.target).await {
+                Ok(report) => ItemResult {
+                    index,
+                    success: true,
+                    notification_id: Some(report.notification_id),
+                    delivered_to: Some(report.delivered_to),
+                    skipped: false,
+                    error: None,
+                    error_code: None,
+                },
+                Err(e) => ItemResult::failed(index, &ApiError::from(e)),
+            },
+        };
+        stopped = req.stop_on_error && !result.success && !result.skipped;
+        results.push(result);
+    }
+    Ok(Json(BatchResponse::new(results)).into_response())
+}

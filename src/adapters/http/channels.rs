@@ -1,0 +1,60 @@
+//! Channel info: `GET /api/v1/channels`, `GET /api/v1/channels/{name}`,
+//! `GET /api/v1/users/{user_id}/subscriptions`. Counts are this node's live connections.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::domain::{ChannelName, TenantId, UserId, UserKey};
+
+#[derive(Debug, Serialize)]
+pub struct ChannelInfo {
+    pub name: String,
+    pub subscriber_count: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChannelList {
+    pub channels: Vec<ChannelInfo>,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserSubscriptions {
+    pub user_id: String,
+    pub connections: usize,
+    pub channels: Vec<String>,
+}
+
+pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
+    let channels: Vec<ChannelInfo> = state
+        .registry
+        .channels_of(&TenantId::default_tenant())
+        .into_iter()
+        .map(|(name, subscriber_count)| ChannelInfo { name: name.to_string(), subscriber_count })
+        .collect();
+    Json(ChannelList { total: channels.len(), channels })
+}
+
+pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ChannelInfo>, ApiError> {
+    let channel = ChannelName::parse(&name)?;
+    let subscriber_count = state
+        .registry
+        .channel_subscribers(&TenantId::default_tenant(), &channel)
+        .ok_or_else(|| ApiError::Missing { code: "CHANNEL_NOT_FOUND", message: format!("no subscribers on channel {name:?}") })?;
+    Ok(Json(ChannelInfo { name, subscriber_count }))
+}
+
+pub async fn user_subscriptions(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserSubscriptions>, ApiError> {
+    let user = UserId::parse(&user_id)?;
+    let (connections, channels) = state
+        .registry
+        .subscriptions_of(&UserKey::new(TenantId::default_tenant(), user))
+        .ok_or_else(|| ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {user_id:?} is not connected") })?;
+    Ok(Json(UserSubscriptions { user_id, connections, channels: channels.iter().map(|c| c.to_string()).collect() }))
+}
