@@ -6,4 +6,5 @@ pub mod http;
 pub mod memory;
 pub mod postgres;
 pub mod redis;
+pub mod sse;
 pub mod ws;

@@ -101,8 +101,7 @@ impl NotificationService {
         let notification = draft.accept(self.clock.now());
         self.dispatcher.stats().record_sent();
         let frame = notification_frame(&notification);
-        let mut report =
-            SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
+        let mut report = SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
         let users = match target {
             Target::User(user) => vec![user.clone()],
             Target::Users(users) => users.clone(),
@@ -186,7 +185,14 @@ impl NotificationService {
 
     /// Registers a connection. When it brings its user online, the user's queue is replayed into its
     /// sink first (the other devices that connect while one is live receive only live notifications).
-    pub async fn connect(&self, identity: Identity, transport: Transport, sink: DynSink) -> Result<Arc<ConnectionEntry>, RegisterError> {
+    /// `resume_after` (SSE's `Last-Event-ID`) skips, and removes, queued entries up to that id.
+    pub async fn connect(
+        &self,
+        identity: Identity,
+        transport: Transport,
+        sink: DynSink,
+        resume_after: Option<Uuid>,
+    ) -> Result<Arc<ConnectionEntry>, RegisterError> {
         let registry = self.dispatcher.registry();
         let Some(queue) = &self.queue else {
             return registry.register(identity, transport, sink, self.clock.now());
@@ -194,12 +200,12 @@ impl NotificationService {
         let key = identity.key();
         let _guard = self.locks.lock(&key).await;
         if !registry.user_is_online(&key) {
-            self.replay_into(queue, &key, &sink).await;
+            self.replay_into(queue, &key, &sink, resume_after).await;
         }
         registry.register(identity, transport, sink, self.clock.now())
     }
 
-    async fn replay_into(&self, queue: &OfflineQueueConfig, key: &UserKey, sink: &DynSink) {
+    async fn replay_into(&self, queue: &OfflineQueueConfig, key: &UserKey, sink: &DynSink, after: Option<Uuid>) {
         let now = self.clock.now();
         let items = match queue.store.peek(key, queue.policy.max_per_user, now).await {
             Ok(items) => items,
@@ -209,6 +215,13 @@ impl NotificationService {
                 return;
             }
         };
+        // UUID v7 ids order by acceptance time, so "after the last seen id" is a comparison.
+        let (seen, items): (Vec<_>, Vec<_>) =
+            items.into_iter().partition(|item| after.is_some_and(|last| item.notification.id <= last));
+        if !seen.is_empty() {
+            let ids: Vec<Uuid> = seen.iter().map(|i| i.notification.id).collect();
+            self.confirm_replayed(key, &ids).await;
+        }
         let mut replayed = 0;
         for item in items {
             let mut frame = notification_frame(&item.notification);

@@ -1,5 +1,10 @@
-//! The bounded per-connection outbound queue shared by the WebSocket and SSE transports.
+//! What the WebSocket and SSE transports share: the bounded per-connection outbound queue, the
+//! registration guard, and the authenticate-and-register step that precedes both.
 
 mod channel_sink;
+mod open;
+mod registration;
 
 pub use channel_sink::{channel_sink, ChannelSink, Next, SinkReceiver};
+pub use open::{authenticate, bearer_token, open_connection, TokenQuery};
+pub use registration::Registration;

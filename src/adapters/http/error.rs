@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::adapters::auth::AuthError;
 use crate::domain::ValidationError;
-use crate::service::SendError;
+use crate::service::{RegisterError, SendError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -84,6 +84,16 @@ impl ApiError {
             ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        let (code, status) = match e {
+            RegisterError::ServerFull { .. } => ("SERVER_FULL", StatusCode::SERVICE_UNAVAILABLE),
+            RegisterError::UserLimit { .. } => ("USER_CONNECTION_LIMIT", StatusCode::TOO_MANY_REQUESTS),
+        };
+        ApiError::TooManyConnections { code, message: e.to_string(), status }
     }
 }
 

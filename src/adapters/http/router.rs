@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{api_key, batch, channels, health, send};
-use crate::adapters::ws;
+use crate::adapters::{sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
 pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
@@ -38,6 +38,7 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .merge(protected)
         .route("/health", get(health::health))
         .route("/ws", get(ws::upgrade))
+        .route("/sse", get(sse::connect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors(cors_origins))

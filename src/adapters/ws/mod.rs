@@ -6,4 +6,4 @@ mod session;
 mod upgrade;
 
 pub use protocol::{ClientFrame, ServerFrame};
-pub use upgrade::{bearer_token, upgrade};
+pub use upgrade::upgrade;

@@ -23,25 +23,12 @@ pub enum ClientFrame {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame<'a> {
-    Connected {
-        connection_id: ConnectionId,
-        user_id: &'a str,
-        tenant_id: &'a str,
-    },
-    Subscribed {
-        channels: Vec<&'a str>,
-    },
-    Unsubscribed {
-        channels: Vec<&'a str>,
-    },
+    Connected { connection_id: ConnectionId, user_id: &'a str, tenant_id: &'a str },
+    Subscribed { channels: Vec<&'a str> },
+    Unsubscribed { channels: Vec<&'a str> },
     Pong,
-    Acked {
-        notification_id: &'a str,
-    },
-    Error {
-        code: &'a str,
-        message: &'a str,
-    },
+    Acked { notification_id: &'a str },
+    Error { code: &'a str, message: &'a str },
 }
 
 impl ServerFrame<'_> {
@@ -69,31 +56,21 @@ mod tests {
 
     #[test]
     fn parses_documented_client_frames() {
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"Subscribe","payload":{"channels":["a"]}}"#).unwrap();
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"Subscribe","payload":{"channels":["a"]}}"#).unwrap();
         assert!(matches!(f, ClientFrame::Subscribe { channels } if channels == ["a"]));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ping"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping));
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ack { .. }));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"Nope"}"#).is_err());
     }
 
     #[test]
     fn server_frames_are_lowercase() {
-        let v: serde_json::Value =
-            serde_json::from_slice(&ServerFrame::Pong.to_outbound().json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&ServerFrame::Pong.to_outbound().json).unwrap();
         assert_eq!(v, serde_json::json!({"type": "pong"}));
-        let e = ServerFrame::Error {
-            code: "X",
-            message: "m",
-        }
-        .to_outbound();
+        let e = ServerFrame::Error { code: "X", message: "m" }.to_outbound();
         let v: serde_json::Value = serde_json::from_slice(&e.json).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"type": "error", "code": "X", "message": "m"})
-        );
+        assert_eq!(v, serde_json::json!({"type": "error", "code": "X", "message": "m"}));
     }
 }

@@ -11,12 +11,11 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientFrame, ServerFrame};
-use super::upgrade::Registration;
-use crate::adapters::connection::{Next, SinkReceiver};
+use crate::adapters::connection::{Next, Registration, SinkReceiver};
 use crate::adapters::http::AppState;
 use crate::domain::ChannelName;
-use crate::ports::{CloseReason, OutboundFrame};
 use crate::ports::AckError;
+use crate::ports::{CloseReason, OutboundFrame};
 use crate::service::{AckFailure, ConnectionEntry, SubscribeError};
 use uuid::Uuid;
 
@@ -27,12 +26,7 @@ const MAX_CONSECUTIVE_ERRORS: u32 = 20;
 /// A close handshake may not hold a task longer than this.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(
-    socket: WebSocket,
-    state: AppState,
-    registration: Registration,
-    receiver: SinkReceiver,
-) {
+pub(super) async fn run(socket: WebSocket, state: AppState, registration: Registration, receiver: SinkReceiver) {
     let entry = registration.entry.clone();
     let (mut tx, rx) = socket.split();
     let hello = ServerFrame::Connected {
@@ -52,10 +46,7 @@ pub(super) async fn run(
     drop(registration);
 }
 
-async fn send_frame(
-    tx: &mut SplitSink<WebSocket, Message>,
-    frame: &OutboundFrame,
-) -> Result<(), axum::Error> {
+async fn send_frame(tx: &mut SplitSink<WebSocket, Message>, frame: &OutboundFrame) -> Result<(), axum::Error> {
     tx.send(text(frame)).await
 }
 
@@ -64,12 +55,15 @@ fn text(frame: &OutboundFrame) -> Message {
     Message::Text(Utf8Bytes::try_from(frame.json.clone()).unwrap_or_default())
 }
 
-async fn write_loop(mut tx: SplitSink<WebSocket, Message>, mut rx: SinkReceiver, entry: &ConnectionEntry, state: &AppState) {
+async fn write_loop(
+    mut tx: SplitSink<WebSocket, Message>,
+    mut rx: SinkReceiver,
+    entry: &ConnectionEntry,
+    state: &AppState,
+) {
     let cfg = state.ws;
-    let mut heartbeat = tokio::time::interval_at(
-        tokio::time::Instant::now() + cfg.heartbeat_interval,
-        cfg.heartbeat_interval,
-    );
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + cfg.heartbeat_interval, cfg.heartbeat_interval);
     let idle_ms = cfg.idle_timeout.as_millis() as i64;
     loop {
         let reason = tokio::select! {
@@ -105,7 +99,11 @@ async fn write_loop(mut tx: SplitSink<WebSocket, Message>, mut rx: SinkReceiver,
 
 /// Writes `first` and whatever else is already queued, then flushes once. Returns the ids of the
 /// replayed queue entries that were written.
-async fn write_batch(tx: &mut SplitSink<WebSocket, Message>, rx: &mut SinkReceiver, first: OutboundFrame) -> Result<Vec<Uuid>, axum::Error> {
+async fn write_batch(
+    tx: &mut SplitSink<WebSocket, Message>,
+    rx: &mut SinkReceiver,
+    first: OutboundFrame,
+) -> Result<Vec<Uuid>, axum::Error> {
     let mut replayed = Vec::new();
     let mut next = Some(first);
     let mut budget = COALESCE;
@@ -137,12 +135,7 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
         CloseReason::Shutdown => (1001, "server shutting down".into()),
         CloseReason::PolicyViolation(why) => (1008, why),
     };
-    let _ = tx
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(text),
-        })))
-        .await;
+    let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(text) }))).await;
     let _ = tx.close().await;
 }
 
@@ -152,10 +145,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
         entry.touch(chrono::Utc::now());
         let reply = match message {
             Message::Text(text) => handle_text(state, entry, text.as_str()).await,
-            Message::Binary(_) => Err((
-                "UNSUPPORTED_FRAME",
-                "binary frames are not supported; send JSON text".into(),
-            )),
+            Message::Binary(_) => Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into())),
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => return,
         };
@@ -167,16 +157,10 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
             Err((code, message)) => {
                 errors += 1;
                 if errors > MAX_CONSECUTIVE_ERRORS {
-                    entry.sink.close(CloseReason::PolicyViolation(
-                        "too many invalid frames".into(),
-                    ));
+                    entry.sink.close(CloseReason::PolicyViolation("too many invalid frames".into()));
                     return;
                 }
-                ServerFrame::Error {
-                    code,
-                    message: &message,
-                }
-                .to_outbound()
+                ServerFrame::Error { code, message: &message }.to_outbound()
             }
         };
         if entry.sink.try_send(frame).is_err() {
@@ -190,43 +174,30 @@ type Reply = Result<OutboundFrame, (&'static str, String)>;
 
 async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
     let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
-        (
-            "INVALID_FRAME",
-            format!(
-                "expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"
-            ),
-        )
+        ("INVALID_FRAME", format!("expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"))
     })?;
     match frame {
         ClientFrame::Ping => Ok(ServerFrame::Pong.to_outbound()),
         ClientFrame::Subscribe { channels } => {
             let channels = parse_channels(&channels)?;
-            state
-                .registry
-                .subscribe(entry, &channels)
-                .map_err(|e| match e {
-                    SubscribeError::TooMany { .. } => ("SUBSCRIPTION_LIMIT", e.to_string()),
-                    SubscribeError::Closed => ("CONNECTION_CLOSED", e.to_string()),
-                })?;
-            Ok(ServerFrame::Subscribed {
-                channels: channels.iter().map(ChannelName::as_str).collect(),
-            }
-            .to_outbound())
+            state.registry.subscribe(entry, &channels).map_err(|e| match e {
+                SubscribeError::TooMany { .. } => ("SUBSCRIPTION_LIMIT", e.to_string()),
+                SubscribeError::Closed => ("CONNECTION_CLOSED", e.to_string()),
+            })?;
+            Ok(ServerFrame::Subscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Unsubscribe { channels } => {
             let channels = parse_channels(&channels)?;
             state.registry.unsubscribe(entry, &channels);
-            Ok(ServerFrame::Unsubscribed {
-                channels: channels.iter().map(ChannelName::as_str).collect(),
-            }
-            .to_outbound())
+            Ok(ServerFrame::Unsubscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Ack { notification_id } => ack(state, entry, &notification_id).await,
     }
 }
 
 async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
-    let id = Uuid::parse_str(raw_id).map_err(|_| ("INVALID_NOTIFICATION_ID", format!("{raw_id:?} is not a notification id")))?;
+    let id = Uuid::parse_str(raw_id)
+        .map_err(|_| ("INVALID_NOTIFICATION_ID", format!("{raw_id:?} is not a notification id")))?;
     match state.notifier.ack(&entry.identity.key(), id).await {
         Ok(_) => Ok(ServerFrame::Acked { notification_id: &id.to_string() }.to_outbound()),
         Err(e) => {
@@ -247,7 +218,5 @@ fn parse_channels(raw: &[String]) -> Result<Vec<ChannelName>, (&'static str, Str
     if raw.is_empty() {
         return Err(("INVALID_CHANNEL", "channels must not be empty".into()));
     }
-    raw.iter()
-        .map(|c| ChannelName::parse(c).map_err(|e| ("INVALID_CHANNEL", e.to_string())))
-        .collect()
+    raw.iter().map(|c| ChannelName::parse(c).map_err(|e| ("INVALID_CHANNEL", e.to_string()))).collect()
 }

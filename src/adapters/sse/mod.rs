@@ -1,0 +1,55 @@
+//! The Server-Sent Events transport: `GET /sse?token=JWT[&channels=a,b]`, for clients that cannot use
+//! WebSocket. It shares the registry, limits and offline-queue replay with WebSocket; a browser
+//! `EventSource` that reconnects with `Last-Event-ID` gets the queued notifications after that id.
+
+mod stream;
+
+use std::convert::Infallible;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::adapters::connection::{authenticate, open_connection};
+use crate::adapters::http::{ApiError, AppState};
+use crate::domain::ChannelName;
+use crate::service::{SubscribeError, Transport};
+
+#[derive(Debug, Deserialize)]
+pub struct SseQuery {
+    token: Option<String>,
+    /// Comma-separated channels to subscribe to at once.
+    channels: Option<String>,
+}
+
+pub async fn connect(
+    State(state): State<AppState>,
+    Query(query): Query<SseQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let identity = authenticate(&state, query.token, &headers)?;
+    let channels: Vec<ChannelName> = query
+        .channels
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(ChannelName::parse)
+        .collect::<Result<_, _>>()?;
+    // An id the client made up is ignored, not an error: the browser sends back whatever it last saw.
+    let resume_after = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| Uuid::parse_str(v.trim()).ok());
+    let (registration, receiver) = open_connection(&state, identity, Transport::Sse, resume_after).await?;
+    if !channels.is_empty() {
+        state.registry.subscribe(&registration.entry, &channels).map_err(|e| match e {
+            SubscribeError::TooMany { .. } => {
+                ApiError::BadRequest { code: "SUBSCRIPTION_LIMIT", message: e.to_string() }
+            }
+            SubscribeError::Closed => ApiError::Unavailable { code: "CONNECTION_CLOSED", message: e.to_string() },
+        })?;
+    }
+    Ok(Sse::new(stream::events(registration, receiver, state)))
+}

@@ -1,0 +1,106 @@
+//! Turns a connection's outbound queue into an SSE event stream: `connected` first, then
+//! `notification` events (with `id:` so `EventSource` can resume), `heartbeat` keep-alives, and a final
+//! `error` when the server closes the connection.
+
+use std::convert::Infallible;
+
+use axum::response::sse::Event;
+use futures_util::Stream;
+use serde_json::json;
+use tokio::time::{interval_at, Instant, Interval};
+use uuid::Uuid;
+
+use crate::adapters::connection::{Next, Registration, SinkReceiver};
+use crate::adapters::http::AppState;
+use crate::ports::{CloseReason, OutboundFrame};
+
+struct EventState {
+    registration: Registration,
+    receiver: SinkReceiver,
+    state: AppState,
+    heartbeat: Interval,
+    greeted: bool,
+    finished: bool,
+    /// Replayed entries handed to the response body; confirmed on the next poll, once taken.
+    written: Vec<Uuid>,
+}
+
+pub fn events(
+    registration: Registration,
+    receiver: SinkReceiver,
+    state: AppState,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let every = state.ws.heartbeat_interval;
+    let start = EventState {
+        registration,
+        receiver,
+        state,
+        heartbeat: interval_at(Instant::now() + every, every),
+        greeted: false,
+        finished: false,
+        written: Vec::new(),
+    };
+    futures_util::stream::unfold(start, |mut s| async move {
+        let event = next_event(&mut s).await?;
+        Some((Ok(event), s))
+    })
+}
+
+async fn next_event(s: &mut EventState) -> Option<Event> {
+    if s.finished {
+        return None;
+    }
+    let entry = s.registration.entry.clone();
+    if !s.greeted {
+        s.greeted = true;
+        let data = json!({
+            "connection_id": entry.id,
+            "user_id": entry.identity.user.as_str(),
+            "tenant_id": entry.identity.tenant.as_str(),
+            "channels": entry.channels(),
+        });
+        return Some(Event::default().event("connected").data(data.to_string()));
+    }
+    if !s.written.is_empty() {
+        let ids = std::mem::take(&mut s.written);
+        s.state.notifier.confirm_replayed(&entry.identity.key(), &ids).await;
+    }
+    tokio::select! {
+        next = s.receiver.next() => match next? {
+            Next::Frame(frame) => {
+                if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
+                    s.written.push(id);
+                }
+                Some(frame_event(&frame))
+            }
+            Next::Close(reason) => {
+                s.finished = true;
+                Some(close_event(reason))
+            }
+        },
+        _ = s.heartbeat.tick() => {
+            // A successful write is the only sign of life SSE has; keep the idle sweeper away.
+            entry.touch(chrono::Utc::now());
+            Some(Event::default().event("heartbeat").data(json!({"timestamp": chrono::Utc::now()}).to_string()))
+        }
+    }
+}
+
+fn frame_event(frame: &OutboundFrame) -> Event {
+    let data = std::str::from_utf8(&frame.json).unwrap_or("{}");
+    let event = Event::default().event(frame.event).data(data);
+    match frame.notification_id {
+        Some(id) => event.id(id.to_string()),
+        None => event,
+    }
+}
+
+fn close_event(reason: CloseReason) -> Event {
+    let (code, message) = match reason {
+        CloseReason::SlowConsumer => ("SLOW_CONSUMER", "connection could not keep up and is being closed".to_owned()),
+        CloseReason::Idle => ("IDLE_TIMEOUT", "connection idle for too long".to_owned()),
+        CloseReason::Shutdown => ("SHUTTING_DOWN", "server shutting down".to_owned()),
+        CloseReason::PolicyViolation(why) => ("POLICY_VIOLATION", why),
+    };
+    Event::default().event("error").data(json!({"code": code, "message": message}).to_string())
+}
