@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
+use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::{router, AppState, WsConfig};
 use crate::ports::{CloseReason, SystemClock};
-use super::stores::{self, StoreError};
 use crate::service::{
     AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
 };
@@ -23,10 +23,7 @@ pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT): {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
 }
 
 pub struct Application {
@@ -48,10 +45,7 @@ impl Application {
             max_connections_per_user: ws.max_connections_per_user,
             max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
         }));
-        let dispatcher = Arc::new(Dispatcher::new(
-            registry.clone(),
-            Arc::new(DeliveryStats::default()),
-        ));
+        let dispatcher = Arc::new(Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())));
         let stores = stores::open(&settings).await?;
         let mut notifier = NotificationService::new(dispatcher, Arc::new(SystemClock));
         if let Some((store, policy)) = stores.queue {
@@ -87,9 +81,7 @@ impl Application {
             tasks: TaskTracker::new(),
         };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
+        let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let router = router(state.clone(), settings.cors.origin_list());
         Ok(Self {
             listener,
@@ -103,9 +95,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Cancelling this token shuts the server down gracefully.
@@ -120,8 +110,15 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes every connection with 1001 and
     /// waits (bounded by `SERVER_SHUTDOWN_TIMEOUT_SECONDS`) for connection tasks to end.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, state, router, shutdown_timeout, cleanup_interval, queue_cleanup_interval, ack_cleanup_interval } =
-            self;
+        let Self {
+            listener,
+            state,
+            router,
+            shutdown_timeout,
+            cleanup_interval,
+            queue_cleanup_interval,
+            ack_cleanup_interval,
+        } = self;
         let background = [
             spawn_idle_sweeper(&state, cleanup_interval),
             spawn_periodic(&state, queue_cleanup_interval, |notifier| async move {
@@ -153,10 +150,7 @@ impl Application {
             _ = async { state.shutdown.cancelled().await; tokio::time::sleep(shutdown_timeout).await } => Ok(()),
         };
         state.tasks.close();
-        if tokio::time::timeout(shutdown_timeout, state.tasks.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(shutdown_timeout, state.tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
         for task in background {
@@ -214,12 +208,12 @@ fn warn_about_development_defaults(settings: &Settings) {
         return;
     }
     if settings.jwt.secret.is_none() {
-        tracing::warn!("DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server");
+        tracing::warn!(
+            "DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server"
+        );
     }
     if settings.api_key().is_none() {
-        tracing::warn!(
-            "DEVELOPMENT MODE: API_KEY is not set, the HTTP API accepts requests from anyone"
-        );
+        tracing::warn!("DEVELOPMENT MODE: API_KEY is not set, the HTTP API accepts requests from anyone");
     }
     if settings.cors.origin_list().is_none() {
         tracing::warn!("CORS allows any origin; set CORS_ORIGINS to restrict it");

@@ -47,9 +47,7 @@ pub async fn run(cli: Cli) -> i32 {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Token { user, tenant, ttl } => {
-            print_token(&settings, &user, tenant.as_deref(), ttl)
-        }
+        Command::Token { user, tenant, ttl } => print_token(&settings, &user, tenant.as_deref(), ttl),
         Command::Serve => serve(settings).await,
     }
 }

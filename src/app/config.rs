@@ -79,9 +79,7 @@ fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<StringLike>::deserialize(d)?
-        .map(String::from)
-        .filter(|s| !s.is_empty()))
+    Ok(Option::<StringLike>::deserialize(d)?.map(String::from).filter(|s| !s.is_empty()))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,12 +95,7 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            host: "0.0.0.0".into(),
-            port: 8080,
-            body_limit_bytes: 64 * 1024,
-            shutdown_timeout_seconds: 10,
-        }
+        Self { host: "0.0.0.0".into(), port: 8080, body_limit_bytes: 64 * 1024, shutdown_timeout_seconds: 10 }
     }
 }
 
@@ -131,12 +124,7 @@ impl CorsSettings {
         if raw.is_empty() || raw == "*" {
             return None;
         }
-        Some(
-            raw.split(',')
-                .map(|o| o.trim().to_owned())
-                .filter(|o| !o.is_empty())
-                .collect(),
-        )
+        Some(raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
     }
 }
 
@@ -188,10 +176,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Pretty,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Pretty, level: "info".into() }
     }
 }
 
@@ -315,33 +300,23 @@ impl Settings {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError::File {
-                    path: path.display().to_string(),
-                    message: "file not found".into(),
-                });
+                return Err(ConfigError::File { path: path.display().to_string(), message: "file not found".into() });
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment
-            .merge(Env::raw().filter_map(|key| env_key_to_path(key.as_str()).map(Into::into)));
+        figment = figment.merge(Env::raw().filter_map(|key| env_key_to_path(key.as_str()).map(Into::into)));
         Self::from_figment(figment)
     }
 
     /// Settings from defaults plus the given `KEY=value` environment pairs only (for tests and tools).
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         for (key, value) in pairs {
             let Some(path) = env_key_to_path(key) else {
-                return Err(ConfigError::Invalid {
-                    setting: key.into(),
-                    message: "unknown setting".into(),
-                });
+                return Err(ConfigError::Invalid { setting: key.into(), message: "unknown setting".into() });
             };
-            let value: figment::value::Value = value
-                .parse()
-                .unwrap_or_else(|_| figment::value::Value::from(value.to_owned()));
+            let value: figment::value::Value =
+                value.parse().unwrap_or_else(|_| figment::value::Value::from(value.to_owned()));
             figment = figment.merge(Serialized::global(&path, value));
         }
         Self::from_figment(figment)
@@ -350,10 +325,7 @@ impl Settings {
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract().map_err(|e| {
             let path = e.path.join(".");
-            ConfigError::Invalid {
-                setting: path_to_env_key(&path),
-                message: e.kind.to_string(),
-            }
+            ConfigError::Invalid { setting: path_to_env_key(&path), message: e.kind.to_string() }
         })?;
         settings.validate()?;
         Ok(settings)
@@ -361,22 +333,13 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |setting: &str, message: &str| {
-            Err(ConfigError::Invalid {
-                setting: setting.into(),
-                message: message.into(),
-            })
+            Err(ConfigError::Invalid { setting: setting.into(), message: message.into() })
         };
         let ws = &self.websocket;
         for (name, value) in [
             ("WEBSOCKET_MAX_CONNECTIONS", ws.max_connections),
-            (
-                "WEBSOCKET_MAX_CONNECTIONS_PER_USER",
-                ws.max_connections_per_user,
-            ),
-            (
-                "WEBSOCKET_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-                ws.max_subscriptions_per_connection,
-            ),
+            ("WEBSOCKET_MAX_CONNECTIONS_PER_USER", ws.max_connections_per_user),
+            ("WEBSOCKET_MAX_SUBSCRIPTIONS_PER_CONNECTION", ws.max_subscriptions_per_connection),
             ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", ws.outbound_queue_size),
             ("WEBSOCKET_MAX_MESSAGE_BYTES", ws.max_message_bytes),
             ("SERVER_BODY_LIMIT_BYTES", self.server.body_limit_bytes),
@@ -391,18 +354,9 @@ impl Settings {
             }
         }
         for (name, value) in [
-            (
-                "WEBSOCKET_HEARTBEAT_INTERVAL_SECONDS",
-                ws.heartbeat_interval_seconds,
-            ),
-            (
-                "WEBSOCKET_CONNECTION_TIMEOUT_SECONDS",
-                ws.connection_timeout_seconds,
-            ),
-            (
-                "WEBSOCKET_CLEANUP_INTERVAL_SECONDS",
-                ws.cleanup_interval_seconds,
-            ),
+            ("WEBSOCKET_HEARTBEAT_INTERVAL_SECONDS", ws.heartbeat_interval_seconds),
+            ("WEBSOCKET_CONNECTION_TIMEOUT_SECONDS", ws.connection_timeout_seconds),
+            ("WEBSOCKET_CLEANUP_INTERVAL_SECONDS", ws.cleanup_interval_seconds),
         ] {
             if value == 0 {
                 return invalid(name, "must be at least 1 second");
@@ -412,10 +366,7 @@ impl Settings {
             match self.jwt.secret.as_ref().map(Secret::expose) {
                 None | Some("") => return invalid("JWT_SECRET", "must be set in production mode"),
                 Some(DEV_JWT_SECRET) => {
-                    return invalid(
-                        "JWT_SECRET",
-                        "must not be the development secret in production",
-                    )
+                    return invalid("JWT_SECRET", "must not be the development secret in production")
                 }
                 Some(s) if s.len() < 32 => {
                     return invalid("JWT_SECRET", "must be at least 32 characters in production")
@@ -444,10 +395,7 @@ impl Settings {
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return invalid(
-                "LOG_LEVEL",
-                "is not a valid filter (e.g. info or ara=debug,info)",
-            );
+            return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
         Ok(())
     }
@@ -458,12 +406,7 @@ impl Settings {
 
     /// The JWT secret in force: the configured one, or the development secret.
     pub fn jwt_secret(&self) -> &str {
-        self.jwt
-            .secret
-            .as_ref()
-            .map(Secret::expose)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(DEV_JWT_SECRET)
+        self.jwt.secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()).unwrap_or(DEV_JWT_SECRET)
     }
 
     pub fn database_url(&self) -> Option<&str> {
@@ -475,10 +418,7 @@ impl Settings {
     }
 
     pub fn api_key(&self) -> Option<&str> {
-        self.api_key
-            .as_ref()
-            .map(Secret::expose)
-            .filter(|s| !s.is_empty())
+        self.api_key.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
     }
 }
 

@@ -43,7 +43,11 @@ pub async fn open(settings: &Settings) -> Result<Stores, StoreError> {
     Ok(Stores { queue, acks })
 }
 
-async fn open_queue(settings: &Settings, policy: QueuePolicy, pools: &mut Pools) -> Result<DynOfflineQueue, StoreError> {
+async fn open_queue(
+    settings: &Settings,
+    policy: QueuePolicy,
+    pools: &mut Pools,
+) -> Result<DynOfflineQueue, StoreError> {
     let fail = |backend, message: String| StoreError::Unavailable { setting: "QUEUE_BACKEND", backend, message };
     Ok(match settings.queue.backend {
         StoreBackend::Memory => Arc::new(memory::MemoryOfflineQueue::new(policy)),

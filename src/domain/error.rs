@@ -15,11 +15,7 @@ pub enum ValidationError {
     #[error("{field} must not be empty")]
     EmptyList { field: &'static str },
     #[error("{field} holds {len} entries; at most {max} are allowed")]
-    TooMany {
-        field: &'static str,
-        len: usize,
-        max: usize,
-    },
+    TooMany { field: &'static str, len: usize, max: usize },
     #[error("payload is {size} bytes; at most {max} are allowed")]
     PayloadTooLarge { size: usize, max: usize },
     #[error("ttl must be between 1 and {max} seconds")]

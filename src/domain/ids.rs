@@ -116,9 +116,7 @@ impl ChannelName {
 
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.chars().all(is_name_char) {
-            return Err(ValidationError::InvalidChannelName {
-                name: truncate(raw),
-            });
+            return Err(ValidationError::InvalidChannelName { name: truncate(raw) });
         }
         Ok(Self(raw.into()))
     }

@@ -7,9 +7,7 @@ use uuid::Uuid;
 use super::{TenantId, ValidationError};
 
 /// Delivery priority. High and Critical may be tracked more strictly (see the ACK settings).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Priority {
     #[serde(alias = "low", alias = "LOW")]
     Low,
@@ -66,36 +64,20 @@ impl NotificationDraft {
         }
         if let Some(ttl) = ttl_seconds {
             if ttl == 0 || ttl > Self::MAX_TTL_SECONDS {
-                return Err(ValidationError::InvalidTtl {
-                    max: Self::MAX_TTL_SECONDS,
-                });
+                return Err(ValidationError::InvalidTtl { max: Self::MAX_TTL_SECONDS });
             }
         }
-        let size = serde_json::to_vec(&payload)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > max_payload_bytes {
-            return Err(ValidationError::PayloadTooLarge {
-                size,
-                max: max_payload_bytes,
-            });
+            return Err(ValidationError::PayloadTooLarge { size, max: max_payload_bytes });
         }
-        Ok(Self {
-            tenant,
-            event_type,
-            payload,
-            priority: priority.unwrap_or_default(),
-            ttl_seconds,
-        })
+        Ok(Self { tenant, event_type, payload, priority: priority.unwrap_or_default(), ttl_seconds })
     }
 
     /// Accepts the draft: gives it a time-ordered id (UUID v7) and its acceptance time.
     pub fn accept(self, now: DateTime<Utc>) -> Notification {
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            now.timestamp().max(0) as u64,
-            now.timestamp_subsec_nanos(),
-        );
+        let ts =
+            uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos());
         Notification {
             id: Uuid::new_v7(ts),
             tenant: self.tenant,
@@ -125,8 +107,7 @@ pub struct Notification {
 impl Notification {
     /// When the notification stops being worth delivering, if it carries its own ttl.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.ttl_seconds
-            .map(|ttl| self.created_at + chrono::Duration::seconds(i64::from(ttl)))
+        self.ttl_seconds.map(|ttl| self.created_at + chrono::Duration::seconds(i64::from(ttl)))
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
@@ -139,31 +120,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn draft(
-        event: &str,
-        payload: serde_json::Value,
-        ttl: Option<u32>,
-    ) -> Result<NotificationDraft, ValidationError> {
-        NotificationDraft::new(
-            TenantId::default_tenant(),
-            event.into(),
-            payload,
-            None,
-            ttl,
-            1024,
-        )
+    fn draft(event: &str, payload: serde_json::Value, ttl: Option<u32>) -> Result<NotificationDraft, ValidationError> {
+        NotificationDraft::new(TenantId::default_tenant(), event.into(), payload, None, ttl, 1024)
     }
 
     #[test]
     fn rejects_bad_event_types() {
-        assert_eq!(
-            draft("", json!({}), None),
-            Err(ValidationError::InvalidEventType)
-        );
-        assert_eq!(
-            draft("   ", json!({}), None),
-            Err(ValidationError::InvalidEventType)
-        );
+        assert_eq!(draft("", json!({}), None), Err(ValidationError::InvalidEventType));
+        assert_eq!(draft("   ", json!({}), None), Err(ValidationError::InvalidEventType));
         assert!(draft(&"e".repeat(129), json!({}), None).is_err());
         assert!(draft("order.created", json!({}), None).is_ok());
     }
@@ -171,14 +135,8 @@ mod tests {
     #[test]
     fn rejects_oversized_payloads_and_bad_ttls() {
         let big = json!({ "x": "a".repeat(2000) });
-        assert!(matches!(
-            draft("e", big, None),
-            Err(ValidationError::PayloadTooLarge { .. })
-        ));
-        assert!(matches!(
-            draft("e", json!(1), Some(0)),
-            Err(ValidationError::InvalidTtl { .. })
-        ));
+        assert!(matches!(draft("e", big, None), Err(ValidationError::PayloadTooLarge { .. })));
+        assert!(matches!(draft("e", json!(1), Some(0)), Err(ValidationError::InvalidTtl { .. })));
         assert!(draft("e", json!(1), Some(60)).is_ok());
     }
 
@@ -186,9 +144,7 @@ mod tests {
     fn accepted_ids_are_v7_and_time_ordered() {
         let now = Utc::now();
         let a = draft("e", json!(1), None).unwrap().accept(now);
-        let b = draft("e", json!(1), None)
-            .unwrap()
-            .accept(now + chrono::Duration::milliseconds(2));
+        let b = draft("e", json!(1), None).unwrap().accept(now + chrono::Duration::milliseconds(2));
         assert_eq!(a.id.get_version_num(), 7);
         assert!(a.id < b.id);
         assert_eq!(a.priority, Priority::Normal);

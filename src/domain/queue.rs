@@ -16,10 +16,7 @@ pub struct QueuePolicy {
 
 impl Default for QueuePolicy {
     fn default() -> Self {
-        Self {
-            max_per_user: 100,
-            message_ttl_seconds: 3600,
-        }
+        Self { max_per_user: 100, message_ttl_seconds: 3600 }
     }
 }
 
@@ -39,11 +36,7 @@ impl QueuedNotification {
             Some(own) if own < queue_expiry => own,
             _ => queue_expiry,
         };
-        Self {
-            notification,
-            enqueued_at: now,
-            expires_at,
-        }
+        Self { notification, enqueued_at: now, expires_at }
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
@@ -64,25 +57,15 @@ mod tests {
     use crate::domain::{NotificationDraft, TenantId};
 
     fn note(ttl: Option<u32>, now: DateTime<Utc>) -> Notification {
-        NotificationDraft::new(
-            TenantId::default_tenant(),
-            "e".into(),
-            serde_json::json!({}),
-            None,
-            ttl,
-            1024,
-        )
-        .unwrap()
-        .accept(now)
+        NotificationDraft::new(TenantId::default_tenant(), "e".into(), serde_json::json!({}), None, ttl, 1024)
+            .unwrap()
+            .accept(now)
     }
 
     #[test]
     fn expiry_is_the_earlier_of_queue_and_own_ttl() {
         let now = Utc::now();
-        let policy = QueuePolicy {
-            max_per_user: 10,
-            message_ttl_seconds: 60,
-        };
+        let policy = QueuePolicy { max_per_user: 10, message_ttl_seconds: 60 };
         let q = QueuedNotification::new(note(None, now), now, &policy);
         assert_eq!(q.expires_at, now + Duration::seconds(60));
         let q = QueuedNotification::new(note(Some(5), now), now, &policy);

@@ -18,20 +18,14 @@ impl Target {
 
     pub fn users(raw: &[String]) -> Result<Self, ValidationError> {
         check_list("target_user_ids", raw.len())?;
-        let mut users: Vec<UserId> = raw
-            .iter()
-            .map(|u| UserId::parse(u))
-            .collect::<Result<_, _>>()?;
+        let mut users: Vec<UserId> = raw.iter().map(|u| UserId::parse(u)).collect::<Result<_, _>>()?;
         dedup_in_order(&mut users);
         Ok(Target::Users(users))
     }
 
     pub fn channels(raw: &[String]) -> Result<Self, ValidationError> {
         check_list("channels", raw.len())?;
-        let mut chans: Vec<ChannelName> = raw
-            .iter()
-            .map(|c| ChannelName::parse(c))
-            .collect::<Result<_, _>>()?;
+        let mut chans: Vec<ChannelName> = raw.iter().map(|c| ChannelName::parse(c)).collect::<Result<_, _>>()?;
         dedup_in_order(&mut chans);
         Ok(Target::Channels(chans))
     }
@@ -53,11 +47,7 @@ fn check_list(field: &'static str, len: usize) -> Result<(), ValidationError> {
         return Err(ValidationError::EmptyList { field });
     }
     if len > Target::MAX_LIST_LEN {
-        return Err(ValidationError::TooMany {
-            field,
-            len,
-            max: Target::MAX_LIST_LEN,
-        });
+        return Err(ValidationError::TooMany { field, len, max: Target::MAX_LIST_LEN });
     }
     Ok(())
 }
@@ -75,22 +65,10 @@ mod tests {
     #[test]
     fn lists_are_validated_and_deduplicated() {
         let t = Target::users(&["a".into(), "b".into(), "a".into()]).unwrap();
-        assert_eq!(
-            t,
-            Target::Users(vec![
-                UserId::parse("a").unwrap(),
-                UserId::parse("b").unwrap()
-            ])
-        );
-        assert!(matches!(
-            Target::users(&[]),
-            Err(ValidationError::EmptyList { .. })
-        ));
+        assert_eq!(t, Target::Users(vec![UserId::parse("a").unwrap(), UserId::parse("b").unwrap()]));
+        assert!(matches!(Target::users(&[]), Err(ValidationError::EmptyList { .. })));
         assert!(Target::channels(&["ok".into(), "bad name".into()]).is_err());
         let many: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
-        assert!(matches!(
-            Target::users(&many),
-            Err(ValidationError::TooMany { .. })
-        ));
+        assert!(matches!(Target::users(&many), Err(ValidationError::TooMany { .. })));
     }
 }

@@ -41,12 +41,7 @@ pub enum AckError {
 pub trait AckStore: Send + Sync {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError>;
 
-    async fn ack(
-        &self,
-        user: &UserKey,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<AckReceipt, AckError>;
+    async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError>;
 
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError>;
 

@@ -43,11 +43,7 @@ impl Dispatcher {
 
     /// Delivers `notification` to the live connections `target` resolves to within its tenant.
     /// Returns the offline users among direct user targets, for the caller to queue.
-    pub fn deliver_local(
-        &self,
-        notification: &Notification,
-        target: &Target,
-    ) -> (DispatchReport, Vec<UserKey>) {
+    pub fn deliver_local(&self, notification: &Notification, target: &Target) -> (DispatchReport, Vec<UserKey>) {
         self.stats.record_sent();
         self.deliver_frame(&notification_frame(notification), &notification.tenant, target)
     }
@@ -77,9 +73,7 @@ impl Dispatcher {
                 }
             }
             Target::Broadcast => self.registry.for_each_in_tenant(tenant, |e| fanout.send(e)),
-            Target::Channel(channel) => self
-                .registry
-                .for_each_in_channel(tenant, channel, |e| fanout.send(e)),
+            Target::Channel(channel) => self.registry.for_each_in_channel(tenant, channel, |e| fanout.send(e)),
             Target::Channels(channels) => {
                 // A connection on several of the channels still gets one copy.
                 let mut seen: HashSet<ConnectionId> = HashSet::new();
@@ -94,13 +88,7 @@ impl Dispatcher {
         }
         let delivered = fanout.finish(&self.stats);
         self.stats.record_delivered(delivered as u64);
-        (
-            DispatchReport {
-                delivered,
-                offline_users: offline.len(),
-            },
-            offline,
-        )
+        (DispatchReport { delivered, offline_users: offline.len() }, offline)
     }
 
     /// Queues `frame` on every live connection of one user; returns how many took it.
@@ -123,11 +111,7 @@ struct Fanout<'a> {
 
 impl<'a> Fanout<'a> {
     fn new(frame: &'a OutboundFrame) -> Self {
-        Self {
-            frame,
-            delivered: 0,
-            slow: Vec::new(),
-        }
+        Self { frame, delivered: 0, slow: Vec::new() }
     }
 
     fn send(&mut self, entry: &ConnectionEntry) {

@@ -13,11 +13,7 @@ struct RecordingSink {
 
 impl RecordingSink {
     fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self {
-            capacity,
-            frames: Mutex::new(Vec::new()),
-            closed: Mutex::new(None),
-        })
+        Arc::new(Self { capacity, frames: Mutex::new(Vec::new()), closed: Mutex::new(None) })
     }
     fn count(&self) -> usize {
         self.frames.lock().len()
@@ -40,40 +36,20 @@ impl ConnectionSink for RecordingSink {
 
 fn setup() -> (Dispatcher, Arc<ConnectionRegistry>) {
     let registry = Arc::new(ConnectionRegistry::new(Limits::default()));
-    (
-        Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())),
-        registry,
-    )
+    (Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())), registry)
 }
 
-fn connect(
-    r: &ConnectionRegistry,
-    tenant: &str,
-    user: &str,
-    cap: usize,
-) -> (Arc<ConnectionEntry>, Arc<RecordingSink>) {
+fn connect(r: &ConnectionRegistry, tenant: &str, user: &str, cap: usize) -> (Arc<ConnectionEntry>, Arc<RecordingSink>) {
     let sink = RecordingSink::new(cap);
-    let id = Identity {
-        tenant: TenantId::parse(tenant).unwrap(),
-        user: UserId::parse(user).unwrap(),
-    };
-    let entry = r
-        .register(id, Transport::WebSocket, sink.clone(), chrono::Utc::now())
-        .unwrap();
+    let id = Identity { tenant: TenantId::parse(tenant).unwrap(), user: UserId::parse(user).unwrap() };
+    let entry = r.register(id, Transport::WebSocket, sink.clone(), chrono::Utc::now()).unwrap();
     (entry, sink)
 }
 
 fn note(tenant: &str) -> Notification {
-    NotificationDraft::new(
-        TenantId::parse(tenant).unwrap(),
-        "e".into(),
-        serde_json::json!({"k": 1}),
-        None,
-        None,
-        1024,
-    )
-    .unwrap()
-    .accept(chrono::Utc::now())
+    NotificationDraft::new(TenantId::parse(tenant).unwrap(), "e".into(), serde_json::json!({"k": 1}), None, None, 1024)
+        .unwrap()
+        .accept(chrono::Utc::now())
 }
 
 fn chan(name: &str) -> ChannelName {
@@ -85,25 +61,13 @@ fn user_target_reaches_every_device_and_reports_offline_users() {
     let (d, r) = setup();
     let (_, phone) = connect(&r, "t", "alice", 10);
     let (_, laptop) = connect(&r, "t", "alice", 10);
-    let target = Target::Users(vec![
-        UserId::parse("alice").unwrap(),
-        UserId::parse("bob").unwrap(),
-    ]);
+    let target = Target::Users(vec![UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap()]);
     let (report, offline) = d.deliver_local(&note("t"), &target);
-    assert_eq!(
-        report,
-        DispatchReport {
-            delivered: 2,
-            offline_users: 1
-        }
-    );
+    assert_eq!(report, DispatchReport { delivered: 2, offline_users: 1 });
     assert_eq!(offline[0].user.as_str(), "bob");
     assert_eq!((phone.count(), laptop.count()), (1, 1));
     // The frame is shared, not copied per recipient.
-    assert_eq!(
-        phone.frames.lock()[0].json.as_ptr(),
-        laptop.frames.lock()[0].json.as_ptr()
-    );
+    assert_eq!(phone.frames.lock()[0].json.as_ptr(), laptop.frames.lock()[0].json.as_ptr());
 }
 
 #[test]
@@ -116,10 +80,7 @@ fn broadcast_and_channels_stay_in_their_tenant() {
     d.deliver_local(&note("t1"), &Target::Broadcast);
     assert_eq!((a_sink.count(), b_sink.count()), (1, 0));
     let (report, _) = d.deliver_local(&note("t1"), &Target::Channels(vec![chan("x"), chan("y")]));
-    assert_eq!(
-        report.delivered, 1,
-        "one copy despite two matching channels"
-    );
+    assert_eq!(report.delivered, 1, "one copy despite two matching channels");
     d.deliver_local(&note("t2"), &Target::Channel(chan("x")));
     assert_eq!((a_sink.count(), b_sink.count()), (2, 1));
     d.deliver_local(&note("t1"), &Target::User(UserId::parse("a").unwrap()));

@@ -29,19 +29,12 @@ pub fn notification_frame(n: &Notification) -> OutboundFrame {
         event_type: &n.event_type,
         payload: &n.payload,
         priority: n.priority,
-        timestamp: n
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        timestamp: n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         ttl: n.ttl_seconds,
     };
     // Serializing a struct of strings and an already-parsed JSON value cannot fail.
     let json = serde_json::to_vec(&frame).unwrap_or_default();
-    OutboundFrame {
-        notification_id: Some(n.id),
-        event: "notification",
-        json: Bytes::from(json),
-        replayed: false,
-    }
+    OutboundFrame { notification_id: Some(n.id), event: "notification", json: Bytes::from(json), replayed: false }
 }
 
 #[cfg(test)]

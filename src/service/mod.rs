@@ -11,7 +11,5 @@ mod user_locks;
 
 pub use dispatcher::{DispatchReport, Dispatcher};
 pub use notify::{AckConfig, AckFailure, NotificationService, OfflineQueueConfig, SendError, SendReport};
-pub use registry::{
-    ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport,
-};
+pub use registry::{ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport};
 pub use stats::DeliveryStats;

@@ -45,8 +45,7 @@ impl DeliveryStats {
     }
 
     pub fn record_slow_consumer(&self) {
-        self.slow_consumers_disconnected
-            .fetch_add(1, Ordering::Relaxed);
+        self.slow_consumers_disconnected.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn record_replayed(&self, n: u64) {

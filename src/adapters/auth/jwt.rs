@@ -103,35 +103,23 @@ impl JwtAuth {
     /// Verifies `token` and returns who it belongs to.
     pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data =
-            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AuthError::Expired,
-                    ErrorKind::InvalidSignature => AuthError::BadSignature,
-                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                        AuthError::BadAlgorithm
-                    }
-                    ErrorKind::InvalidAudience => AuthError::BadAudience,
-                    ErrorKind::InvalidIssuer => AuthError::BadIssuer,
-                    ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::BadAudience,
-                    ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::BadIssuer,
-                    ErrorKind::MissingRequiredClaim(c) => {
-                        AuthError::BadClaims(format!("missing claim {c}"))
-                    }
-                    ErrorKind::Json(_) => {
-                        AuthError::BadClaims("claims are not the expected JSON".into())
-                    }
-                    _ => AuthError::Malformed(e.to_string()),
-                }
-            })?;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::BadAlgorithm,
+            ErrorKind::InvalidAudience => AuthError::BadAudience,
+            ErrorKind::InvalidIssuer => AuthError::BadIssuer,
+            ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::BadAudience,
+            ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::BadIssuer,
+            ErrorKind::MissingRequiredClaim(c) => AuthError::BadClaims(format!("missing claim {c}")),
+            ErrorKind::Json(_) => AuthError::BadClaims("claims are not the expected JSON".into()),
+            _ => AuthError::Malformed(e.to_string()),
+        })?;
         let claims = data.claims;
-        let user =
-            UserId::parse(&claims.sub).map_err(|e| AuthError::BadClaims(format!("sub: {e}")))?;
+        let user = UserId::parse(&claims.sub).map_err(|e| AuthError::BadClaims(format!("sub: {e}")))?;
         let tenant = match claims.tenant_id.as_deref() {
             None => TenantId::default_tenant(),
-            Some(t) => {
-                TenantId::parse(t).map_err(|e| AuthError::BadClaims(format!("tenant_id: {e}")))?
-            }
+            Some(t) => TenantId::parse(t).map_err(|e| AuthError::BadClaims(format!("tenant_id: {e}")))?,
         };
         Ok(Identity { tenant, user })
     }
@@ -161,11 +149,7 @@ mod tests {
     use super::*;
 
     fn auth(aud: Option<&str>) -> JwtAuth {
-        JwtAuth::new(JwtSettings {
-            secret: "s3cret".into(),
-            issuer: None,
-            audience: aud.map(Into::into),
-        })
+        JwtAuth::new(JwtSettings { secret: "s3cret".into(), issuer: None, audience: aud.map(Into::into) })
     }
 
     #[test]
@@ -181,49 +165,19 @@ mod tests {
     #[test]
     fn rejects_bad_tokens_with_precise_errors() {
         let a = auth(None);
-        let other = JwtAuth::new(JwtSettings {
-            secret: "other".into(),
-            ..Default::default()
-        });
-        assert_eq!(
-            a.verify(&other.mint("u", None, 60).unwrap()),
-            Err(AuthError::BadSignature)
-        );
-        let expired = Claims {
-            sub: "u".into(),
-            exp: 1000,
-            iat: None,
-            iss: None,
-            aud: None,
-            tenant_id: None,
-        };
-        let t = encode(
-            &Header::default(),
-            &expired,
-            &EncodingKey::from_secret(b"s3cret"),
-        )
-        .unwrap();
+        let other = JwtAuth::new(JwtSettings { secret: "other".into(), ..Default::default() });
+        assert_eq!(a.verify(&other.mint("u", None, 60).unwrap()), Err(AuthError::BadSignature));
+        let expired = Claims { sub: "u".into(), exp: 1000, iat: None, iss: None, aud: None, tenant_id: None };
+        let t = encode(&Header::default(), &expired, &EncodingKey::from_secret(b"s3cret")).unwrap();
         assert_eq!(a.verify(&t), Err(AuthError::Expired));
         // alg: none, built by hand.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo0MTAyNDQ0ODAwfQ.";
         assert!(a.verify(none).is_err());
         assert!(matches!(a.verify("garbage"), Err(AuthError::Malformed(_))));
         let with_aud = auth(Some("ara"));
-        assert_eq!(
-            with_aud.verify(&a.mint("u", None, 60).unwrap()),
-            Err(AuthError::BadAudience)
-        );
-        let wrong = JwtAuth::new(JwtSettings {
-            secret: "s3cret".into(),
-            issuer: None,
-            audience: Some("other".into()),
-        });
-        assert_eq!(
-            with_aud.verify(&wrong.mint("u", None, 60).unwrap()),
-            Err(AuthError::BadAudience)
-        );
-        assert!(with_aud
-            .verify(&with_aud.mint("u", None, 60).unwrap())
-            .is_ok());
+        assert_eq!(with_aud.verify(&a.mint("u", None, 60).unwrap()), Err(AuthError::BadAudience));
+        let wrong = JwtAuth::new(JwtSettings { secret: "s3cret".into(), issuer: None, audience: Some("other".into()) });
+        assert_eq!(with_aud.verify(&wrong.mint("u", None, 60).unwrap()), Err(AuthError::BadAudience));
+        assert!(with_aud.verify(&with_aud.mint("u", None, 60).unwrap()).is_ok());
     }
 }

@@ -15,10 +15,7 @@ pub async fn require_api_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(expected) = state.api_key.as_deref() {
-        let given = request
-            .headers()
-            .get(HEADER)
-            .ok_or(ApiError::MissingApiKey)?;
+        let given = request.headers().get(HEADER).ok_or(ApiError::MissingApiKey)?;
         if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             return Err(ApiError::InvalidApiKey);
         }

@@ -18,14 +18,10 @@ impl From<JsonRejection> for ApiError {
                 ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
             }
             _ => match rejection {
-                JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
-                    code: "INVALID_JSON",
-                    message: format!("malformed JSON: {}", e.body_text()),
-                },
-                other => ApiError::BadRequest {
-                    code: "INVALID_REQUEST",
-                    message: other.body_text(),
-                },
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::BadRequest { code: "INVALID_JSON", message: format!("malformed JSON: {}", e.body_text()) }
+                }
+                other => ApiError::BadRequest { code: "INVALID_REQUEST", message: other.body_text() },
             },
         }
     }

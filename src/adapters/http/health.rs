@@ -89,7 +89,10 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
 }
 
 pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {
-    let store = state.notifier.ack_store().ok_or_else(|| ApiError::FeatureDisabled("ACK tracking is disabled (ACK_ENABLED=false)".into()))?;
+    let store = state
+        .notifier
+        .ack_store()
+        .ok_or_else(|| ApiError::FeatureDisabled("ACK tracking is disabled (ACK_ENABLED=false)".into()))?;
     Ok(Json(store.stats().await.map_err(|e| store_down("ACK store", e))?))
 }
 
