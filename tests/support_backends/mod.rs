@@ -111,7 +111,7 @@ pub async fn postgres_database() -> Option<(PgPool, Cleanup)> {
 }
 
 /// `admin_url` with its database path replaced by `name` (query parameters kept).
-fn with_database(admin_url: &str, name: &str) -> String {
+pub fn with_database(admin_url: &str, name: &str) -> String {
     let (base, query) = admin_url.split_once('?').map_or((admin_url, ""), |(b, q)| (b, q));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
     let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
