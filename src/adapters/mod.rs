@@ -4,6 +4,7 @@ pub mod auth;
 pub mod connection;
 pub mod http;
 pub mod memory;
+pub mod metrics;
 pub mod postgres;
 pub mod redis;
 pub mod sse;

@@ -13,6 +13,7 @@ use super::config::Settings;
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::{router, AppState, WsConfig};
+use crate::adapters::metrics::Metrics;
 use crate::ports::{CloseReason, SystemClock};
 use crate::service::{
     AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
@@ -22,6 +23,8 @@ use crate::service::{
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[source] prometheus::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT): {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -79,6 +82,7 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
         };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;

@@ -21,11 +21,14 @@ pub struct OutboundFrame {
     /// Set when the frame replays an offline-queue entry: once written, the transport confirms it so
     /// that the entry is removed from the queue.
     pub replayed: bool,
+    /// When the notification was accepted (Unix milliseconds), for the delivery-latency metric; 0 for
+    /// control frames.
+    pub accepted_at_ms: i64,
 }
 
 impl OutboundFrame {
     pub fn control(event: &'static str, json: Bytes) -> Self {
-        Self { notification_id: None, event, json, replayed: false }
+        Self { notification_id: None, event, json, replayed: false, accepted_at_ms: 0 }
     }
 }
 

@@ -44,7 +44,7 @@ impl Dispatcher {
     /// Delivers `notification` to the live connections `target` resolves to within its tenant.
     /// Returns the offline users among direct user targets, for the caller to queue.
     pub fn deliver_local(&self, notification: &Notification, target: &Target) -> (DispatchReport, Vec<UserKey>) {
-        self.stats.record_sent();
+        self.stats.record_sent(target);
         self.deliver_frame(&notification_frame(notification), &notification.tenant, target)
     }
 

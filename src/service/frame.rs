@@ -34,7 +34,13 @@ pub fn notification_frame(n: &Notification) -> OutboundFrame {
     };
     // Serializing a struct of strings and an already-parsed JSON value cannot fail.
     let json = serde_json::to_vec(&frame).unwrap_or_default();
-    OutboundFrame { notification_id: Some(n.id), event: "notification", json: Bytes::from(json), replayed: false }
+    OutboundFrame {
+        notification_id: Some(n.id),
+        event: "notification",
+        json: Bytes::from(json),
+        replayed: false,
+        accepted_at_ms: n.created_at.timestamp_millis(),
+    }
 }
 
 #[cfg(test)]

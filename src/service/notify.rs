@@ -99,7 +99,7 @@ impl NotificationService {
     /// Accepts `draft` now and delivers it to `target` within the draft's tenant.
     pub async fn send(&self, draft: NotificationDraft, target: &Target) -> Result<SendReport, SendError> {
         let notification = draft.accept(self.clock.now());
-        self.dispatcher.stats().record_sent();
+        self.dispatcher.stats().record_sent(target);
         let frame = notification_frame(&notification);
         let mut report = SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
         let users = match target {
@@ -178,6 +178,7 @@ impl NotificationService {
             delivered_at: now,
             deadline: now + Duration::seconds(i64::from(acks.timeout_seconds)),
         };
+        self.dispatcher.stats().record_ack_tracked();
         if let Err(e) = acks.store.track(key, &pending).await {
             tracing::warn!(error = %e, notification = %n.id, "could not track ACK");
         }
@@ -254,7 +255,11 @@ impl NotificationService {
     /// Removes expired queue entries; run periodically.
     pub async fn purge_expired_queue(&self) -> Result<u64, QueueError> {
         match &self.queue {
-            Some(queue) => queue.store.purge_expired(self.clock.now()).await,
+            Some(queue) => {
+                let removed = queue.store.purge_expired(self.clock.now()).await?;
+                self.dispatcher.stats().record_queue_expired(removed);
+                Ok(removed)
+            }
             None => Ok(0),
         }
     }
@@ -265,6 +270,7 @@ impl NotificationService {
         let Some(acks) = &self.acks else { return Ok(0) };
         let now = self.clock.now();
         let expired = acks.store.expire_due(now).await?;
+        self.dispatcher.stats().record_acks_expired(expired.len() as u64);
         if acks.redeliver {
             for e in expired.iter().filter(|e| e.pending.wants_redelivery()) {
                 if self.still_worth_redelivering(&e.pending.notification, now) {

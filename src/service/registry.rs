@@ -296,6 +296,18 @@ impl ConnectionRegistry {
         Some((devices.len(), channels))
     }
 
+    /// Live connections by transport: (WebSocket, SSE).
+    pub fn transport_counts(&self) -> (usize, usize) {
+        let sse = self.connections.iter().filter(|e| e.transport == Transport::Sse).count();
+        let total = self.connections.len();
+        (total.saturating_sub(sse), sse)
+    }
+
+    /// Channel subscriptions across all connections.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.iter().map(|e| e.value().len()).sum()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.connections.len()
     }

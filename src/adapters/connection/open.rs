@@ -49,5 +49,5 @@ pub async fn open_connection(
 ) -> Result<(Registration, SinkReceiver), ApiError> {
     let (sink, receiver) = channel_sink(state.ws.outbound_queue_size);
     let entry = state.notifier.connect(identity, transport, sink, resume_after).await?;
-    Ok((Registration { registry: state.registry.clone(), entry }, receiver))
+    Ok((Registration::new(state.registry.clone(), entry, state.metrics.clone()), receiver))
 }

@@ -3,15 +3,36 @@
 
 use std::sync::Arc;
 
-use crate::service::{ConnectionEntry, ConnectionRegistry};
+use crate::adapters::metrics::Metrics;
+use crate::service::{ConnectionEntry, ConnectionRegistry, Transport};
 
 pub struct Registration {
-    pub registry: Arc<ConnectionRegistry>,
+    registry: Arc<ConnectionRegistry>,
     pub entry: Arc<ConnectionEntry>,
+    metrics: Arc<Metrics>,
+}
+
+impl Registration {
+    pub fn new(registry: Arc<ConnectionRegistry>, entry: Arc<ConnectionEntry>, metrics: Arc<Metrics>) -> Self {
+        metrics.connections_opened.with_label_values(&[transport_label(entry.transport)]).inc();
+        Self { registry, entry, metrics }
+    }
+}
+
+pub fn transport_label(transport: Transport) -> &'static str {
+    match transport {
+        Transport::WebSocket => "websocket",
+        Transport::Sse => "sse",
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.registry.unregister(self.entry.id);
+        if self.registry.unregister(self.entry.id) {
+            let label = [transport_label(self.entry.transport)];
+            self.metrics.connections_closed.with_label_values(&label).inc();
+            let lived = (chrono::Utc::now() - self.entry.connected_at).num_milliseconds().max(0) as f64 / 1000.0;
+            self.metrics.connection_duration.with_label_values(&label).observe(lived);
+        }
     }
 }

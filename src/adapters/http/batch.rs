@@ -141,6 +141,8 @@ pub async fn send_batch(State(state): State<AppState>, ApiJson(req): ApiJson<Bat
             message: format!("a batch holds at most {MAX_ITEMS} notifications, got {}", req.notifications.len()),
         });
     }
+    state.metrics.batch_requests.inc();
+    state.metrics.batch_size.observe(req.notifications.len() as f64);
     let mut prepared = Vec::with_capacity(req.notifications.len());
     for raw in req.notifications {
         prepared.push(prepare(&state, raw).await);

@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 use super::error::ApiError;
 use super::state::AppState;
 use super::{api_key, batch, channels, health, send};
-use crate::adapters::{sse, ws};
+use crate::adapters::{metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
 pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
@@ -39,8 +39,10 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/health", get(health::health))
         .route("/ws", get(ws::upgrade))
         .route("/sse", get(sse::connect))
+        .route("/metrics", get(metrics::metrics_handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::record_http))
         .layer(cors(cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

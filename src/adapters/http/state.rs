@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapters::auth::JwtAuth;
+use crate::adapters::metrics::Metrics;
 use crate::service::{ConnectionRegistry, NotificationService};
 
 /// WebSocket tuning, from the `WEBSOCKET_*` settings.
@@ -31,4 +32,5 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Connection tasks, awaited at shutdown.
     pub tasks: TaskTracker,
+    pub metrics: Arc<Metrics>,
 }

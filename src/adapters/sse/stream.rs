@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::adapters::connection::{Next, Registration, SinkReceiver};
 use crate::adapters::http::AppState;
+use crate::adapters::metrics::LatencyRecorder;
 use crate::ports::{CloseReason, OutboundFrame};
 
 struct EventState {
@@ -23,6 +24,7 @@ struct EventState {
     finished: bool,
     /// Replayed entries handed to the response body; confirmed on the next poll, once taken.
     written: Vec<Uuid>,
+    latency: LatencyRecorder,
 }
 
 pub fn events(
@@ -34,11 +36,12 @@ pub fn events(
     let start = EventState {
         registration,
         receiver,
-        state,
         heartbeat: interval_at(Instant::now() + every, every),
         greeted: false,
         finished: false,
         written: Vec::new(),
+        latency: LatencyRecorder::new(&state.metrics),
+        state,
     };
     futures_util::stream::unfold(start, |mut s| async move {
         let event = next_event(&mut s).await?;
@@ -70,11 +73,14 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
             Next::Frame(frame) => {
                 if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
                     s.written.push(id);
+                } else if frame.accepted_at_ms > 0 {
+                    s.latency.record_written(&[frame.accepted_at_ms]);
                 }
                 Some(frame_event(&frame))
             }
             Next::Close(reason) => {
                 s.finished = true;
+                s.latency.flush();
                 Some(close_event(reason))
             }
         },

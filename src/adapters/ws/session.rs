@@ -13,6 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use super::protocol::{ClientFrame, ServerFrame};
 use crate::adapters::connection::{Next, Registration, SinkReceiver};
 use crate::adapters::http::AppState;
+use crate::adapters::metrics::LatencyRecorder;
 use crate::domain::ChannelName;
 use crate::ports::AckError;
 use crate::ports::{CloseReason, OutboundFrame};
@@ -65,35 +66,49 @@ async fn write_loop(
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + cfg.heartbeat_interval, cfg.heartbeat_interval);
     let idle_ms = cfg.idle_timeout.as_millis() as i64;
+    let mut latency = LatencyRecorder::new(&state.metrics);
+    let result = write_frames(&mut tx, &mut rx, entry, state, &mut heartbeat, idle_ms, &mut latency).await;
+    latency.flush();
+    if let Some(reason) = result {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut tx, reason)).await;
+    }
+}
+
+/// The writer's loop; returns why to close, or `None` when the socket is already gone.
+async fn write_frames(
+    tx: &mut SplitSink<WebSocket, Message>,
+    rx: &mut SinkReceiver,
+    entry: &ConnectionEntry,
+    state: &AppState,
+    heartbeat: &mut tokio::time::Interval,
+    idle_ms: i64,
+    latency: &mut LatencyRecorder,
+) -> Option<CloseReason> {
     loop {
-        let reason = tokio::select! {
+        tokio::select! {
             next = rx.next() => match next {
                 Some(Next::Frame(frame)) => {
-                    match write_batch(&mut tx, &mut rx, frame).await {
+                    match write_batch(tx, rx, frame, latency).await {
                         Ok(replayed) if !replayed.is_empty() => {
                             state.notifier.confirm_replayed(&entry.identity.key(), &replayed).await;
                         }
                         Ok(_) => {}
-                        Err(_) => return,
+                        Err(_) => return None,
                     }
                     continue;
                 }
-                Some(Next::Close(reason)) => reason,
-                None => return,
+                Some(Next::Close(reason)) => return Some(reason),
+                None => return None,
             },
             _ = heartbeat.tick() => {
                 if entry.idle_for_ms(chrono::Utc::now()) > idle_ms {
-                    CloseReason::Idle
-                } else {
-                    if tx.send(Message::Ping(Default::default())).await.is_err() {
-                        return;
-                    }
-                    continue;
+                    return Some(CloseReason::Idle);
+                }
+                if tx.send(Message::Ping(Default::default())).await.is_err() {
+                    return None;
                 }
             }
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut tx, reason)).await;
-        return;
+        }
     }
 }
 
@@ -103,8 +118,10 @@ async fn write_batch(
     tx: &mut SplitSink<WebSocket, Message>,
     rx: &mut SinkReceiver,
     first: OutboundFrame,
+    latency: &mut LatencyRecorder,
 ) -> Result<Vec<Uuid>, axum::Error> {
     let mut replayed = Vec::new();
+    let mut accepted = Vec::new();
     let mut next = Some(first);
     let mut budget = COALESCE;
     while let Some(frame) = next.take() {
@@ -112,12 +129,17 @@ async fn write_batch(
         if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
             replayed.push(id);
         }
+        // Replayed entries waited in the queue by design; they would drown the live latency.
+        if frame.accepted_at_ms > 0 && !frame.replayed {
+            accepted.push(frame.accepted_at_ms);
+        }
         budget -= 1;
         if budget > 0 {
             next = rx.try_next_frame();
         }
     }
     tx.flush().await?;
+    latency.record_written(&accepted);
     Ok(replayed)
 }
 
@@ -145,7 +167,10 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
         entry.touch(chrono::Utc::now());
         let reply = match message {
             Message::Text(text) => handle_text(state, entry, text.as_str()).await,
-            Message::Binary(_) => Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into())),
+            Message::Binary(_) => {
+                state.metrics.ws_frames_received.with_label_values(&["binary"]).inc();
+                Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into()))
+            }
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => return,
         };
@@ -173,7 +198,16 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
 type Reply = Result<OutboundFrame, (&'static str, String)>;
 
 async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
-    let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
+    let parsed = serde_json::from_str::<ClientFrame>(text);
+    let kind = match &parsed {
+        Ok(ClientFrame::Ping) => "ping",
+        Ok(ClientFrame::Subscribe { .. }) => "subscribe",
+        Ok(ClientFrame::Unsubscribe { .. }) => "unsubscribe",
+        Ok(ClientFrame::Ack { .. }) => "ack",
+        Err(_) => "invalid",
+    };
+    state.metrics.ws_frames_received.with_label_values(&[kind]).inc();
+    let frame = parsed.map_err(|e| {
         ("INVALID_FRAME", format!("expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"))
     })?;
     match frame {
@@ -198,8 +232,22 @@ async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str)
 async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
     let id = Uuid::parse_str(raw_id)
         .map_err(|_| ("INVALID_NOTIFICATION_ID", format!("{raw_id:?} is not a notification id")))?;
-    match state.notifier.ack(&entry.identity.key(), id).await {
-        Ok(_) => Ok(ServerFrame::Acked { notification_id: &id.to_string() }.to_outbound()),
+    let acked = state.notifier.ack(&entry.identity.key(), id).await;
+    let result = match &acked {
+        Ok(_) => "acked",
+        Err(AckFailure::Disabled) => "disabled",
+        Err(AckFailure::Store(AckError::UnknownNotification)) => "unknown",
+        Err(AckFailure::Store(AckError::WrongUser)) => "wrong_user",
+        Err(AckFailure::Store(AckError::AlreadyAcknowledged)) => "duplicate",
+        Err(AckFailure::Store(AckError::Expired)) => "expired",
+        Err(AckFailure::Store(_)) => "store_error",
+    };
+    state.metrics.ack_received.with_label_values(&[result]).inc();
+    match acked {
+        Ok(receipt) => {
+            state.metrics.ack_latency.observe(receipt.latency_ms as f64 / 1000.0);
+            Ok(ServerFrame::Acked { notification_id: &id.to_string() }.to_outbound())
+        }
         Err(e) => {
             let code = match &e {
                 AckFailure::Disabled => "ACK_DISABLED",

@@ -1,0 +1,122 @@
+//! `GET /metrics`: refreshes the gauges and counters that mirror the delivery core and the stores,
+//! then renders the Prometheus text format.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::adapters::http::AppState;
+use crate::service::stats::TARGET_KINDS;
+
+/// Values owned elsewhere (atomics, registry sizes, store counts), copied in at scrape time.
+pub(super) struct SnapshotGauges {
+    connections: IntGaugeVec,
+    users: IntGauge,
+    channels: IntGauge,
+    subscriptions: IntGauge,
+    totals: IntCounterVec,
+    sent: IntCounterVec,
+    queue_size: IntGauge,
+    queue_users: IntGauge,
+    ack_pending: IntGauge,
+    /// Two concurrent scrapes must not both add the same difference to a mirrored counter.
+    mirror_lock: parking_lot::Mutex<()>,
+}
+
+impl SnapshotGauges {
+    pub(super) fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let connections =
+            IntGaugeVec::new(Opts::new("connections", "Live client connections by transport."), &["transport"])?;
+        registry.register(Box::new(connections.clone()))?;
+        // One family for the monotonic totals kept by the delivery core, labelled by what they count.
+        let totals = IntCounterVec::new(
+            Opts::new(
+                "delivery_events_total",
+                "Delivery core events: delivered, queued, replayed, redelivered, failed, dropped, expired.",
+            ),
+            &["event"],
+        )?;
+        registry.register(Box::new(totals.clone()))?;
+        let sent = IntCounterVec::new(
+            Opts::new("notifications_sent_total", "Notifications accepted, by target type."),
+            &["target"],
+        )?;
+        registry.register(Box::new(sent.clone()))?;
+        Ok(Self {
+            connections,
+            users: gauge("users_connected", "Distinct users with at least one live connection.")?,
+            channels: gauge("channels_active", "Channels with at least one subscriber.")?,
+            subscriptions: gauge("subscriptions", "Channel subscriptions across all live connections.")?,
+            totals,
+            sent,
+            queue_size: gauge("queue_messages", "Notifications waiting in offline queues.")?,
+            queue_users: gauge("queue_users", "Users with a non-empty offline queue.")?,
+            ack_pending: gauge("acks_pending", "Delivered notifications awaiting an ACK.")?,
+            mirror_lock: parking_lot::Mutex::new(()),
+        })
+    }
+}
+
+/// Sets a counter that mirrors an external monotonic total.
+fn mirror(counter: &prometheus::IntCounter, total: u64) {
+    let current = counter.get();
+    if total > current {
+        counter.inc_by(total - current);
+    }
+}
+
+pub async fn metrics_handler(State(state): State<AppState>) -> Response {
+    let metrics = &state.metrics;
+    let g = &metrics.snapshot;
+    let registry = &state.registry;
+    let (ws, sse) = registry.transport_counts();
+    g.connections.with_label_values(&["websocket"]).set(ws as i64);
+    g.connections.with_label_values(&["sse"]).set(sse as i64);
+    g.users.set(registry.user_count() as i64);
+    g.channels.set(registry.channel_count() as i64);
+    g.subscriptions.set(registry.subscription_count() as i64);
+    let guard = g.mirror_lock.lock();
+    let snap = state.notifier.dispatcher().stats().snapshot();
+    for (kind, total) in TARGET_KINDS.iter().zip(snap.sent_by_target) {
+        mirror(&g.sent.with_label_values(&[kind]), total);
+    }
+    for (event, total) in [
+        ("delivered", snap.notifications_delivered),
+        ("queued", snap.notifications_queued),
+        ("replayed", snap.notifications_replayed),
+        ("redelivered", snap.notifications_redelivered),
+        ("queue_failed", snap.queue_failures),
+        ("queue_dropped", snap.queue_dropped),
+        ("queue_expired", snap.queue_expired),
+        ("slow_consumer_disconnected", snap.slow_consumers_disconnected),
+        ("ack_tracked", snap.acks_tracked),
+        ("ack_expired", snap.acks_expired),
+    ] {
+        mirror(&g.totals.with_label_values(&[event]), total);
+    }
+    drop(guard);
+    if let Some(queue) = state.notifier.offline_queue() {
+        if let Ok(stats) = queue.stats().await {
+            g.queue_size.set(stats.queued_messages as i64);
+            g.queue_users.set(stats.users_with_queue as i64);
+        }
+    }
+    if let Some(acks) = state.notifier.ack_store() {
+        if let Ok(stats) = acks.stats().await {
+            g.ack_pending.set(stats.pending as i64);
+        }
+    }
+    match TextEncoder::new().encode_to_string(&metrics.registry.gather()) {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode metrics");
+            crate::adapters::http::ApiError::Internal(Box::new(e)).into_response()
+        }
+    }
+}
