@@ -6,6 +6,7 @@ pub mod http;
 pub mod memory;
 pub mod metrics;
 pub mod postgres;
+pub mod ratelimit;
 pub mod redis;
 pub mod sse;
 pub mod ws;

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
+use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::{router, AppState, WsConfig};
@@ -37,6 +38,7 @@ pub struct Application {
     cleanup_interval: Duration,
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
+    resilience: Resilience,
 }
 
 impl Application {
@@ -62,6 +64,7 @@ impl Application {
             });
         }
         let notifier = Arc::new(notifier);
+        let resilience = resilience::open(&settings).await?;
         let jwt = JwtAuth::new(JwtSettings {
             secret: settings.jwt_secret().to_owned(),
             issuer: settings.jwt.issuer.clone(),
@@ -82,6 +85,8 @@ impl Application {
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            rate_limit: resilience.rate_limit.clone(),
+            redis: resilience.redis.clone(),
             metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
         };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -95,6 +100,7 @@ impl Application {
             cleanup_interval: Duration::from_secs(ws.cleanup_interval_seconds),
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
+            resilience,
         })
     }
 
@@ -122,7 +128,9 @@ impl Application {
             cleanup_interval,
             queue_cleanup_interval,
             ack_cleanup_interval,
+            resilience,
         } = self;
+        let resilience_tasks = resilience.spawn(&state);
         let background = [
             spawn_idle_sweeper(&state, cleanup_interval),
             spawn_periodic(&state, queue_cleanup_interval, |notifier| async move {
@@ -157,7 +165,7 @@ impl Application {
         if tokio::time::timeout(shutdown_timeout, state.tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        for task in background {
+        for task in background.into_iter().chain(resilience_tasks) {
             task.abort();
         }
         tracing::info!("server stopped");

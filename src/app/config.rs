@@ -14,9 +14,10 @@ use thiserror::Error;
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
 /// Sections whose settings are named `SECTION_SETTING` in the environment.
-const SECTIONS: &[&str] = &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis"];
+const SECTIONS: &[&str] =
+    &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis", "ratelimit"];
 /// Settings with no section.
-const TOP_LEVEL: &[&str] = &["run_mode", "api_key"];
+const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -260,11 +261,39 @@ impl Default for DatabaseSettings {
 pub struct RedisSettings {
     /// `REDIS_URL`, used by every store whose backend is `redis`.
     pub url: Option<Secret>,
+    /// The Redis Pub/Sub trigger: deliver what backends publish on `channels`.
+    pub pubsub_enabled: bool,
+    /// Comma-separated Pub/Sub channels.
+    #[serde(deserialize_with = "string_like")]
+    pub channels: String,
+    /// Bounds each call on the shared connection (rate limiter, health) and each connection attempt.
+    pub timeout_ms: u64,
+    pub breaker_failure_threshold: u32,
+    pub breaker_success_threshold: u32,
+    pub breaker_open_ms: u64,
+    pub reconnect_min_delay_ms: u64,
+    pub reconnect_max_delay_ms: u64,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: Some(Secret::new("redis://127.0.0.1:6379")) }
+        Self {
+            url: Some(Secret::new("redis://127.0.0.1:6379")),
+            pubsub_enabled: false,
+            channels: "ara:notifications".into(),
+            timeout_ms: 1000,
+            breaker_failure_threshold: 5,
+            breaker_success_threshold: 2,
+            breaker_open_ms: 10_000,
+            reconnect_min_delay_ms: 200,
+            reconnect_max_delay_ms: 5_000,
+        }
+    }
+}
+
+impl RedisSettings {
+    pub fn channel_list(&self) -> Vec<String> {
+        self.channels.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
     }
 }
 
@@ -273,6 +302,9 @@ impl Default for RedisSettings {
 pub struct Settings {
     pub run_mode: RunMode,
     pub api_key: Option<Secret>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (addresses or networks).
+    #[serde(deserialize_with = "opt_string_like")]
+    pub trusted_proxies: Option<String>,
     pub server: ServerSettings,
     pub jwt: JwtConfig,
     pub cors: CorsSettings,
@@ -282,6 +314,7 @@ pub struct Settings {
     pub ack: AckSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub ratelimit: RateLimitSettings,
 }
 
 #[derive(Debug, Error)]
@@ -394,6 +427,7 @@ impl Settings {
                 });
             }
         }
+        ratelimit::validate(self)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -443,6 +477,10 @@ fn path_to_env_key(path: &str) -> String {
     }
     path.replace('.', "_").to_ascii_uppercase()
 }
+
+#[path = "config_ratelimit.rs"]
+mod ratelimit;
+pub use ratelimit::{RateLimitBackend, RateLimitSettings};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -4,6 +4,7 @@ pub mod application;
 pub mod cli;
 pub mod config;
 pub mod logging;
+mod resilience;
 mod stores;
 
 pub use application::{Application, StartupError};

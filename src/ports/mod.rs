@@ -5,8 +5,10 @@ pub mod ack_store;
 pub mod clock;
 pub mod connection;
 pub mod offline_queue;
+pub mod rate_limiter;
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
 pub use clock::{Clock, DynClock, SystemClock};
 pub use connection::{CloseReason, ConnectionSink, DynSink, OutboundFrame, SinkError};
 pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
+pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};

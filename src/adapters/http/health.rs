@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use super::dependencies::{self, HealthEntries, StatsEntries};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::ack::AckStats;
@@ -25,6 +26,9 @@ struct Dependencies {
     offline_queue: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ack_store: Option<&'static str>,
+    /// Redis (with its breaker state), the Pub/Sub trigger and the rate limiter, when in use.
+    #[serde(flatten)]
+    resilience: HealthEntries,
 }
 
 /// 200 while Ara can deliver (a failing store degrades it), 503 while shutting down.
@@ -37,7 +41,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         Some(a) => Some(if a.check_health().await.is_ok() { "healthy" } else { "down" }),
         None => None,
     };
-    let degraded = offline_queue == Some("down") || ack_store == Some("down");
+    let resilience = dependencies::health(&state).await;
+    let degraded = offline_queue == Some("down") || ack_store == Some("down") || resilience.degraded;
     let (code, status) = if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
     } else if degraded {
@@ -49,7 +54,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-        dependencies: Dependencies { offline_queue, ack_store },
+        dependencies: Dependencies { offline_queue, ack_store, resilience },
     };
     (code, Json(body))
 }
@@ -65,6 +70,9 @@ pub struct Stats {
     queue: Option<QueueStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     acks: Option<AckStats>,
+    /// Redis reconnects and breaker state, Pub/Sub counters, rate limiter rejections.
+    #[serde(flatten)]
+    resilience: StatsEntries,
     uptime_seconds: u64,
 }
 
@@ -84,6 +92,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
         delivery: state.notifier.dispatcher().stats().snapshot(),
         queue,
         acks,
+        resilience: dependencies::stats(&state),
         uptime_seconds: state.started_at.elapsed().as_secs(),
     }))
 }

@@ -4,14 +4,19 @@
 mod api_key;
 mod batch;
 mod channels;
+pub mod client_ip;
+pub mod dependencies;
 pub mod error;
 mod extract;
 mod health;
+pub mod rate_limit;
 mod router;
 mod send;
 pub mod target_spec;
 pub mod state;
 
+pub use dependencies::RedisHandles;
 pub use error::ApiError;
+pub use rate_limit::RateLimitPolicy;
 pub use router::router;
 pub use state::{AppState, WsConfig};

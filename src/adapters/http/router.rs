@@ -1,4 +1,4 @@
-//! The complete route table, with its layers (API key, body limit, CORS, tracing).
+//! The complete route table, with its layers (rate limits, API key, body limit, CORS, tracing).
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api_key, batch, channels, health, send};
+use super::{api_key, batch, channels, health, rate_limit, send};
 use crate::adapters::{metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
@@ -33,12 +33,15 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
     let protected = Router::new()
         .nest("/api/v1", api)
         .route("/stats", get(health::stats))
-        .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key));
+        .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
+        // Outside the key check, so that guessing keys is limited per IP too.
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api));
+    let per_ip = || middleware::from_fn_with_state(state.clone(), rate_limit::limit_connections);
     Router::new()
         .merge(protected)
         .route("/health", get(health::health))
-        .route("/ws", get(ws::upgrade))
-        .route("/sse", get(sse::connect))
+        .route("/ws", get(ws::upgrade).route_layer(per_ip()))
+        .route("/sse", get(sse::connect).route_layer(per_ip()))
         .route("/metrics", get(metrics::metrics_handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::dependencies::RedisHandles;
+use super::rate_limit::RateLimitPolicy;
 use crate::adapters::auth::JwtAuth;
 use crate::adapters::metrics::Metrics;
 use crate::service::{ConnectionRegistry, NotificationService};
@@ -32,5 +34,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Connection tasks, awaited at shutdown.
     pub tasks: TaskTracker,
+    /// `None` when `RATELIMIT_ENABLED=false`.
+    pub rate_limit: Option<Arc<RateLimitPolicy>>,
+    /// The shared Redis connection and the Pub/Sub trigger, for `/health` and `/stats`.
+    pub redis: RedisHandles,
     pub metrics: Arc<Metrics>,
 }

@@ -1,11 +1,17 @@
 //! Redis stores: the offline queue and the ACK store, for deployments with several nodes or restarts
-//! that must keep what was queued.
+//! that must keep what was queued. Also the Pub/Sub trigger (`pubsub`) and the shared connection with
+//! a circuit breaker (`ResilientRedis`) used by the distributed rate limiter.
 //!
 //! Every key lives under a caller-chosen prefix. Scripts touch keys they derive from that prefix, so
 //! on Redis Cluster the prefix must be a hash tag (e.g. `{ara}`) to keep all keys in one slot.
 
 mod ack_store;
+mod backoff;
+pub mod breaker;
 mod offline_queue;
+pub mod pubsub;
+mod pubsub_message;
+mod resilient;
 
 use std::time::Duration;
 
@@ -15,6 +21,8 @@ use thiserror::Error;
 
 pub use ack_store::RedisAckStore;
 pub use offline_queue::RedisOfflineQueue;
+pub use pubsub_message::{parse as parse_pubsub_message, MessageError};
+pub use resilient::{ConnectionStats, RedisCallError, ResilienceSettings, ResilientRedis};
 
 /// How long `connect` waits for a first answer before giving up on an unreachable server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,0 +1,10 @@
+//! Rate limiter adapters: `local` (governor, per node), `redis` (a Lua GCRA script, shared by every
+//! node) and `fallback`, which puts the local one behind the Redis one for outages.
+
+mod fallback;
+mod local;
+mod redis;
+
+pub use fallback::{FallbackRateLimiter, FallbackStats};
+pub use local::LocalRateLimiter;
+pub use redis::RedisRateLimiter;

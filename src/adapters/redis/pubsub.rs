@@ -1,0 +1,187 @@
+//! The Redis Pub/Sub trigger: subscribes to the configured channels and delivers each published
+//! message through `NotificationService::send`, exactly as an HTTP send.
+//!
+//! Messages are handled one at a time, in the order Redis delivers them. A malformed one is logged
+//! with its reason and counted; the next one is handled as usual. When the connection is lost (or
+//! a keep-alive PING goes unanswered) the subscriber reconnects with exponential backoff and ±10%
+//! jitter and subscribes again. Pub/Sub is fire-and-forget: what is published while no node is
+//! subscribed is lost (use the HTTP API when a sender needs an answer).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{PubSubSink, PubSubStream};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::{backoff, pubsub_message};
+use crate::service::NotificationService;
+
+#[derive(Debug, Clone)]
+pub struct PubSubSettings {
+    pub channels: Vec<String>,
+    /// Largest payload accepted (the HTTP body limit).
+    pub max_payload_bytes: usize,
+    /// Bounds connecting, subscribing and each keep-alive PING.
+    pub timeout: Duration,
+    pub keepalive_interval: Duration,
+    pub reconnect_min_delay: Duration,
+    pub reconnect_max_delay: Duration,
+}
+
+/// Counters shared with `/health` and `/stats`.
+#[derive(Debug, Default)]
+pub struct PubSubStatus {
+    connected: AtomicBool,
+    received: AtomicU64,
+    delivered: AtomicU64,
+    malformed: AtomicU64,
+    failed: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PubSubStats {
+    pub subscribed: bool,
+    pub received: u64,
+    /// Messages sent through the notification service.
+    pub delivered: u64,
+    pub malformed: u64,
+    /// Valid messages whose send failed (e.g. the offline queue was unavailable).
+    pub failed: u64,
+    pub reconnects: u64,
+}
+
+impl PubSubStatus {
+    pub fn is_subscribed(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> PubSubStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PubSubStats {
+            subscribed: self.is_subscribed(),
+            received: get(&self.received),
+            delivered: get(&self.delivered),
+            malformed: get(&self.malformed),
+            failed: get(&self.failed),
+            reconnects: get(&self.reconnects),
+        }
+    }
+}
+
+/// Runs the subscriber until `shutdown` is cancelled.
+pub fn spawn(
+    client: redis::Client,
+    notifier: Arc<NotificationService>,
+    settings: PubSubSettings,
+    status: Arc<PubSubStatus>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let subscriber = Subscriber { client, notifier, settings, status };
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = subscriber.run() => {}
+        }
+    })
+}
+
+struct Subscriber {
+    client: redis::Client,
+    notifier: Arc<NotificationService>,
+    settings: PubSubSettings,
+    status: Arc<PubSubStatus>,
+}
+
+impl Subscriber {
+    async fn run(&self) {
+        let s = &self.settings;
+        let mut subscribed_before = false;
+        let mut failures = 0u32;
+        let mut delays = backoff::delays(s.reconnect_min_delay, s.reconnect_max_delay);
+        loop {
+            match self.subscribe().await {
+                Ok((sink, stream)) => {
+                    if subscribed_before {
+                        self.status.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(channels = ?s.channels, "subscribed to Redis Pub/Sub");
+                    subscribed_before = true;
+                    failures = 0;
+                    delays = backoff::delays(s.reconnect_min_delay, s.reconnect_max_delay);
+                    self.status.connected.store(true, Ordering::Relaxed);
+                    let why = self.pump(sink, stream).await;
+                    self.status.connected.store(false, Ordering::Relaxed);
+                    tracing::warn!(reason = why, "lost the Redis Pub/Sub subscription; resubscribing");
+                }
+                Err(e) => {
+                    failures += 1;
+                    // Loud once per outage, quiet while it lasts.
+                    if failures == 1 {
+                        tracing::warn!(error = %e, "cannot subscribe to Redis Pub/Sub; retrying with backoff");
+                    } else {
+                        tracing::debug!(error = %e, attempt = failures, "Redis Pub/Sub subscribe failed");
+                    }
+                }
+            }
+            tokio::time::sleep(delays.next().unwrap_or(s.reconnect_max_delay)).await;
+        }
+    }
+
+    async fn subscribe(&self) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
+        let attempt = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.settings.channels).await?;
+            Ok(pubsub.split())
+        };
+        match tokio::time::timeout(self.settings.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out subscribing"))),
+        }
+    }
+
+    /// Handles messages until the connection is gone; returns why.
+    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> &'static str {
+        let mut keepalive = tokio::time::interval(self.settings.keepalive_interval);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => self.handle(message.get_channel_name(), message.get_payload_bytes()).await,
+                    None => return "connection closed",
+                },
+                _ = keepalive.tick() => {
+                    let ping = tokio::time::timeout(self.settings.timeout, sink.ping::<String>()).await;
+                    if !matches!(ping, Ok(Ok(_))) {
+                        return "keep-alive PING unanswered";
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, channel: &str, raw: &[u8]) {
+        self.status.received.fetch_add(1, Ordering::Relaxed);
+        let (draft, target) = match pubsub_message::parse(raw, self.settings.max_payload_bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.status.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, reason = %e, "dropped a malformed Pub/Sub message");
+                return;
+            }
+        };
+        match self.notifier.send(draft, &target).await {
+            Ok(report) => {
+                self.status.delivered.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(channel, id = %report.notification_id, delivered_to = report.delivered_to, "Pub/Sub send");
+            }
+            Err(e) => {
+                self.status.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, error = %e, "Pub/Sub send failed");
+            }
+        }
+    }
+}

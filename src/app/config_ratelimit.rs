@@ -1,0 +1,114 @@
+//! The `RATELIMIT_*` settings, and the checks of every setting the rate limiter, the Redis Pub/Sub
+//! trigger and the shared Redis connection read (`REDIS_PUBSUB_ENABLED`, `REDIS_CHANNELS`,
+//! `REDIS_TIMEOUT_MS`, `REDIS_BREAKER_*`, `REDIS_RECONNECT_*`, `TRUSTED_PROXIES`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{string_like, ConfigError, Settings};
+use crate::adapters::http::client_ip::parse_trusted_proxies;
+use crate::ports::Quota;
+
+/// Where rate-limit budgets live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitBackend {
+    /// In this process: budgets are per node.
+    #[default]
+    Local,
+    /// In Redis: budgets are shared by every node (local budgets while Redis is unreachable).
+    Redis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub backend: RateLimitBackend,
+    /// HTTP API: sustained requests per second per API key (or per client IP without one).
+    pub http_requests_per_second: u32,
+    /// HTTP API: requests allowed at once.
+    pub http_burst_size: u32,
+    /// `GET /ws` and `GET /sse`: new connections per minute per client IP.
+    pub ws_connections_per_minute: u32,
+    #[serde(deserialize_with = "string_like")]
+    pub redis_key_prefix: String,
+    /// How often the local limiter forgets keys whose budget is full again.
+    pub cleanup_interval_seconds: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            backend: RateLimitBackend::Local,
+            http_requests_per_second: 100,
+            http_burst_size: 200,
+            ws_connections_per_minute: 10,
+            redis_key_prefix: "ara:ratelimit:".into(),
+            cleanup_interval_seconds: 60,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// The HTTP API budget; `None` only for values that `validate` refuses.
+    pub fn http_quota(&self) -> Option<Quota> {
+        Quota::per_second(self.http_requests_per_second, self.http_burst_size)
+    }
+
+    /// The connection budget; `None` only for values that `validate` refuses.
+    pub fn connection_quota(&self) -> Option<Quota> {
+        Quota::per_minute(self.ws_connections_per_minute)
+    }
+}
+
+pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
+    let invalid = |setting: &str, message: String| Err(ConfigError::Invalid { setting: setting.into(), message });
+    let r = &s.ratelimit;
+    if r.enabled {
+        if r.http_requests_per_second == 0 || r.http_requests_per_second > 1_000_000 {
+            return invalid("RATELIMIT_HTTP_REQUESTS_PER_SECOND", "must be between 1 and 1000000".into());
+        }
+        for (name, value) in [
+            ("RATELIMIT_HTTP_BURST_SIZE", r.http_burst_size),
+            ("RATELIMIT_WS_CONNECTIONS_PER_MINUTE", r.ws_connections_per_minute),
+            ("RATELIMIT_CLEANUP_INTERVAL_SECONDS", u32::from(r.cleanup_interval_seconds > 0)),
+        ] {
+            if value == 0 {
+                return invalid(name, "must be greater than 0".into());
+            }
+        }
+        if r.backend == RateLimitBackend::Redis && s.redis_url().is_none() {
+            return invalid("REDIS_URL", "must be set when RATELIMIT_BACKEND is redis".into());
+        }
+    }
+    let redis = &s.redis;
+    if redis.pubsub_enabled {
+        if s.redis_url().is_none() {
+            return invalid("REDIS_URL", "must be set when REDIS_PUBSUB_ENABLED is true".into());
+        }
+        if redis.channel_list().is_empty() {
+            return invalid("REDIS_CHANNELS", "must name at least one channel".into());
+        }
+    }
+    for (name, value) in [
+        ("REDIS_TIMEOUT_MS", redis.timeout_ms),
+        ("REDIS_BREAKER_FAILURE_THRESHOLD", u64::from(redis.breaker_failure_threshold)),
+        ("REDIS_BREAKER_SUCCESS_THRESHOLD", u64::from(redis.breaker_success_threshold)),
+        ("REDIS_BREAKER_OPEN_MS", redis.breaker_open_ms),
+        ("REDIS_RECONNECT_MIN_DELAY_MS", redis.reconnect_min_delay_ms),
+    ] {
+        if value == 0 {
+            return invalid(name, "must be greater than 0".into());
+        }
+    }
+    if redis.reconnect_max_delay_ms < redis.reconnect_min_delay_ms {
+        return invalid("REDIS_RECONNECT_MAX_DELAY_MS", "must not be below REDIS_RECONNECT_MIN_DELAY_MS".into());
+    }
+    if let Some(raw) = &s.trusted_proxies {
+        if let Err(message) = parse_trusted_proxies(raw) {
+            return invalid("TRUSTED_PROXIES", message);
+        }
+    }
+    Ok(())
+}

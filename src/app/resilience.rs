@@ -1,0 +1,120 @@
+//! Wiring of the rate limiter (`RATELIMIT_BACKEND` → adapter), the shared Redis connection with its
+//! circuit breaker, and the Redis Pub/Sub trigger; plus the background tasks they need.
+//!
+//! Unlike the durable stores, an unreachable Redis does not stop the start-up here: the rate limiter
+//! falls back to local budgets and the subscriber keeps retrying, both visible in `/health`. An
+//! invalid `REDIS_URL` does stop it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::config::{RateLimitBackend, Settings};
+use super::stores::StoreError;
+use crate::adapters::http::client_ip::parse_trusted_proxies;
+use crate::adapters::http::{AppState, RateLimitPolicy, RedisHandles};
+use crate::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter, RedisRateLimiter};
+use crate::adapters::redis::breaker::BreakerSettings;
+use crate::adapters::redis::pubsub::{self, PubSubSettings, PubSubStatus};
+use crate::adapters::redis::{ResilienceSettings, ResilientRedis};
+use crate::ports::DynRateLimiter;
+
+/// How often the subscriber PINGs an idle subscription to notice a dead connection.
+const PUBSUB_KEEPALIVE: Duration = Duration::from_secs(15);
+
+pub struct Resilience {
+    pub rate_limit: Option<Arc<RateLimitPolicy>>,
+    pub redis: RedisHandles,
+    local_limiter: Option<(Arc<LocalRateLimiter>, Duration)>,
+    pubsub: Option<PubSubSettings>,
+}
+
+pub async fn open(settings: &Settings) -> Result<Resilience, StoreError> {
+    let r = &settings.ratelimit;
+    let redis_limiter = r.enabled && r.backend == RateLimitBackend::Redis;
+    let connection = if redis_limiter || settings.redis.pubsub_enabled {
+        let url = settings.redis_url().unwrap_or_default();
+        let connection = ResilientRedis::connect(url, resilience_settings(settings))
+            .await
+            .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", message: e.to_string() })?;
+        Some(connection)
+    } else {
+        None
+    };
+    let mut local_limiter = None;
+    let rate_limit = if r.enabled {
+        let (Some(http), Some(connections)) = (r.http_quota(), r.connection_quota()) else {
+            let message = "RATELIMIT_HTTP_* and RATELIMIT_WS_* must be greater than 0".into();
+            return Err(StoreError::Unavailable { setting: "RATELIMIT_ENABLED", backend: "rate limiter", message });
+        };
+        let local = Arc::new(LocalRateLimiter::new());
+        local_limiter = Some((local.clone(), Duration::from_secs(r.cleanup_interval_seconds)));
+        let trusted = settings.trusted_proxies.as_deref().map(parse_trusted_proxies).transpose();
+        let trusted = trusted.map_err(|message| StoreError::Unavailable {
+            setting: "TRUSTED_PROXIES",
+            backend: "rate limiter",
+            message,
+        })?;
+        let policy = match (&connection, redis_limiter) {
+            (Some(redis), true) => {
+                let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &r.redis_key_prefix));
+                let fallback = Arc::new(FallbackRateLimiter::new(primary, local));
+                let limiter: DynRateLimiter = fallback.clone();
+                let mut policy = RateLimitPolicy::new(limiter, http, connections, trusted.unwrap_or_default());
+                policy.fallback = Some(fallback);
+                policy
+            }
+            _ => RateLimitPolicy::new(local, http, connections, trusted.unwrap_or_default()),
+        };
+        Some(Arc::new(policy))
+    } else {
+        None
+    };
+    let pubsub = settings.redis.pubsub_enabled.then(|| PubSubSettings {
+        channels: settings.redis.channel_list(),
+        max_payload_bytes: settings.server.body_limit_bytes,
+        timeout: Duration::from_millis(settings.redis.timeout_ms),
+        keepalive_interval: PUBSUB_KEEPALIVE,
+        reconnect_min_delay: Duration::from_millis(settings.redis.reconnect_min_delay_ms),
+        reconnect_max_delay: Duration::from_millis(settings.redis.reconnect_max_delay_ms),
+    });
+    let redis = RedisHandles { connection, pubsub: pubsub.as_ref().map(|_| Arc::new(PubSubStatus::default())) };
+    Ok(Resilience { rate_limit, redis, local_limiter, pubsub })
+}
+
+fn resilience_settings(settings: &Settings) -> ResilienceSettings {
+    let redis = &settings.redis;
+    ResilienceSettings {
+        breaker: BreakerSettings {
+            failure_threshold: redis.breaker_failure_threshold,
+            success_threshold: redis.breaker_success_threshold,
+            open_duration: Duration::from_millis(redis.breaker_open_ms),
+        },
+        timeout: Duration::from_millis(redis.timeout_ms),
+        reconnect_min_delay: Duration::from_millis(redis.reconnect_min_delay_ms),
+        reconnect_max_delay: Duration::from_millis(redis.reconnect_max_delay_ms),
+    }
+}
+
+impl Resilience {
+    /// Starts the local limiter's cleanup and the Pub/Sub subscriber; abort the handles at shutdown.
+    pub fn spawn(&self, state: &AppState) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if let Some((local, every)) = &self.local_limiter {
+            tasks.push(local.spawn_cleanup(*every));
+        }
+        if let (Some(settings), Some(status), Some(connection)) =
+            (&self.pubsub, &self.redis.pubsub, &self.redis.connection)
+        {
+            tasks.push(pubsub::spawn(
+                connection.client().clone(),
+                state.notifier.clone(),
+                settings.clone(),
+                status.clone(),
+                state.shutdown.clone(),
+            ));
+        }
+        tasks
+    }
+}

@@ -1,0 +1,142 @@
+//! The Redis Pub/Sub trigger, end to end: a message published with a Redis client reaches WebSocket
+//! clients exactly like an HTTP send; malformed messages are counted and do not stop the next ones.
+//! Runs against the shared Redis with a channel of its own per test.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, POLL_DEADLINE};
+use crate::redis_support::{publish, publish_json, shared_redis, unique};
+
+/// An app subscribed to `channels` (comma-separated) on `url`, once its subscription is live.
+pub async fn app_with_pubsub(url: &str, channels: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut pairs = vec![("REDIS_URL", url), ("REDIS_PUBSUB_ENABLED", "true"), ("REDIS_CHANNELS", channels)];
+    pairs.extend_from_slice(extra);
+    let app = spawn_app(&pairs).await;
+    wait_for_health(&app, "subscribed", |h| h["dependencies"]["pubsub"]["subscribed"] == true).await;
+    app
+}
+
+/// Polls `/health` until `pred` holds.
+pub async fn wait_for_health(app: &TestApp, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + POLL_DEADLINE;
+    loop {
+        let health = app.get("/health").await.body;
+        if pred(&health) {
+            return health;
+        }
+        assert!(Instant::now() < deadline, "health never showed {what}: {health}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn published_messages_reach_every_kind_of_target() {
+    let Some(url) = shared_redis().await else { return };
+    let channel = unique("ara-test-notifications");
+    let app = app_with_pubsub(&url, &channel, &[]).await;
+    let mut alice = app.connect_user("alice", "default").await;
+    let mut bob = app.connect_user("bob", "default").await;
+    bob.subscribe(&["news"]).await;
+
+    let to_alice = json!({"target": {"type": "user", "id": "alice"}, "event_type": "order.shipped",
+        "payload": {"order": "A-17"}, "priority": "High", "ttl": 60});
+    assert_eq!(publish_json(&url, &channel, &to_alice).await, 1, "exactly one subscriber: the app");
+    let n = alice.recv_notification().await;
+    assert_eq!(
+        (&n["event_type"], &n["payload"], &n["priority"]),
+        (&json!("order.shipped"), &json!({"order": "A-17"}), &json!("High"))
+    );
+
+    publish_json(
+        &url,
+        &channel,
+        &json!({"target": {"type": "users", "ids": ["alice", "bob"]}, "event_type": "e.users"}),
+    )
+    .await;
+    assert_eq!(alice.recv_notification().await["event_type"], "e.users");
+    assert_eq!(bob.recv_notification().await["event_type"], "e.users");
+
+    publish_json(&url, &channel, &json!({"target": {"type": "channel", "name": "news"}, "event_type": "e.channel"}))
+        .await;
+    assert_eq!(bob.recv_notification().await["event_type"], "e.channel");
+    publish_json(
+        &url,
+        &channel,
+        &json!({"target": {"type": "channels", "names": ["news", "x"]}, "event_type": "e.chans"}),
+    )
+    .await;
+    assert_eq!(bob.recv_notification().await["event_type"], "e.chans");
+
+    publish_json(&url, &channel, &json!({"target": {"type": "broadcast"}, "event_type": "e.all"})).await;
+    assert_eq!(alice.recv_notification().await["event_type"], "e.all");
+    assert_eq!(bob.recv_notification().await["event_type"], "e.all");
+    alice.expect_no_message(Duration::from_millis(200)).await;
+
+    let stats = app.stats().await;
+    assert_eq!(
+        (stats["pubsub"]["received"].as_u64(), stats["pubsub"]["delivered"].as_u64()),
+        (Some(5), Some(5)),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_messages_are_counted_and_skipped() {
+    let Some(url) = shared_redis().await else { return };
+    let channel = unique("ara-test-notifications");
+    let app = app_with_pubsub(&url, &channel, &[]).await;
+    let mut alice = app.connect_user("alice", "default").await;
+
+    for bad in [
+        "not json at all",
+        r#"{"event_type":"no.target"}"#,
+        r#"{"target":{"type":"planet"},"event_type":"e"}"#,
+        r#"{"target":{"type":"user","id":"alice"}}"#,
+        r#"{"target":{"type":"user","id":"alice"},"template_id":"welcome","variables":{}}"#,
+        r#"{"target":{"type":"user","id":"alice"},"event_type":"e","tenant_id":"bad tenant"}"#,
+    ] {
+        publish(&url, &channel, bad).await;
+    }
+    publish_json(&url, &channel, &json!({"target": {"type": "user", "id": "alice"}, "event_type": "still.works"}))
+        .await;
+    assert_eq!(alice.recv_notification().await["event_type"], "still.works", "the subscriber kept going");
+
+    let stats = app.stats().await;
+    let pubsub = &stats["pubsub"];
+    assert_eq!((pubsub["received"].as_u64(), pubsub["malformed"].as_u64()), (Some(7), Some(6)), "{stats}");
+    assert_eq!(pubsub["delivered"], 1);
+}
+
+#[tokio::test]
+async fn tenant_id_scopes_the_delivery_and_every_channel_is_heard() {
+    let Some(url) = shared_redis().await else { return };
+    let (first, second) = (unique("ara-test-a"), unique("ara-test-b"));
+    let app = app_with_pubsub(&url, &format!("{first}, {second}"), &[]).await;
+    let mut acme_alice = app.connect_user("alice", "acme").await;
+    let mut default_alice = app.connect_user("alice", "default").await;
+
+    let message = json!({"target": {"type": "user", "id": "alice"}, "event_type": "acme.only", "tenant_id": "acme"});
+    publish_json(&url, &first, &message).await;
+    assert_eq!(acme_alice.recv_notification().await["event_type"], "acme.only");
+    default_alice.expect_no_message(Duration::from_millis(300)).await;
+
+    publish_json(&url, &second, &json!({"target": {"type": "broadcast"}, "event_type": "second.channel"})).await;
+    assert_eq!(default_alice.recv_notification().await["event_type"], "second.channel");
+}
+
+#[tokio::test]
+async fn health_shows_the_subscription_and_stays_up_without_pubsub() {
+    let Some(url) = shared_redis().await else { return };
+    let app = app_with_pubsub(&url, &unique("ara-test-health"), &[]).await;
+    let health = app.get("/health").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    assert_eq!(health.body["status"], "healthy", "{}", health.text);
+    assert_eq!(health.body["dependencies"]["redis"], json!({"status": "healthy", "breaker": "closed"}));
+    assert_eq!(health.body["dependencies"]["pubsub"]["status"], "healthy");
+
+    // Off by default: no Redis entry at all.
+    let plain = spawn_app(&[]).await.get("/health").await;
+    assert!(plain.body["dependencies"].get("pubsub").is_none() && plain.body["dependencies"].get("redis").is_none());
+}
