@@ -112,3 +112,58 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+    use super::RateLimitBackend;
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        Settings::from_pairs(pairs.iter().copied()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_limit_locally_without_pubsub() {
+        let s = Settings::from_pairs([]).unwrap();
+        assert!(s.ratelimit.enabled && s.ratelimit.backend == RateLimitBackend::Local);
+        let http = s.ratelimit.http_quota().unwrap();
+        assert_eq!((http.burst.get(), http.interval.as_millis()), (200, 10));
+        assert_eq!(s.ratelimit.connection_quota().unwrap().burst.get(), 10);
+        assert!(!s.redis.pubsub_enabled);
+        assert_eq!(s.redis.channel_list(), ["ara:notifications"]);
+        assert!(s.trusted_proxies.is_none());
+    }
+
+    #[test]
+    fn env_names_map_to_settings() {
+        let s = Settings::from_pairs([
+            ("RATELIMIT_BACKEND", "redis"),
+            ("RATELIMIT_HTTP_REQUESTS_PER_SECOND", "5"),
+            ("RATELIMIT_WS_CONNECTIONS_PER_MINUTE", "2"),
+            ("REDIS_PUBSUB_ENABLED", "true"),
+            ("REDIS_CHANNELS", "a, b,"),
+            ("REDIS_BREAKER_OPEN_MS", "250"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+        ])
+        .unwrap();
+        assert_eq!(s.ratelimit.backend, RateLimitBackend::Redis);
+        assert_eq!(s.ratelimit.http_requests_per_second, 5);
+        assert_eq!(s.ratelimit.ws_connections_per_minute, 2);
+        assert_eq!(s.redis.channel_list(), ["a", "b"]);
+        assert_eq!(s.redis.breaker_open_ms, 250);
+        assert_eq!(s.trusted_proxies.as_deref(), Some("10.0.0.0/8, 127.0.0.1"));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        assert!(error(&[("RATELIMIT_HTTP_BURST_SIZE", "0")]).contains("RATELIMIT_HTTP_BURST_SIZE"));
+        assert!(error(&[("RATELIMIT_HTTP_REQUESTS_PER_SECOND", "0")]).contains("RATELIMIT_HTTP_REQUESTS_PER_SECOND"));
+        assert!(error(&[("TRUSTED_PROXIES", "proxy.local")]).contains("TRUSTED_PROXIES"));
+        assert!(error(&[("REDIS_PUBSUB_ENABLED", "true"), ("REDIS_CHANNELS", " , ")]).contains("REDIS_CHANNELS"));
+        assert!(error(&[("RATELIMIT_BACKEND", "redis"), ("REDIS_URL", "")]).contains("REDIS_URL"));
+        assert!(error(&[("REDIS_TIMEOUT_MS", "0")]).contains("REDIS_TIMEOUT_MS"));
+        assert!(error(&[("RATELIMIT_BACKEND", "memcached")]).contains("RATELIMIT_BACKEND"));
+        // Limits are not checked while rate limiting is off.
+        assert!(Settings::from_pairs([("RATELIMIT_ENABLED", "false"), ("RATELIMIT_HTTP_BURST_SIZE", "0")]).is_ok());
+    }
+}
