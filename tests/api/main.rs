@@ -1,0 +1,22 @@
+//! End-to-end tests: the real server, in-process on a random port, driven over real HTTP and
+//! WebSocket connections.
+
+mod helpers;
+
+mod api_key;
+mod auth;
+mod cli;
+mod delivery;
+mod health_stats;
+mod heartbeat;
+mod limits;
+mod ordering;
+mod protocol;
+mod pubsub;
+mod rate_limit;
+mod redis_outage;
+mod redis_support;
+mod shutdown;
+mod slow_consumer;
+mod tenancy;
+mod validation;

@@ -1,0 +1,79 @@
+//! A client that does not read is disconnected once its bounded outbound queue overflows, while the
+//! clients that keep up get everything.
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, Incoming, RECV_TIMEOUT};
+
+/// Enough 16 KiB notifications to fill a non-reading client's socket buffers and its queue.
+const MAX_SENDS: u64 = 2000;
+/// Broadcasts sent after the slow client was dropped, to show the others are still served.
+const AFTER_DROP: u64 = 20;
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_and_a_reading_client_gets_everything() {
+    let app = spawn_app(&[("WEBSOCKET_OUTBOUND_QUEUE_SIZE", "4")]).await;
+    let mut slow = app.connect_user("slow", "default").await;
+    let fast = app.connect_user("fast", "default").await;
+
+    let reading = tokio::spawn(async move {
+        let mut fast = fast;
+        let mut seqs = Vec::new();
+        loop {
+            let n = fast.recv_notification().await;
+            if n["event_type"] == "done" {
+                return (fast, seqs);
+            }
+            seqs.push(n["payload"]["seq"].as_u64().expect("seq"));
+        }
+    });
+
+    let blob = "x".repeat(16 * 1024);
+    let mut sent = 0;
+    let mut dropped = false;
+    let mut after_drop = 0;
+    while sent < MAX_SENDS && after_drop < AFTER_DROP {
+        let report = app.broadcast("bulk", json!({"seq": sent, "blob": blob})).await;
+        sent += 1;
+        if dropped {
+            assert_eq!(report.delivered_to, 1, "after the drop only the reading client is served");
+            after_drop += 1;
+        } else if report.delivered_to < 2 {
+            assert_eq!(report.delivered_to, 1, "the reading client must still be served");
+            dropped = true;
+        }
+    }
+    assert!(dropped, "the non-reading client was never dropped after {sent} sends of 16 KiB");
+    app.broadcast("done", json!({})).await;
+
+    let (mut fast, seqs) = reading.await.expect("the reading client got every notification (see its panic)");
+    assert_eq!(seqs, (0..sent).collect::<Vec<_>>(), "the reading client gets all {sent}, in order");
+
+    let stats = app.stats().await;
+    assert!(stats["slow_consumers_disconnected"].as_u64() >= Some(1), "{stats}");
+
+    // The slow client finds what fit in its buffers, in order, and then the end of the connection.
+    let mut got = 0;
+    let ending = loop {
+        match slow.next_within(RECV_TIMEOUT).await {
+            Some(Incoming::Json(n)) if n["type"] == "notification" => {
+                assert_eq!(n["payload"]["seq"], got, "the slow client's notifications stay in order");
+                got += 1;
+            }
+            Some(Incoming::Json(n)) => {
+                assert_eq!((n["type"].as_str(), n["code"].as_str()), (Some("error"), Some("SLOW_CONSUMER")), "{n}");
+            }
+            Some(Incoming::Close(close)) => {
+                assert_eq!(close.map(|c| c.0), Some(1008), "a slow consumer is closed with 1008");
+                break "close";
+            }
+            Some(Incoming::Ended(_)) => break "end",
+            None => panic!("the dropped client's connection never ended (read {got} notifications)"),
+        }
+    };
+    assert!(got < sent, "the slow client cannot have received everything ({got} of {sent}, {ending})");
+    let stats = app.wait_for_stat("connections", "1", |n| n == 1).await;
+    fast.ping().await;
+    // One client was disconnected, however many sends found its queue full while it was closing.
+    assert_eq!(stats["slow_consumers_disconnected"], 1, "one slow consumer was disconnected: {stats}");
+}
