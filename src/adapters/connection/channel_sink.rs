@@ -1,6 +1,7 @@
 //! A [`ConnectionSink`] backed by a bounded tokio channel, plus a close signal that bypasses the queue
 //! so that a full queue can still be told to close.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -10,6 +11,8 @@ use crate::ports::{CloseReason, ConnectionSink, OutboundFrame, SinkError};
 
 struct CloseSignal {
     reason: Mutex<Option<CloseReason>>,
+    /// Set with `reason`; read without the lock on every send.
+    closing: AtomicBool,
     notify: Notify,
 }
 
@@ -32,12 +35,17 @@ pub enum Next {
 /// Creates a sink whose queue holds at most `capacity` frames.
 pub fn channel_sink(capacity: usize) -> (Arc<ChannelSink>, SinkReceiver) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let close = Arc::new(CloseSignal { reason: Mutex::new(None), notify: Notify::new() });
+    let close = Arc::new(CloseSignal { reason: Mutex::new(None), closing: AtomicBool::new(false), notify: Notify::new() });
     (Arc::new(ChannelSink { tx, close: close.clone() }), SinkReceiver { rx, close })
 }
 
 impl ConnectionSink for ChannelSink {
     fn try_send(&self, frame: OutboundFrame) -> Result<(), SinkError> {
+        // A connection being closed takes nothing more, so a slow consumer is reported (and counted)
+        // once, not on every later dispatch.
+        if self.close.closing.load(Ordering::Acquire) {
+            return Err(SinkError::Closed);
+        }
         self.tx.try_send(frame).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SinkError::Full,
             mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
@@ -49,6 +57,7 @@ impl ConnectionSink for ChannelSink {
         // The first reason wins: a shutdown after a slow-consumer close does not rewrite history.
         if slot.is_none() {
             *slot = Some(reason);
+            self.close.closing.store(true, Ordering::Release);
             self.close.notify.notify_one();
         }
     }

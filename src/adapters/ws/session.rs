@@ -39,9 +39,22 @@ pub(super) async fn run(socket: WebSocket, state: AppState, registration: Regist
         return;
     }
     tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
+    let writer = write_loop(tx, receiver, &entry, &state);
+    let reader = read_loop(rx, &state, &entry);
+    tokio::pin!(writer, reader);
     tokio::select! {
-        _ = write_loop(tx, receiver, &entry, &state) => {}
-        _ = read_loop(rx, &state, &entry) => {}
+        // The writer ends after sending a close frame (or on a dead socket): keep reading briefly so
+        // the client's close reply (and any pong it still owes) lands before the TCP connection goes.
+        _ = &mut writer => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut reader).await;
+        }
+        // The reader ends when the client closed or went away, or after asking the writer to close an
+        // abusive connection, which the writer still has to put on the wire.
+        end = &mut reader => {
+            if end == ReadEnd::CloseRequested {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut writer).await;
+            }
+        }
     }
     tracing::debug!(connection = %entry.id, "websocket closed");
     drop(registration);
@@ -161,7 +174,15 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
     let _ = tx.close().await;
 }
 
-async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc<ConnectionEntry>) {
+#[derive(Debug, PartialEq, Eq)]
+enum ReadEnd {
+    /// The client closed the connection or it broke.
+    ClientGone,
+    /// The reader asked the writer to close the connection.
+    CloseRequested,
+}
+
+async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc<ConnectionEntry>) -> ReadEnd {
     let mut errors = 0u32;
     while let Some(Ok(message)) = rx.next().await {
         entry.touch(chrono::Utc::now());
@@ -172,7 +193,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
                 Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into()))
             }
             Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => return,
+            Message::Close(_) => return ReadEnd::ClientGone,
         };
         let frame = match reply {
             Ok(frame) => {
@@ -183,16 +204,17 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
                 errors += 1;
                 if errors > MAX_CONSECUTIVE_ERRORS {
                     entry.sink.close(CloseReason::PolicyViolation("too many invalid frames".into()));
-                    return;
+                    return ReadEnd::CloseRequested;
                 }
                 ServerFrame::Error { code, message: &message }.to_outbound()
             }
         };
         if entry.sink.try_send(frame).is_err() {
             entry.sink.close(CloseReason::SlowConsumer);
-            return;
+            return ReadEnd::CloseRequested;
         }
     }
+    ReadEnd::ClientGone
 }
 
 type Reply = Result<OutboundFrame, (&'static str, String)>;
