@@ -86,18 +86,29 @@ pub async fn limit_api(State(state): State<AppState>, request: Request, next: Ne
         }
         _ => format!("http:{}", policy.client(&request)),
     };
-    limited(&policy, &policy.http, &key, request, next).await
+    limited(&state, &policy, &policy.http, "http", &key, request, next).await
 }
 
 /// Middleware for connection endpoints (WebSocket and SSE): per client IP.
 pub async fn limit_connections(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(policy) = state.rate_limit.clone() else { return next.run(request).await };
     let key = format!("conn:{}", policy.client(&request));
-    limited(&policy, &policy.connections, &key, request, next).await
+    limited(&state, &policy, &policy.connections, "connection", &key, request, next).await
 }
 
-async fn limited(policy: &RateLimitPolicy, quota: &Quota, key: &str, request: Request, next: Next) -> Response {
-    match policy.check(quota, key).await {
+async fn limited(
+    state: &AppState,
+    policy: &RateLimitPolicy,
+    quota: &Quota,
+    kind: &'static str,
+    key: &str,
+    request: Request,
+    next: Next,
+) -> Response {
+    let checked = policy.check(quota, key).await;
+    let decision = if checked.is_ok() { "allowed" } else { "denied" };
+    state.metrics.ratelimit_decisions.with_label_values(&[kind, decision]).inc();
+    match checked {
         Err(refusal) => refusal,
         Ok(decision) => {
             let mut response = next.run(request).await;

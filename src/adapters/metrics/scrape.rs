@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::adapters::http::AppState;
+use crate::adapters::redis::breaker::BreakerState;
 use crate::service::stats::TARGET_KINDS;
 
 /// Values owned elsewhere (atomics, registry sizes, store counts), copied in at scrape time.
@@ -63,6 +64,14 @@ impl SnapshotGauges {
     }
 }
 
+fn breaker_code(state: BreakerState) -> i64 {
+    match state {
+        BreakerState::Closed => 0,
+        BreakerState::HalfOpen => 1,
+        BreakerState::Open => 2,
+    }
+}
+
 /// Sets a counter that mirrors an external monotonic total.
 fn mirror(counter: &prometheus::IntCounter, total: u64) {
     let current = counter.get();
@@ -99,6 +108,20 @@ pub async fn metrics_handler(State(state): State<AppState>) -> Response {
         ("ack_expired", snap.acks_expired),
     ] {
         mirror(&g.totals.with_label_values(&[event]), total);
+    }
+    if let Some(redis) = &state.redis.connection {
+        let stats = redis.stats();
+        metrics.redis_up.with_label_values(&["shared"]).set(i64::from(stats.connected));
+        metrics.redis_breaker_state.with_label_values(&["shared"]).set(breaker_code(stats.breaker));
+        mirror(&metrics.redis_reconnects.with_label_values(&["shared"]), stats.reconnects);
+    }
+    if let Some(pubsub) = &state.redis.pubsub {
+        let stats = pubsub.stats();
+        mirror(&metrics.pubsub_messages.with_label_values(&["delivered"]), stats.delivered);
+        mirror(&metrics.pubsub_messages.with_label_values(&["malformed"]), stats.malformed);
+        mirror(&metrics.pubsub_messages.with_label_values(&["failed"]), stats.failed);
+        metrics.redis_up.with_label_values(&["pubsub"]).set(i64::from(stats.subscribed));
+        mirror(&metrics.redis_reconnects.with_label_values(&["pubsub"]), stats.reconnects);
     }
     drop(guard);
     if let Some(queue) = state.notifier.offline_queue() {
