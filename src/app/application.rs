@@ -18,6 +18,7 @@ use crate::adapters::metrics::Metrics;
 use crate::ports::{CloseReason, SystemClock};
 use crate::service::{
     AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
+    TemplateResolver,
 };
 
 #[derive(Debug, Error)]
@@ -64,6 +65,7 @@ impl Application {
             });
         }
         let notifier = Arc::new(notifier);
+        let templates = Arc::new(TemplateResolver::new(stores.templates, Arc::new(SystemClock)));
         let resilience = resilience::open(&settings).await?;
         let jwt = JwtAuth::new(JwtSettings {
             secret: settings.jwt_secret().to_owned(),
@@ -72,6 +74,7 @@ impl Application {
         });
         let state = AppState {
             notifier,
+            templates,
             registry,
             jwt: Arc::new(jwt),
             api_key: settings.api_key().map(Arc::from),

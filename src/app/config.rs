@@ -15,7 +15,7 @@ pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
 /// Sections whose settings are named `SECTION_SETTING` in the environment.
 const SECTIONS: &[&str] =
-    &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis", "ratelimit"];
+    &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis", "ratelimit", "template"];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
 
@@ -242,6 +242,22 @@ impl Default for AckSettings {
     }
 }
 
+/// Where templates are kept: in memory (lost on restart) or in Postgres. Redis is not offered:
+/// templates are configuration, read on every templated send but written rarely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateBackend {
+    #[default]
+    Memory,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemplateSettings {
+    pub backend: TemplateBackend,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
@@ -315,6 +331,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub ratelimit: RateLimitSettings,
+    pub template: TemplateSettings,
 }
 
 #[derive(Debug, Error)]
@@ -415,6 +432,9 @@ impl Settings {
         };
         if uses(StoreBackend::Postgres) && self.database_url().is_none() {
             return invalid("DATABASE_URL", "must be set when QUEUE_BACKEND or ACK_BACKEND is postgres");
+        }
+        if self.template.backend == TemplateBackend::Postgres && self.database_url().is_none() {
+            return invalid("DATABASE_URL", "must be set when TEMPLATE_BACKEND is postgres");
         }
         if uses(StoreBackend::Redis) && self.redis_url().is_none() {
             return invalid("REDIS_URL", "must be set when QUEUE_BACKEND or ACK_BACKEND is redis");

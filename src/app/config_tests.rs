@@ -75,3 +75,14 @@ fn store_backends_are_checked() {
     let err = Settings::from_pairs([("CORS_ORIGINS", "app.example.com")]).unwrap_err().to_string();
     assert!(err.contains("CORS_ORIGINS"), "{err}");
 }
+
+#[test]
+fn template_backend_is_checked() {
+    assert_eq!(Settings::from_pairs([]).unwrap().template.backend, TemplateBackend::Memory);
+    let err = Settings::from_pairs([("TEMPLATE_BACKEND", "postgres")]).unwrap_err().to_string();
+    assert!(err.contains("DATABASE_URL") && err.contains("TEMPLATE_BACKEND"), "{err}");
+    let s = Settings::from_pairs([("TEMPLATE_BACKEND", "postgres"), ("DATABASE_URL", "postgres://db/ara")]).unwrap();
+    assert_eq!(s.template.backend, TemplateBackend::Postgres);
+    let err = Settings::from_pairs([("TEMPLATE_BACKEND", "redis")]).unwrap_err().to_string();
+    assert!(err.contains("TEMPLATE_BACKEND") && err.contains("memory"), "{err}");
+}

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use thiserror::Error;
 
-use super::config::{Settings, StoreBackend};
+use super::config::{Settings, StoreBackend, TemplateBackend};
 use crate::adapters::{memory, postgres, redis};
 use crate::domain::queue::QueuePolicy;
-use crate::ports::{DynAckStore, DynOfflineQueue};
+use crate::ports::{DynAckStore, DynOfflineQueue, DynTemplateStore};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -26,6 +26,8 @@ struct Pools {
 pub struct Stores {
     pub queue: Option<(DynOfflineQueue, QueuePolicy)>,
     pub acks: Option<DynAckStore>,
+    /// Always open: a send may name a template whatever else is enabled.
+    pub templates: DynTemplateStore,
 }
 
 pub async fn open(settings: &Settings) -> Result<Stores, StoreError> {
@@ -40,7 +42,8 @@ pub async fn open(settings: &Settings) -> Result<Stores, StoreError> {
         None
     };
     let acks = if settings.ack.enabled { Some(open_acks(settings, &mut pools).await?) } else { None };
-    Ok(Stores { queue, acks })
+    let templates = open_templates(settings, &mut pools).await?;
+    Ok(Stores { queue, acks, templates })
 }
 
 async fn open_queue(
@@ -79,6 +82,20 @@ async fn open_acks(settings: &Settings, pools: &mut Pools) -> Result<DynAckStore
         StoreBackend::Postgres => {
             let pool = postgres_pool(settings, pools).await.map_err(|m| fail("postgres (DATABASE_URL)", m))?;
             Arc::new(postgres::PostgresAckStore::new(pool))
+        }
+    })
+}
+
+async fn open_templates(settings: &Settings, pools: &mut Pools) -> Result<DynTemplateStore, StoreError> {
+    Ok(match settings.template.backend {
+        TemplateBackend::Memory => Arc::new(memory::MemoryTemplateStore::new()),
+        TemplateBackend::Postgres => {
+            let pool = postgres_pool(settings, pools).await.map_err(|message| StoreError::Unavailable {
+                setting: "TEMPLATE_BACKEND",
+                backend: "postgres (DATABASE_URL)",
+                message,
+            })?;
+            Arc::new(postgres::PostgresTemplateStore::new(pool))
         }
     })
 }

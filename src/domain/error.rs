@@ -20,4 +20,10 @@ pub enum ValidationError {
     PayloadTooLarge { size: usize, max: usize },
     #[error("ttl must be between 1 and {max} seconds")]
     InvalidTtl { max: u32 },
+    #[error("invalid template id {id:?}: must be 1-64 characters of A-Z a-z 0-9 _ -")]
+    InvalidTemplateId { id: String },
+    #[error("template name must not be empty, at most 128 characters and free of control characters")]
+    InvalidTemplateName,
+    #[error("the rendered payload exceeds {max} bytes")]
+    RenderedPayloadTooLarge { max: usize },
 }

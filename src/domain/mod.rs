@@ -7,10 +7,12 @@ pub mod error;
 pub mod ids;
 pub mod notification;
 pub mod target;
+pub mod template;
 
 pub use error::ValidationError;
 pub use ids::{ChannelName, ConnectionId, Identity, TenantId, UserId, UserKey};
 pub use notification::{Notification, NotificationDraft, Priority};
 pub use target::Target;
+pub use template::{Template, TemplateId, TemplateSpec};
 pub mod ack;
 pub mod queue;

@@ -56,22 +56,34 @@ impl NotificationDraft {
         ttl_seconds: Option<u32>,
         max_payload_bytes: usize,
     ) -> Result<Self, ValidationError> {
+        Self::check_event_type(&event_type)?;
+        Self::check_ttl(ttl_seconds)?;
+        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > max_payload_bytes {
+            return Err(ValidationError::PayloadTooLarge { size, max: max_payload_bytes });
+        }
+        Ok(Self { tenant, event_type, payload, priority: priority.unwrap_or_default(), ttl_seconds })
+    }
+
+    /// The event type rule, shared with templates (which carry one for the drafts they render).
+    pub fn check_event_type(event_type: &str) -> Result<(), ValidationError> {
         if event_type.trim().is_empty()
             || event_type.len() > Self::MAX_EVENT_TYPE_LEN
             || event_type.chars().any(char::is_control)
         {
             return Err(ValidationError::InvalidEventType);
         }
-        if let Some(ttl) = ttl_seconds {
-            if ttl == 0 || ttl > Self::MAX_TTL_SECONDS {
-                return Err(ValidationError::InvalidTtl { max: Self::MAX_TTL_SECONDS });
+        Ok(())
+    }
+
+    /// The ttl rule, shared with templates (whose ttl is a default for the drafts they render).
+    pub fn check_ttl(ttl_seconds: Option<u32>) -> Result<(), ValidationError> {
+        match ttl_seconds {
+            Some(ttl) if ttl == 0 || ttl > Self::MAX_TTL_SECONDS => {
+                Err(ValidationError::InvalidTtl { max: Self::MAX_TTL_SECONDS })
             }
+            _ => Ok(()),
         }
-        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > max_payload_bytes {
-            return Err(ValidationError::PayloadTooLarge { size, max: max_payload_bytes });
-        }
-        Ok(Self { tenant, event_type, payload, priority: priority.unwrap_or_default(), ttl_seconds })
     }
 
     /// Accepts the draft: gives it a time-ordered id (UUID v7) and its acceptance time.

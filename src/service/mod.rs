@@ -7,9 +7,11 @@ pub mod frame;
 pub mod notify;
 pub mod registry;
 pub mod stats;
+pub mod templates;
 mod user_locks;
 
 pub use dispatcher::{DispatchReport, Dispatcher};
 pub use notify::{AckConfig, AckFailure, NotificationService, OfflineQueueConfig, SendError, SendReport};
 pub use registry::{ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport};
 pub use stats::DeliveryStats;
+pub use templates::{ContentSource, ResolveError, TemplateResolver};

@@ -18,5 +18,6 @@ mod redis_outage;
 mod redis_support;
 mod shutdown;
 mod slow_consumer;
+mod templates;
 mod tenancy;
 mod validation;

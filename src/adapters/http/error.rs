@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::adapters::auth::AuthError;
 use crate::domain::ValidationError;
-use crate::service::{RegisterError, SendError};
+use crate::ports::TemplateStoreError;
+use crate::service::{RegisterError, ResolveError, SendError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -35,6 +36,9 @@ pub enum ApiError {
     Missing { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The resource already exists (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
     #[error("internal error")]
@@ -62,6 +66,7 @@ impl ApiError {
             ApiError::TooManyConnections { status, .. } => *status,
             ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,6 +86,7 @@ impl ApiError {
             ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",
             ApiError::Missing { code, .. } => code,
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
@@ -110,6 +116,41 @@ impl From<SendError> for ApiError {
                     ),
                 }
             }
+        }
+    }
+}
+
+impl From<TemplateStoreError> for ApiError {
+    fn from(e: TemplateStoreError) -> Self {
+        match e {
+            TemplateStoreError::Duplicate(_) => ApiError::Conflict { code: "TEMPLATE_EXISTS", message: e.to_string() },
+            TemplateStoreError::NotFound(_) => ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: e.to_string() },
+            TemplateStoreError::Unavailable(source) => {
+                tracing::error!(error = %source, "template store unavailable");
+                ApiError::Unavailable {
+                    code: "TEMPLATE_STORE_UNAVAILABLE",
+                    message: "the template store is unavailable; retry later".into(),
+                }
+            }
+            TemplateStoreError::Unexpected(source) => ApiError::Internal(source),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::InvalidContent(message) => {
+                ApiError::BadRequest { code: "INVALID_REQUEST", message: message.into() }
+            }
+            ResolveError::TemplateNotFound(_) => {
+                ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: e.to_string() }
+            }
+            ResolveError::MissingVariables(_) => {
+                ApiError::BadRequest { code: "MISSING_VARIABLES", message: e.to_string() }
+            }
+            ResolveError::Validation(v) => ApiError::Validation(v),
+            ResolveError::Store(store) => store.into(),
         }
     }
 }

@@ -26,6 +26,7 @@ struct Dependencies {
     offline_queue: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ack_store: Option<&'static str>,
+    template_store: &'static str,
     /// Redis (with its breaker state), the Pub/Sub trigger and the rate limiter, when in use.
     #[serde(flatten)]
     resilience: HealthEntries,
@@ -41,8 +42,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         Some(a) => Some(if a.check_health().await.is_ok() { "healthy" } else { "down" }),
         None => None,
     };
+    let template_store = if state.templates.check_health().await.is_ok() { "healthy" } else { "down" };
     let resilience = dependencies::health(&state).await;
-    let degraded = offline_queue == Some("down") || ack_store == Some("down") || resilience.degraded;
+    let degraded =
+        offline_queue == Some("down") || ack_store == Some("down") || template_store == "down" || resilience.degraded;
     let (code, status) = if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
     } else if degraded {
@@ -54,7 +57,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-        dependencies: Dependencies { offline_queue, ack_store, resilience },
+        dependencies: Dependencies { offline_queue, ack_store, template_store, resilience },
     };
     (code, Json(body))
 }

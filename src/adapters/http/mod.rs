@@ -14,6 +14,7 @@ mod router;
 mod send;
 pub mod target_spec;
 pub mod state;
+mod templates;
 
 pub use dependencies::RedisHandles;
 pub use error::ApiError;

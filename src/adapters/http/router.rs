@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api_key, batch, channels, health, rate_limit, send};
+use super::{api_key, batch, channels, health, rate_limit, send, templates};
 use crate::adapters::{metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
@@ -24,6 +24,11 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/channels", get(channels::list_channels))
         .route("/channels/{name}", get(channels::get_channel))
         .route("/users/{user_id}/subscriptions", get(channels::user_subscriptions))
+        .route("/templates", get(templates::list_templates).post(templates::create_template))
+        .route(
+            "/templates/{id}",
+            get(templates::get_template).put(templates::update_template).delete(templates::delete_template),
+        )
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
     // The batch route has its own, larger limit; it is merged after the layer above so it keeps it.
     let batch = Router::new()

@@ -1,6 +1,7 @@
 //! `POST /api/v1/notifications/{send,send-to-users,broadcast,channel,channels}`.
 //!
-//! The HTTP API acts for the `default` tenant until tenant management lands.
+//! The HTTP API acts for the `default` tenant until tenant management lands. Every send carries its
+//! content inline (`event_type` + `payload`) or by template (`template_id` + `variables`).
 
 use axum::extract::State;
 use axum::Json;
@@ -10,20 +11,18 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::state::AppState;
 use crate::domain::{ChannelName, NotificationDraft, Priority, Target, TenantId, UserId};
-use crate::service::SendReport;
+use crate::service::{ContentSource, SendReport};
 
-/// What every send carries besides its target.
+/// What every send carries besides its target: `event_type` and `payload` (default `{}`), or
+/// `template_id` and `variables` (default `{}`). `priority` and `ttl` override a template's defaults.
 #[derive(Debug, Deserialize)]
 pub struct Content {
-    pub event_type: String,
-    #[serde(default = "empty_object")]
-    pub payload: serde_json::Value,
+    pub event_type: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub template_id: Option<String>,
+    pub variables: Option<serde_json::Map<String, serde_json::Value>>,
     pub priority: Option<Priority>,
     pub ttl: Option<u32>,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(Default::default())
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,16 +60,12 @@ pub struct SendResponse {
     pub report: SendReport,
 }
 
-/// Validates `content` into a draft for `tenant` (shared by single sends and batch items).
+/// Validates `content` into a draft for `tenant`, rendering its template if it names one (shared by
+/// single sends and batch items).
 pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) -> Result<NotificationDraft, ApiError> {
-    Ok(NotificationDraft::new(
-        tenant,
-        content.event_type,
-        content.payload,
-        content.priority,
-        content.ttl,
-        state.body_limit_bytes,
-    )?)
+    let source =
+        ContentSource::from_parts(content.event_type, content.payload, content.template_id, content.variables)?;
+    Ok(state.templates.draft(tenant, source, content.priority, content.ttl, state.body_limit_bytes).await?)
 }
 
 async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {

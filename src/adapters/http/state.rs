@@ -10,7 +10,7 @@ use super::dependencies::RedisHandles;
 use super::rate_limit::RateLimitPolicy;
 use crate::adapters::auth::JwtAuth;
 use crate::adapters::metrics::Metrics;
-use crate::service::{ConnectionRegistry, NotificationService};
+use crate::service::{ConnectionRegistry, NotificationService, TemplateResolver};
 
 /// WebSocket tuning, from the `WEBSOCKET_*` settings.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,8 @@ pub struct WsConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub notifier: Arc<NotificationService>,
+    /// Template CRUD, and the resolver every send's content goes through.
+    pub templates: Arc<TemplateResolver>,
     pub registry: Arc<ConnectionRegistry>,
     pub jwt: Arc<JwtAuth>,
     pub api_key: Option<Arc<str>>,

@@ -2,6 +2,8 @@
 
 mod ack_store;
 mod offline_queue;
+mod template_store;
 
 pub use ack_store::MemoryAckStore;
 pub use offline_queue::MemoryOfflineQueue;
+pub use template_store::MemoryTemplateStore;

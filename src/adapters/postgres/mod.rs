@@ -1,10 +1,12 @@
-//! Postgres stores: the offline queue and the ACK store, durable across restarts and shared by nodes.
+//! Postgres stores: the offline queue, the ACK store and the template store, durable across restarts
+//! and shared by nodes.
 //!
 //! [`connect`] opens the pool and applies the migrations in `migrations/`; the stores then take the
 //! pool. Timestamps are kept with microsecond precision (what `timestamptz` holds).
 
 mod ack_store;
 mod offline_queue;
+mod template_store;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use thiserror::Error;
 
 pub use ack_store::PostgresAckStore;
 pub use offline_queue::PostgresOfflineQueue;
+pub use template_store::PostgresTemplateStore;
 
 /// The schema the stores expect, embedded at build time (no database needed to compile).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

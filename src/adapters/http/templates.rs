@@ -1,0 +1,150 @@
+//! Template management: `POST/GET /api/v1/templates`, `GET/PUT/DELETE /api/v1/templates/{id}`.
+//!
+//! Templates are global for now (see `service::templates`): what is managed here is what every send
+//! that names a `template_id` uses.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::state::AppState;
+use crate::domain::{Priority, Template, TemplateId, TemplateSpec};
+
+/// The fields a client defines, on create and on update.
+#[derive(Debug, Deserialize)]
+pub struct TemplateFields {
+    pub name: String,
+    /// The event type of every notification sent with this template (not substituted).
+    pub event_type: String,
+    /// Any JSON; `{{variable}}` placeholders in its strings are filled at send time. Default `{}`.
+    #[serde(default = "empty_object")]
+    pub payload_template: Value,
+    /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
+    pub priority: Option<Priority>,
+    /// Default ttl in seconds when a send sets none.
+    pub ttl: Option<u32>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+impl TemplateFields {
+    fn into_spec(self) -> Result<TemplateSpec, ApiError> {
+        Ok(TemplateSpec::new(self.name, self.event_type, self.payload_template, self.priority, self.ttl)?)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateTemplate {
+    /// 1–64 characters of `A-Z a-z 0-9 _ -`.
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: TemplateFields,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateTemplate {
+    /// Optional; when given it must equal the id in the path (ids cannot be changed).
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub fields: TemplateFields,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TemplateView {
+    pub id: String,
+    pub name: String,
+    pub event_type: String,
+    pub payload_template: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// The variable names the payload template uses, in order of first appearance.
+    pub variables: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Template> for TemplateView {
+    fn from(t: Template) -> Self {
+        let variables = t.variables();
+        Self {
+            id: t.id.to_string(),
+            name: t.spec.name,
+            event_type: t.spec.event_type,
+            payload_template: t.spec.payload_template,
+            priority: t.spec.priority,
+            ttl: t.spec.ttl_seconds,
+            variables,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TemplateList {
+    pub templates: Vec<TemplateView>,
+    pub total: usize,
+}
+
+fn not_found(id: &TemplateId) -> ApiError {
+    ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: format!("no template with id {:?}", id.as_str()) }
+}
+
+/// Creates a template.
+pub async fn create_template(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateTemplate>,
+) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TemplateView>), ApiError> {
+    let id = TemplateId::parse(&req.id)?;
+    let template = state.templates.create(id, req.fields.into_spec()?).await?;
+    let location = format!("/api/v1/templates/{}", template.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(template.into())))
+}
+
+/// Every template, ordered by id.
+pub async fn list_templates(State(state): State<AppState>) -> Result<Json<TemplateList>, ApiError> {
+    let templates: Vec<TemplateView> = state.templates.list().await?.into_iter().map(Into::into).collect();
+    Ok(Json(TemplateList { total: templates.len(), templates }))
+}
+
+/// One template.
+pub async fn get_template(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TemplateView>, ApiError> {
+    let id = TemplateId::parse(&id)?;
+    let template = state.templates.get(&id).await?.ok_or_else(|| not_found(&id))?;
+    Ok(Json(template.into()))
+}
+
+/// Replaces a template's fields; its id and `created_at` stay.
+pub async fn update_template(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateTemplate>,
+) -> Result<Json<TemplateView>, ApiError> {
+    let id = TemplateId::parse(&id)?;
+    if req.id.as_deref().is_some_and(|given| given != id.as_str()) {
+        return Err(ApiError::BadRequest {
+            code: "INVALID_REQUEST",
+            message: "the id in the body must match the path: template ids cannot be changed".into(),
+        });
+    }
+    Ok(Json(state.templates.update(&id, req.fields.into_spec()?).await?.into()))
+}
+
+/// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.
+pub async fn delete_template(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = TemplateId::parse(&id)?;
+    state.templates.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,155 @@
+//! Templates as use cases: managing them (stamped by the clock) and resolving what a send carries —
+//! an inline event type and payload, or a template id and variables — into a [`NotificationDraft`].
+//! Every trigger (HTTP sends, batch items, Redis Pub/Sub) resolves through [`TemplateResolver::draft`],
+//! so they all accept the same content with the same errors.
+//!
+//! Templates are global for now: they are stored under the `default` tenant and every sender, whatever
+//! its tenant, uses those. The store is keyed by (tenant, id) already, so per-tenant templates only
+//! change [`TemplateResolver::namespace`] (and the HTTP API that manages them).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::domain::template::RenderError;
+use crate::domain::{NotificationDraft, Priority, Template, TemplateId, TemplateSpec, TenantId, ValidationError};
+use crate::ports::{DynClock, DynTemplateStore, TemplateStoreError};
+
+/// Where a send's event type and payload come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentSource {
+    Inline { event_type: String, payload: Value },
+    Template { id: TemplateId, variables: Map<String, Value> },
+}
+
+impl ContentSource {
+    /// Reads the optional fields a request carries: either `event_type` (and `payload`, default `{}`),
+    /// or `template_id` (and `variables`, default none), never a mix.
+    pub fn from_parts(
+        event_type: Option<String>,
+        payload: Option<Value>,
+        template_id: Option<String>,
+        variables: Option<Map<String, Value>>,
+    ) -> Result<Self, ResolveError> {
+        match (template_id, event_type) {
+            (Some(_), Some(_)) => Err(ResolveError::InvalidContent(
+                "give either event_type (with payload) or template_id (with variables), not both",
+            )),
+            (Some(_), None) if payload.is_some() => Err(ResolveError::InvalidContent(
+                "payload cannot be combined with template_id: the template provides it",
+            )),
+            (Some(id), None) => {
+                Ok(ContentSource::Template { id: TemplateId::parse(&id)?, variables: variables.unwrap_or_default() })
+            }
+            (None, _) if variables.is_some() => {
+                Err(ResolveError::InvalidContent("variables are only used with template_id"))
+            }
+            (None, Some(event_type)) => {
+                Ok(ContentSource::Inline { event_type, payload: payload.unwrap_or_else(|| Value::Object(Map::new())) })
+            }
+            (None, None) => Err(ResolveError::InvalidContent(
+                "event_type is required (or template_id with variables, to send a template)",
+            )),
+        }
+    }
+}
+
+/// Why a send's content could not become a draft.
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    /// The request mixes or omits the content fields.
+    #[error("{0}")]
+    InvalidContent(&'static str),
+    #[error("no template with id {0:?}")]
+    TemplateNotFound(TemplateId),
+    #[error("missing template variables: {}", .0.join(", "))]
+    MissingVariables(Vec<String>),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error(transparent)]
+    Store(TemplateStoreError),
+}
+
+impl From<RenderError> for ResolveError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::MissingVariables(names) => ResolveError::MissingVariables(names),
+            RenderError::Invalid(v) => ResolveError::Validation(v),
+        }
+    }
+}
+
+pub struct TemplateResolver {
+    store: DynTemplateStore,
+    clock: DynClock,
+}
+
+impl TemplateResolver {
+    pub fn new(store: DynTemplateStore, clock: DynClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// The tenant whose templates every sender uses (see the module docs).
+    pub fn namespace(&self) -> TenantId {
+        TenantId::default_tenant()
+    }
+
+    /// Millisecond precision: every store keeps it exactly, so what `create` returns is what `get` reads.
+    fn now(&self) -> DateTime<Utc> {
+        let now = self.clock.now();
+        DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    }
+
+    pub async fn create(&self, id: TemplateId, spec: TemplateSpec) -> Result<Template, TemplateStoreError> {
+        let template = Template::new(id, spec, self.now());
+        self.store.create(&self.namespace(), &template).await?;
+        Ok(template)
+    }
+
+    pub async fn get(&self, id: &TemplateId) -> Result<Option<Template>, TemplateStoreError> {
+        self.store.get(&self.namespace(), id).await
+    }
+
+    pub async fn list(&self) -> Result<Vec<Template>, TemplateStoreError> {
+        self.store.list(&self.namespace()).await
+    }
+
+    pub async fn update(&self, id: &TemplateId, spec: TemplateSpec) -> Result<Template, TemplateStoreError> {
+        self.store.update(&self.namespace(), id, &spec, self.now()).await
+    }
+
+    pub async fn delete(&self, id: &TemplateId) -> Result<(), TemplateStoreError> {
+        self.store.delete(&self.namespace(), id).await
+    }
+
+    pub async fn check_health(&self) -> Result<(), TemplateStoreError> {
+        self.store.check_health().await
+    }
+
+    /// Validates `source` into a draft of `tenant`. `priority` and `ttl_seconds` are the send's own; for
+    /// a template they override its defaults. The rendered payload is held to `max_payload_bytes` like
+    /// an inline one.
+    pub async fn draft(
+        &self,
+        tenant: TenantId,
+        source: ContentSource,
+        priority: Option<Priority>,
+        ttl_seconds: Option<u32>,
+        max_payload_bytes: usize,
+    ) -> Result<NotificationDraft, ResolveError> {
+        match source {
+            ContentSource::Inline { event_type, payload } => {
+                Ok(NotificationDraft::new(tenant, event_type, payload, priority, ttl_seconds, max_payload_bytes)?)
+            }
+            ContentSource::Template { id, variables } => {
+                let template = self.get(&id).await.map_err(ResolveError::Store)?;
+                let template = template.ok_or(ResolveError::TemplateNotFound(id))?;
+                Ok(template.draft(tenant, &variables, priority, ttl_seconds, max_payload_bytes)?)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "templates_tests.rs"]
+mod tests;
