@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-services.sh
+# The generated-client test builds a Python client from openapi/openapi.json with this generator.
+if ! command -v openapi-python-client >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check 'openapi-python-client==0.29.*'
+fi
 cargo test --all-targets --locked "$@"

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use super::config::Settings;
-use super::{logging, Application};
+use super::{telemetry, Application};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 
 #[derive(Debug, Parser)]
@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Print the OpenAPI description of the HTTP API (as committed in openapi/openapi.json).
+    Openapi,
     /// Print a JWT signed with the configured secret, for trying Ara out.
     Token {
         /// The user id (`sub` claim).
@@ -39,6 +41,11 @@ pub enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    // The spec needs no configuration, so it prints even where the environment is not set up.
+    if matches!(cli.command, Some(Command::Openapi)) {
+        print!("{}", crate::adapters::http::openapi::spec_json());
+        return 0;
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -49,6 +56,7 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Token { user, tenant, ttl } => print_token(&settings, &user, tenant.as_deref(), ttl),
         Command::Serve => serve(settings).await,
+        Command::Openapi => 0,
     }
 }
 
@@ -79,7 +87,14 @@ fn print_token(settings: &Settings, user: &str, tenant: Option<&str>, ttl: Durat
 }
 
 async fn serve(settings: Settings) -> i32 {
-    logging::init(&settings.log);
+    let telemetry = match telemetry::init(&settings) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("ara: {e}");
+            return 1;
+        }
+    };
+    super::fd_limit::raise_to_hard_limit();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -95,13 +110,16 @@ async fn serve(settings: Settings) -> i32 {
         tracing::info!("shutdown signal received, closing connections");
         token.cancel();
     });
-    match app.run_until_stopped().await {
+    let code = match app.run_until_stopped().await {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("server error: {e}");
             1
         }
-    }
+    };
+    // Spans still buffered in the batch processor are exported before the process exits.
+    telemetry.shutdown().await;
+    code
 }
 
 async fn wait_for_signal() {

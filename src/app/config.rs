@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
@@ -14,8 +14,20 @@ use thiserror::Error;
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
 /// Sections whose settings are named `SECTION_SETTING` in the environment.
-const SECTIONS: &[&str] =
-    &["server", "jwt", "cors", "websocket", "log", "queue", "ack", "database", "redis", "ratelimit", "template"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "jwt",
+    "cors",
+    "websocket",
+    "log",
+    "queue",
+    "ack",
+    "database",
+    "redis",
+    "ratelimit",
+    "template",
+    "otel",
+];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
 
@@ -332,6 +344,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub ratelimit: RateLimitSettings,
     pub template: TemplateSettings,
+    pub otel: OtelSettings,
 }
 
 #[derive(Debug, Error)]
@@ -354,7 +367,11 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::raw().filter_map(|key| env_key_to_path(key.as_str()).map(Into::into)));
+        for (key, value) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))) {
+            if let Some(path) = env_key_to_path(&key) {
+                figment = figment.merge(Serialized::global(&path, value));
+            }
+        }
         Self::from_figment(figment)
     }
 
@@ -365,15 +382,15 @@ impl Settings {
             let Some(path) = env_key_to_path(key) else {
                 return Err(ConfigError::Invalid { setting: key.into(), message: "unknown setting".into() });
             };
-            let value: figment::value::Value =
-                value.parse().unwrap_or_else(|_| figment::value::Value::from(value.to_owned()));
             figment = figment.merge(Serialized::global(&path, value));
         }
         Self::from_figment(figment)
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let settings: Settings = figment.extract().map_err(|e| {
+        // Environment values arrive as text and are converted only where a setting wants a number or
+        // a boolean, so a secret like `0012345` stays exactly what was written.
+        let settings: Settings = figment.extract_lossy().map_err(|e| {
             let path = e.path.join(".");
             ConfigError::Invalid { setting: path_to_env_key(&path), message: e.kind.to_string() }
         })?;
@@ -448,6 +465,7 @@ impl Settings {
             }
         }
         ratelimit::validate(self)?;
+        otel::validate(self)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -501,6 +519,10 @@ fn path_to_env_key(path: &str) -> String {
 #[path = "config_ratelimit.rs"]
 mod ratelimit;
 pub use ratelimit::{RateLimitBackend, RateLimitSettings};
+
+#[path = "config_otel.rs"]
+mod otel;
+pub use otel::OtelSettings;
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -3,9 +3,11 @@
 pub mod application;
 pub mod cli;
 pub mod config;
+mod fd_limit;
 pub mod logging;
 mod resilience;
 mod stores;
+pub mod telemetry;
 
 pub use application::{Application, StartupError};
 pub use config::{ConfigError, RunMode, Settings};

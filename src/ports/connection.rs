@@ -24,12 +24,22 @@ pub struct OutboundFrame {
     /// When the notification was accepted (Unix milliseconds), for the delivery-latency metric; 0 for
     /// control frames.
     pub accepted_at_ms: i64,
+    /// The sampled dispatch span that produced the frame, if any: the transport records its socket
+    /// write as a child of it. `None` whenever tracing is off or the trace is not sampled.
+    pub trace: Option<TraceLink>,
 }
 
 impl OutboundFrame {
     pub fn control(event: &'static str, json: Bytes) -> Self {
-        Self { notification_id: None, event, json, replayed: false, accepted_at_ms: 0 }
+        Self { notification_id: None, event, json, replayed: false, accepted_at_ms: 0, trace: None }
     }
+}
+
+/// A sampled span's W3C ids, copied (no allocation) to every recipient's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceLink {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
 }
 
 /// Why the server closes a connection; transports turn it into a close frame or a final event.

@@ -41,6 +41,18 @@ impl Dispatcher {
         &self.stats
     }
 
+    /// The span of one dispatch, however many recipients it has (a child of the current span). Spans,
+    /// like metrics, stay out of the per-recipient walk: a sampled dispatch hands its ids to the
+    /// frame instead (see `frame::trace_link`), and each transport opens its write span from those.
+    pub fn span(target: &Target) -> tracing::Span {
+        tracing::info_span!(
+            "dispatch",
+            ara.target_type = target.kind(),
+            ara.delivered = tracing::field::Empty,
+            ara.offline_users = tracing::field::Empty,
+        )
+    }
+
     /// Delivers `notification` to the live connections `target` resolves to within its tenant.
     /// Returns the offline users among direct user targets, for the caller to queue.
     pub fn deliver_local(&self, notification: &Notification, target: &Target) -> (DispatchReport, Vec<UserKey>) {

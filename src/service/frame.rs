@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{Notification, Priority};
-use crate::ports::OutboundFrame;
+use crate::ports::{OutboundFrame, TraceLink};
 
 #[derive(Serialize)]
 struct NotificationFrame<'a> {
@@ -40,7 +40,23 @@ pub fn notification_frame(n: &Notification) -> OutboundFrame {
         json: Bytes::from(json),
         replayed: false,
         accepted_at_ms: n.created_at.timestamp_millis(),
+        trace: None,
     }
+}
+
+/// The link a frame carries to `span` when that span is sampled, so each socket write can become its
+/// child. Read once per dispatch; with no span exporter installed it is `None` at the cost of a type
+/// check.
+pub fn trace_link(span: &tracing::Span) -> Option<TraceLink> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
+    let otel_span = cx.span();
+    let sc = otel_span.span_context();
+    sc.is_sampled().then(|| TraceLink { trace_id: sc.trace_id().to_bytes(), span_id: sc.span_id().to_bytes() })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::domain::ack::{AckReceipt, PendingAck};
@@ -20,7 +21,7 @@ use crate::domain::queue::{QueuePolicy, QueuedNotification};
 use crate::domain::{Identity, Notification, NotificationDraft, Target, UserKey};
 use crate::ports::{AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, OutboundFrame, QueueError};
 
-use super::frame::notification_frame;
+use super::frame::{notification_frame, trace_link};
 use super::registry::{ConnectionEntry, RegisterError, Transport};
 use super::user_locks::UserLocks;
 use super::Dispatcher;
@@ -42,6 +43,8 @@ pub enum SendError {
     #[error("could not queue the notification for {failed} offline user(s): {source}")]
     QueueUnavailable { report: SendReport, failed: usize, source: QueueError },
 }
+
+type SendResult = Result<SendReport, SendError>;
 
 pub struct OfflineQueueConfig {
     pub store: DynOfflineQueue,
@@ -97,16 +100,39 @@ impl NotificationService {
     }
 
     /// Accepts `draft` now and delivers it to `target` within the draft's tenant.
+    ///
+    /// Traced as `notify.send`, a child of the caller's span (the HTTP request, the Pub/Sub message),
+    /// with one `dispatch` child for the whole delivery: spans are per send, never per recipient.
+    #[tracing::instrument(name = "notify.send", skip_all, fields(
+        ara.tenant = %draft.tenant,
+        ara.event_type = %draft.event_type,
+        ara.target_type = target.kind(),
+        ara.notification_id = tracing::field::Empty,
+        ara.delivered = tracing::field::Empty,
+    ))]
     pub async fn send(&self, draft: NotificationDraft, target: &Target) -> Result<SendReport, SendError> {
         let notification = draft.accept(self.clock.now());
+        let span = tracing::Span::current();
+        span.record("ara.notification_id", tracing::field::display(notification.id));
         self.dispatcher.stats().record_sent(target);
-        let frame = notification_frame(&notification);
+        let dispatch = Dispatcher::span(target);
+        let mut frame = notification_frame(&notification);
+        frame.trace = trace_link(&dispatch);
+        let result = self.deliver(&notification, &frame, target).instrument(dispatch.clone()).await;
+        let (Ok(report) | Err(SendError::QueueUnavailable { report, .. })) = &result;
+        dispatch.record("ara.delivered", report.delivered_to);
+        dispatch.record("ara.offline_users", report.offline_users);
+        span.record("ara.delivered", report.delivered_to);
+        result
+    }
+
+    async fn deliver(&self, notification: &Notification, frame: &OutboundFrame, target: &Target) -> SendResult {
         let mut report = SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
         let users = match target {
             Target::User(user) => vec![user.clone()],
             Target::Users(users) => users.clone(),
             _ => {
-                let (r, _) = self.dispatcher.deliver_frame(&frame, &notification.tenant, target);
+                let (r, _) = self.dispatcher.deliver_frame(frame, &notification.tenant, target);
                 report.delivered_to = r.delivered;
                 return Ok(report);
             }
@@ -115,7 +141,7 @@ impl NotificationService {
         let mut failed = 0;
         for user in users {
             let key = UserKey::new(notification.tenant.clone(), user);
-            match self.deliver_to_user(&notification, &frame, &key).await {
+            match self.deliver_to_user(notification, frame, &key).await {
                 UserOutcome::Delivered(n) => report.delivered_to += n,
                 UserOutcome::Queued => {
                     report.offline_users += 1;

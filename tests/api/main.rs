@@ -10,6 +10,7 @@ mod delivery;
 mod health_stats;
 mod heartbeat;
 mod limits;
+mod observability;
 mod ordering;
 mod protocol;
 mod pubsub;

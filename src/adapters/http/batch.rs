@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::send::Content;
 use super::state::AppState;
@@ -22,8 +23,10 @@ use crate::domain::{NotificationDraft, Target, TenantId};
 pub const MAX_ITEMS: usize = 100;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchRequest {
+    /// 1–100 items, each parsed and reported on its own.
+    #[schema(value_type = Vec<BatchItem>)]
     pub notifications: Vec<serde_json::Value>,
     #[serde(default)]
     pub stop_on_error: bool,
@@ -33,14 +36,14 @@ pub struct BatchRequest {
     pub atomic: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct BatchItem {
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchItem {
     target: TargetSpec,
     #[serde(flatten)]
     content: Content,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ItemResult {
     pub index: usize,
     pub success: bool,
@@ -82,7 +85,7 @@ impl ItemResult {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Summary {
     pub total: usize,
     pub successful: usize,
@@ -90,7 +93,7 @@ pub struct Summary {
     pub skipped: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BatchResponse {
     pub results: Vec<ItemResult>,
     pub summary: Summary,
@@ -131,6 +134,12 @@ fn dedup_key(p: &Prepared) -> String {
     format!("{:?}|{}", p.target, p.draft.event_type)
 }
 
+/// Sends up to 100 notifications, each with its own target.
+#[utoipa::path(post, path = "/api/v1/notifications/batch", tag = "notifications", request_body = BatchRequest,
+    responses((status = 200, description = "Per-item results; items can fail on their own", body = BatchResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, EMPTY_BATCH, BATCH_TOO_LARGE, or BATCH_VALIDATION_FAILED (atomic batches; the body then also carries `results`)", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE (over 1 MiB)", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse)))]
 pub async fn send_batch(State(state): State<AppState>, ApiJson(req): ApiJson<BatchRequest>) -> Result<Response, ApiError> {
     if req.notifications.is_empty() {
         return Err(ApiError::BadRequest { code: "EMPTY_BATCH", message: "notifications must not be empty".into() });

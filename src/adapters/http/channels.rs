@@ -5,29 +5,32 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
 use crate::domain::{ChannelName, TenantId, UserId, UserKey};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelInfo {
     pub name: String,
     pub subscriber_count: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelList {
     pub channels: Vec<ChannelInfo>,
     pub total: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserSubscriptions {
     pub user_id: String,
     pub connections: usize,
     pub channels: Vec<String>,
 }
 
+/// Channels of the tenant with their subscriber counts on this node.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+    responses((status = 200, body = ChannelList), (status = 401, body = ErrorResponse)))]
 pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
     let channels: Vec<ChannelInfo> = state
         .registry
@@ -38,6 +41,11 @@ pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
     Json(ChannelList { total: channels.len(), channels })
 }
 
+/// One channel's subscriber count.
+#[utoipa::path(get, path = "/api/v1/channels/{name}", tag = "channels",
+    params(("name" = String, Path, description = "Channel name")),
+    responses((status = 200, body = ChannelInfo), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, description = "CHANNEL_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ChannelInfo>, ApiError> {
     let channel = ChannelName::parse(&name)?;
     let subscriber_count = state
@@ -47,6 +55,11 @@ pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>
     Ok(Json(ChannelInfo { name, subscriber_count }))
 }
 
+/// A connected user's live connections and channels.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/subscriptions", tag = "channels",
+    params(("user_id" = String, Path, description = "User id")),
+    responses((status = 200, body = UserSubscriptions), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, description = "USER_NOT_FOUND", body = ErrorResponse)))]
 pub async fn user_subscriptions(
     State(state): State<AppState>,
     Path(user_id): Path<String>,

@@ -45,14 +45,19 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error response: `{"error":{"code","message"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorResponse)]
+pub struct Body<'a> {
     error: Detail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub struct Detail<'a> {
+    /// Machine-readable, e.g. `VALIDATION_ERROR`.
     code: &'a str,
+    /// For people; never contains internals.
     message: String,
 }
 

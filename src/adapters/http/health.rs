@@ -33,6 +33,9 @@ struct Dependencies {
 }
 
 /// 200 while Ara can deliver (a failing store degrades it), 503 while shutting down.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Serving (status healthy or degraded)", body = super::openapi::HealthDoc),
+        (status = 503, description = "Shutting down", body = super::openapi::HealthDoc)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let offline_queue = match state.notifier.offline_queue() {
         Some(q) => Some(if q.check_health().await.is_ok() { "healthy" } else { "down" }),
@@ -79,6 +82,10 @@ pub struct Stats {
     uptime_seconds: u64,
 }
 
+/// This node's counters.
+#[utoipa::path(get, path = "/stats", tag = "operations",
+    responses((status = 200, body = super::openapi::StatsDoc),
+        (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
     let queue = match state.notifier.offline_queue() {
         Some(q) => Some(q.stats().await.map_err(|e| store_down("offline queue", e))?),
@@ -100,6 +107,11 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
     }))
 }
 
+/// ACK tracking counts.
+#[utoipa::path(get, path = "/api/v1/stats/acks", tag = "operations",
+    responses((status = 200, body = super::openapi::AckStatsDoc),
+        (status = 404, description = "FEATURE_DISABLED", body = super::error::Body),
+        (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {
     let store = state
         .notifier

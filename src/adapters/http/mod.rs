@@ -10,6 +10,8 @@ pub mod error;
 mod extract;
 mod health;
 pub mod rate_limit;
+pub mod request_id;
+pub mod openapi;
 mod router;
 mod send;
 pub mod target_spec;

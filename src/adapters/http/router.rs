@@ -9,7 +9,10 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api_key, batch, channels, health, rate_limit, send, templates};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{api_key, openapi, batch, channels, health, rate_limit, request_id, send, templates};
 use crate::adapters::{metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
@@ -48,11 +51,14 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/ws", get(ws::upgrade).route_layer(per_ip()))
         .route("/sse", get(sse::connect).route_layer(per_ip()))
         .route("/metrics", get(metrics::metrics_handler))
+        .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::record_http))
         .layer(cors(cors_origins))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span).on_response(request_id::RecordResponse))
+        // Outermost: the id is settled before the span is made, and set on every response.
+        .layer(middleware::from_fn(request_id::propagate))
         .with_state(state)
 }
 
@@ -67,7 +73,15 @@ async fn method_not_allowed() -> ApiError {
 fn cors(origins: Option<Vec<String>>) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static(api_key::HEADER)]);
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(api_key::HEADER),
+            request_id::HEADER,
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
+        ])
+        .expose_headers([request_id::HEADER]);
     match origins {
         None => layer.allow_origin(Any),
         Some(list) => {

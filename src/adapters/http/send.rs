@@ -6,8 +6,11 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, Body as ErrorResponse};
+use super::openapi::PrioritySchema;
 use super::extract::ApiJson;
 use super::state::AppState;
 use crate::domain::{ChannelName, NotificationDraft, Priority, Target, TenantId, UserId};
@@ -15,49 +18,81 @@ use crate::service::{ContentSource, SendReport};
 
 /// What every send carries besides its target: `event_type` and `payload` (default `{}`), or
 /// `template_id` and `variables` (default `{}`). `priority` and `ttl` override a template's defaults.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct Content {
+    /// What happened, e.g. `order.shipped` (1–128 characters). Required unless `template_id` is given.
+    #[schema(example = "order.shipped")]
     pub event_type: Option<String>,
+    /// Any JSON (default `{}`); not allowed with `template_id`.
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
+    /// Render the content from this template instead of `event_type` + `payload`.
     pub template_id: Option<String>,
+    /// Values for the template's `{{placeholders}}`.
+    #[schema(value_type = Option<Object>)]
     pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(value_type = Option<PrioritySchema>)]
     pub priority: Option<Priority>,
+    /// Seconds (1–604800) after which the notification is not worth delivering.
+    #[schema(minimum = 1, maximum = 604800)]
     pub ttl: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToUser {
+    /// The user; every live connection of theirs gets the notification.
     pub target_user_id: String,
     #[serde(flatten)]
     pub content: Content,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToUsers {
+    /// 1–1000 users; duplicates are sent once.
     pub target_user_ids: Vec<String>,
     #[serde(flatten)]
     pub content: Content,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToChannel {
+    /// Channel name: 1–64 characters of `A-Z a-z 0-9 _ . -`.
     pub channel: String,
     #[serde(flatten)]
     pub content: Content,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToChannels {
+    /// 1–1000 channels; a connection on several gets one copy.
     pub channels: Vec<String>,
     #[serde(flatten)]
     pub content: Content,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct SendResponse {
     pub success: bool,
-    #[serde(flatten)]
-    pub report: SendReport,
+    /// UUID v7: time-ordered; clients can de-duplicate by it.
+    pub notification_id: Uuid,
+    /// Connections the notification was handed to.
+    pub delivered_to: usize,
+    /// Targeted users with no live connection.
+    pub offline_users: usize,
+    /// Offline users for whom it was queued.
+    pub queued: usize,
+}
+
+impl From<SendReport> for SendResponse {
+    fn from(r: SendReport) -> Self {
+        Self {
+            success: true,
+            notification_id: r.notification_id,
+            delivered_to: r.delivered_to,
+            offline_users: r.offline_users,
+            queued: r.queued,
+        }
+    }
 }
 
 /// Validates `content` into a draft for `tenant`, rendering its template if it names one (shared by
@@ -71,9 +106,17 @@ pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) ->
 async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {
     let draft = draft_from(state, TenantId::default_tenant(), content).await?;
     let report = state.notifier.send(draft, &target).await?;
-    Ok(Json(SendResponse { success: true, report }))
+    Ok(Json(report.into()))
 }
 
+/// Sends to one user, on every device.
+#[utoipa::path(post, path = "/api/v1/notifications/send", tag = "notifications", request_body = SendToUser,
+    responses((status = 200, body = SendResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
+        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
+        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn send_to_user(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToUser>,
@@ -82,6 +125,14 @@ pub async fn send_to_user(
     deliver(&state, req.content, target).await
 }
 
+/// Sends to several users.
+#[utoipa::path(post, path = "/api/v1/notifications/send-to-users", tag = "notifications", request_body = SendToUsers,
+    responses((status = 200, body = SendResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
+        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
+        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn send_to_users(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToUsers>,
@@ -90,6 +141,14 @@ pub async fn send_to_users(
     deliver(&state, req.content, target).await
 }
 
+/// Sends to every connection of the tenant.
+#[utoipa::path(post, path = "/api/v1/notifications/broadcast", tag = "notifications", request_body = Content,
+    responses((status = 200, body = SendResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
+        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
+        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn broadcast(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Content>,
@@ -97,6 +156,14 @@ pub async fn broadcast(
     deliver(&state, req, Target::Broadcast).await
 }
 
+/// Sends to the subscribers of one channel.
+#[utoipa::path(post, path = "/api/v1/notifications/channel", tag = "notifications", request_body = SendToChannel,
+    responses((status = 200, body = SendResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
+        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
+        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn send_to_channel(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToChannel>,
@@ -105,6 +172,14 @@ pub async fn send_to_channel(
     deliver(&state, req.content, target).await
 }
 
+/// Sends to the subscribers of several channels.
+#[utoipa::path(post, path = "/api/v1/notifications/channels", tag = "notifications", request_body = SendToChannels,
+    responses((status = 200, body = SendResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
+        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
+        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
+        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
+        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn send_to_channels(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToChannels>,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::{ChannelName, Target, UserId, ValidationError};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TargetSpec {
     User { id: String },

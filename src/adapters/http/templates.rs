@@ -10,13 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
 use crate::domain::{Priority, Template, TemplateId, TemplateSpec};
 
 /// The fields a client defines, on create and on update.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TemplateFields {
     pub name: String,
     /// The event type of every notification sent with this template (not substituted).
@@ -25,6 +25,7 @@ pub struct TemplateFields {
     #[serde(default = "empty_object")]
     pub payload_template: Value,
     /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
+    #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
     pub priority: Option<Priority>,
     /// Default ttl in seconds when a send sets none.
     pub ttl: Option<u32>,
@@ -40,7 +41,7 @@ impl TemplateFields {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTemplate {
     /// 1–64 characters of `A-Z a-z 0-9 _ -`.
     pub id: String,
@@ -48,7 +49,7 @@ pub struct CreateTemplate {
     pub fields: TemplateFields,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateTemplate {
     /// Optional; when given it must equal the id in the path (ids cannot be changed).
     pub id: Option<String>,
@@ -56,13 +57,14 @@ pub struct UpdateTemplate {
     pub fields: TemplateFields,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateView {
     pub id: String,
     pub name: String,
     pub event_type: String,
     pub payload_template: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
     pub priority: Option<Priority>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
@@ -89,7 +91,7 @@ impl From<Template> for TemplateView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TemplateList {
     pub templates: Vec<TemplateView>,
     pub total: usize,
@@ -100,6 +102,10 @@ fn not_found(id: &TemplateId) -> ApiError {
 }
 
 /// Creates a template.
+#[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = CreateTemplate,
+    responses((status = 201, body = TemplateView, headers(("location" = String, description = "The template's URL"))),
+        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST or INVALID_JSON", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 409, description = "TEMPLATE_EXISTS", body = ErrorResponse)))]
 pub async fn create_template(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateTemplate>,
@@ -111,12 +117,18 @@ pub async fn create_template(
 }
 
 /// Every template, ordered by id.
+#[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
+    responses((status = 200, body = TemplateList), (status = 401, body = ErrorResponse)))]
 pub async fn list_templates(State(state): State<AppState>) -> Result<Json<TemplateList>, ApiError> {
     let templates: Vec<TemplateView> = state.templates.list().await?.into_iter().map(Into::into).collect();
     Ok(Json(TemplateList { total: templates.len(), templates }))
 }
 
 /// One template.
+#[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    responses((status = 200, body = TemplateView), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_template(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -127,6 +139,11 @@ pub async fn get_template(
 }
 
 /// Replaces a template's fields; its id and `created_at` stay.
+#[utoipa::path(put, path = "/api/v1/templates/{id}", tag = "templates", request_body = UpdateTemplate,
+    params(("id" = String, Path, description = "Template id")),
+    responses((status = 200, body = TemplateView),
+        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST or INVALID_JSON", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn update_template(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -143,6 +160,10 @@ pub async fn update_template(
 }
 
 /// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.
+#[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates",
+    params(("id" = String, Path, description = "Template id")),
+    responses((status = 204, description = "Deleted"), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn delete_template(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = TemplateId::parse(&id)?;
     state.templates.delete(&id).await?;

@@ -163,6 +163,13 @@ impl Subscriber {
         }
     }
 
+    /// Each message is the root of its own trace, like an HTTP request without `traceparent`.
+    #[tracing::instrument(
+        name = "pubsub.message",
+        parent = None,
+        skip_all,
+        fields(otel.kind = "consumer", messaging.system = "redis", messaging.destination.name = channel)
+    )]
     async fn handle(&self, channel: &str, raw: &[u8]) {
         self.status.received.fetch_add(1, Ordering::Relaxed);
         let (draft, target) = match pubsub_message::parse(raw, self.settings.max_payload_bytes) {

@@ -10,10 +10,11 @@ use serde_json::json;
 use tokio::time::{interval_at, Instant, Interval};
 use uuid::Uuid;
 
-use crate::adapters::connection::{Next, Registration, SinkReceiver};
+use crate::adapters::connection::{write_span, Next, Registration, SinkReceiver};
 use crate::adapters::http::AppState;
 use crate::adapters::metrics::LatencyRecorder;
-use crate::ports::{CloseReason, OutboundFrame};
+use crate::domain::ConnectionId;
+use crate::ports::{CloseReason, OutboundFrame, TraceLink};
 
 struct EventState {
     registration: Registration,
@@ -71,6 +72,8 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
     tokio::select! {
         next = s.receiver.next() => match next? {
             Next::Frame(frame) => {
+                // SSE hands the event to the response body; the span covers that hand-over.
+                let _span = frame.trace.map(|link| write_span(entry.id, &frame, link));
                 if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
                     s.written.push(id);
                 } else if frame.accepted_at_ms > 0 {
@@ -90,6 +93,17 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
             Some(Event::default().event("heartbeat").data(json!({"timestamp": chrono::Utc::now()}).to_string()))
         }
     }
+}
+
+fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "sse.write",
+        ara.connection_id = %connection,
+        ara.notification_id = frame.notification_id.map(tracing::field::display),
+    );
+    write_span::continue_dispatch(&span, link);
+    span
 }
 
 fn frame_event(frame: &OutboundFrame) -> Event {

@@ -11,12 +11,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientFrame, ServerFrame};
-use crate::adapters::connection::{Next, Registration, SinkReceiver};
+use crate::adapters::connection::{write_span, Next, Registration, SinkReceiver};
 use crate::adapters::http::AppState;
 use crate::adapters::metrics::LatencyRecorder;
-use crate::domain::ChannelName;
+use crate::domain::{ChannelName, ConnectionId};
 use crate::ports::AckError;
-use crate::ports::{CloseReason, OutboundFrame};
+use crate::ports::{CloseReason, OutboundFrame, TraceLink};
 use crate::service::{AckFailure, ConnectionEntry, SubscribeError};
 use uuid::Uuid;
 
@@ -101,7 +101,7 @@ async fn write_frames(
         tokio::select! {
             next = rx.next() => match next {
                 Some(Next::Frame(frame)) => {
-                    match write_batch(tx, rx, frame, latency).await {
+                    match write_batch(tx, rx, frame, entry.id, latency).await {
                         Ok(replayed) if !replayed.is_empty() => {
                             state.notifier.confirm_replayed(&entry.identity.key(), &replayed).await;
                         }
@@ -131,13 +131,19 @@ async fn write_batch(
     tx: &mut SplitSink<WebSocket, Message>,
     rx: &mut SinkReceiver,
     first: OutboundFrame,
+    connection: ConnectionId,
     latency: &mut LatencyRecorder,
 ) -> Result<Vec<Uuid>, axum::Error> {
     let mut replayed = Vec::new();
     let mut accepted = Vec::new();
+    // Write spans of frames from sampled dispatches, ended by the flush; never allocated otherwise.
+    let mut spans = Vec::new();
     let mut next = Some(first);
     let mut budget = COALESCE;
     while let Some(frame) = next.take() {
+        if let Some(link) = frame.trace {
+            spans.push(write_span(connection, &frame, link));
+        }
         tx.feed(text(&frame)).await?;
         if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
             replayed.push(id);
@@ -152,8 +158,20 @@ async fn write_batch(
         }
     }
     tx.flush().await?;
+    drop(spans);
     latency.record_written(&accepted);
     Ok(replayed)
+}
+
+fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "ws.write",
+        ara.connection_id = %connection,
+        ara.notification_id = frame.notification_id.map(tracing::field::display),
+    );
+    write_span::continue_dispatch(&span, link);
+    span
 }
 
 async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {

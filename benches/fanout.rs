@@ -1,0 +1,2 @@
+//! Dispatcher fan-out microbenchmark (work in progress).
+fn main() {}

@@ -1,0 +1,208 @@
+//! The OpenAPI description of every HTTP endpoint, generated from the handlers' annotations; served at
+//! `/api-docs/openapi.json` with Swagger UI at `/docs`, and committed as `openapi/openapi.json`.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, SecurityRequirement};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{batch, channels, health, send, target_spec, templates};
+
+/// `Low`, `Normal`, `High` or `Critical` (any case accepted on input).
+#[derive(ToSchema)]
+#[schema(as = Priority)]
+#[allow(dead_code)]
+pub enum PrioritySchema {
+    Low,
+    Normal,
+    High,
+    Critical,
+}
+
+/// The body of a 429: the error plus how long to wait.
+#[derive(ToSchema)]
+#[schema(as = RateLimitError)]
+#[allow(dead_code)]
+pub struct RateLimitErrorDoc {
+    error: RateLimitDetailDoc,
+}
+
+#[derive(ToSchema)]
+#[schema(as = RateLimitErrorDetail)]
+#[allow(dead_code)]
+pub struct RateLimitDetailDoc {
+    /// `RATE_LIMIT_EXCEEDED`
+    code: String,
+    message: String,
+    retry_after_seconds: u64,
+}
+
+/// Liveness and the state of each dependency.
+#[derive(ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)]
+pub struct HealthDoc {
+    /// `healthy`, `degraded` (a dependency is down but Ara still delivers locally) or `shutting_down`.
+    status: String,
+    version: String,
+    uptime_seconds: u64,
+    /// Per dependency: `healthy` / `degraded` / `down`, with details such as the Redis breaker state.
+    dependencies: Object,
+}
+
+/// Counters of this node.
+#[derive(ToSchema)]
+#[schema(as = Stats)]
+#[allow(dead_code)]
+pub struct StatsDoc {
+    connections: u64,
+    users: u64,
+    channels: u64,
+    notifications_sent: u64,
+    notifications_delivered: u64,
+    notifications_queued: u64,
+    slow_consumers_disconnected: u64,
+    notifications_replayed: u64,
+    uptime_seconds: u64,
+    /// Offline queue counts, when the queue is enabled.
+    queue: Option<Object>,
+    /// ACK counts, when ACK tracking is enabled.
+    acks: Option<AckStatsDoc>,
+}
+
+/// ACK tracking counts.
+#[derive(ToSchema)]
+#[schema(as = AckStats)]
+#[allow(dead_code)]
+pub struct AckStatsDoc {
+    pending: u64,
+    acknowledged: u64,
+    expired: u64,
+    average_ack_time_ms: f64,
+}
+
+/// A JSON object with any members.
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+#[allow(dead_code)]
+pub struct Object(serde_json::Value);
+
+/// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
+#[utoipa::path(get, path = "/ws", tag = "connections",
+    params(("token" = Option<String>, Query, description = "JWT; or send Authorization: Bearer")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
+        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, INVALID_SIGNATURE, INVALID_ALGORITHM, …", body = super::error::Body),
+        (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
+        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+    security(("bearer" = [])))]
+#[allow(dead_code)]
+fn websocket() {}
+
+/// Streams notifications as Server-Sent Events (`connected`, `notification`, `heartbeat`, `error`).
+#[utoipa::path(get, path = "/sse", tag = "connections",
+    params(("token" = Option<String>, Query, description = "JWT; or send Authorization: Bearer"),
+        ("channels" = Option<String>, Query, description = "Comma-separated channels to subscribe to"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this notification id")),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "VALIDATION_ERROR or SUBSCRIPTION_LIMIT", body = super::error::Body),
+        (status = 401, description = "Token refused", body = super::error::Body),
+        (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
+        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+    security(("bearer" = [])))]
+#[allow(dead_code)]
+fn server_sent_events() {}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+#[allow(dead_code)]
+fn metrics() {}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ara", description = "Real-time notification service: send over HTTP, deliver over WebSocket and SSE."),
+    paths(
+        send::send_to_user, send::send_to_users, send::broadcast, send::send_to_channel, send::send_to_channels,
+        batch::send_batch,
+        templates::create_template, templates::list_templates, templates::get_template,
+        templates::update_template, templates::delete_template,
+        channels::list_channels, channels::get_channel, channels::user_subscriptions,
+        health::health, health::stats, health::ack_stats,
+        websocket, server_sent_events, metrics,
+    ),
+    components(schemas(
+        super::error::Body, super::error::Detail, RateLimitErrorDoc, RateLimitDetailDoc, PrioritySchema,
+        send::Content, send::SendToUser, send::SendToUsers, send::SendToChannel, send::SendToChannels,
+        send::SendResponse, batch::BatchRequest, batch::BatchItem, batch::ItemResult, batch::Summary,
+        batch::BatchResponse, target_spec::TargetSpec,
+        templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateFields, templates::TemplateView,
+        templates::TemplateList,
+        channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
+        HealthDoc, StatsDoc, AckStatsDoc,
+    )),
+    modifiers(&CommonResponses),
+    tags(
+        (name = "notifications", description = "Send notifications"),
+        (name = "templates", description = "Reusable notification templates"),
+        (name = "channels", description = "Channel and subscription info"),
+        (name = "connections", description = "Client endpoints (JWT)"),
+        (name = "operations", description = "Health, stats and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Security schemes, and the responses every protected or rate-limited operation shares.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let protected = path.starts_with("/api/v1/") || path == "/stats";
+            let limited = protected || path == "/ws" || path == "/sse";
+            for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Delete] {
+                let Some(op) = operation_mut(item, method) else { continue };
+                if protected {
+                    op.security.get_or_insert_with(Vec::new).push(SecurityRequirement::new("api_key", Vec::<String>::new()));
+                    add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
+                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
+                }
+                if limited {
+                    add_response(op, "429", "RATE_LIMIT_EXCEEDED (with Retry-After and X-RateLimit-* headers)", "RateLimitError");
+                }
+            }
+        }
+    }
+}
+
+fn operation_mut(item: &mut utoipa::openapi::PathItem, method: HttpMethod) -> Option<&mut Operation> {
+    match method {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+fn add_response(op: &mut Operation, status: &str, description: &str, schema: &str) {
+    if op.responses.responses.contains_key(status) {
+        return;
+    }
+    let content = utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name(schema))).build();
+    let response = ResponseBuilder::new().description(description).content("application/json", content).build();
+    op.responses.responses.insert(status.to_owned(), RefOr::T(response));
+}
+
+/// The spec as pretty JSON, exactly as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
