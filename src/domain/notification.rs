@@ -68,7 +68,7 @@ impl NotificationDraft {
     /// The event type rule, shared with templates (which carry one for the drafts they render).
     pub fn check_event_type(event_type: &str) -> Result<(), ValidationError> {
         if event_type.trim().is_empty()
-            || event_type.len() > Self::MAX_EVENT_TYPE_LEN
+            || event_type.chars().count() > Self::MAX_EVENT_TYPE_LEN
             || event_type.chars().any(char::is_control)
         {
             return Err(ValidationError::InvalidEventType);

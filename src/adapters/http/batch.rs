@@ -26,7 +26,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchRequest {
     /// 1–100 items, each parsed and reported on its own.
-    #[schema(value_type = Vec<BatchItem>)]
+    #[schema(value_type = Vec<BatchItem>, min_items = 1, max_items = 100)]
     pub notifications: Vec<serde_json::Value>,
     #[serde(default)]
     pub stop_on_error: bool,

@@ -43,7 +43,7 @@ pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
 
 /// One channel's subscriber count.
 #[utoipa::path(get, path = "/api/v1/channels/{name}", tag = "channels",
-    params(("name" = String, Path, description = "Channel name")),
+    params(("name" = super::openapi::ChannelNameSchema, Path, description = "Channel name")),
     responses((status = 200, body = ChannelInfo), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "CHANNEL_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ChannelInfo>, ApiError> {
@@ -57,7 +57,7 @@ pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>
 
 /// A connected user's live connections and channels.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/subscriptions", tag = "channels",
-    params(("user_id" = String, Path, description = "User id")),
+    params(("user_id" = super::openapi::UserIdSchema, Path, description = "User id")),
     responses((status = 200, body = UserSubscriptions), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "USER_NOT_FOUND", body = ErrorResponse)))]
 pub async fn user_subscriptions(

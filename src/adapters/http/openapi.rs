@@ -139,7 +139,7 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateFields, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
-        HealthDoc, StatsDoc, AckStatsDoc,
+        HealthDoc, StatsDoc, AckStatsDoc, UserIdSchema, ChannelNameSchema, TemplateIdSchema, EventTypeSchema,
     )),
     modifiers(&CommonResponses),
     tags(
@@ -172,6 +172,11 @@ impl Modify for CommonResponses {
                     op.security.get_or_insert_with(Vec::new).push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
+                }
+                if op.request_body.is_some() {
+                    add_response(op, "400", "INVALID_JSON, INVALID_REQUEST or VALIDATION_ERROR", "ErrorResponse");
+                    add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");
+                    add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
                 }
                 if limited {
                     add_response(op, "429", "RATE_LIMIT_EXCEEDED (with Retry-After and X-RateLimit-* headers)", "RateLimitError");
@@ -206,3 +211,57 @@ pub fn spec_json() -> String {
     json.push('\n');
     json
 }
+
+/// Declares a string schema with a pattern (utoipa's derive takes no pattern on a newtype).
+macro_rules! string_schema {
+    ($ty:ident, $name:literal, $description:literal, $pattern:literal, $max:expr) => {
+        #[doc = $description]
+        pub struct $ty;
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($description))
+                    .pattern(Some($pattern))
+                    .max_length($max)
+                    .into()
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+string_schema!(
+    UserIdSchema,
+    "UserId",
+    "A user id: 1–128 characters, no control characters.",
+    r"^[^\u0000-\u001F\u007F-\u009F]{1,128}$",
+    None
+);
+string_schema!(
+    ChannelNameSchema,
+    "ChannelName",
+    "A channel name: 1–64 characters of A-Z a-z 0-9 _ . -",
+    r"^[A-Za-z0-9_.\-]{1,64}$",
+    None
+);
+string_schema!(
+    TemplateIdSchema,
+    "TemplateId",
+    "A template id: 1–64 characters of A-Z a-z 0-9 _ -",
+    r"^[A-Za-z0-9_\-]{1,64}$",
+    None
+);
+string_schema!(
+    EventTypeSchema,
+    "EventType",
+    "An event type: 1–128 characters, not only whitespace, no control characters.",
+    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
+    Some(128)
+);

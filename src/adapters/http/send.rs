@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Body as ErrorResponse};
-use super::openapi::PrioritySchema;
+use super::openapi::{ChannelNameSchema, EventTypeSchema, PrioritySchema, TemplateIdSchema, UserIdSchema};
 use super::extract::ApiJson;
 use super::state::AppState;
 use crate::domain::{ChannelName, NotificationDraft, Priority, Target, TenantId, UserId};
@@ -21,12 +21,13 @@ use crate::service::{ContentSource, SendReport};
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Content {
     /// What happened, e.g. `order.shipped` (1–128 characters). Required unless `template_id` is given.
-    #[schema(example = "order.shipped")]
+    #[schema(value_type = Option<EventTypeSchema>, example = "order.shipped")]
     pub event_type: Option<String>,
     /// Any JSON (default `{}`); not allowed with `template_id`.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
     /// Render the content from this template instead of `event_type` + `payload`.
+    #[schema(value_type = Option<TemplateIdSchema>)]
     pub template_id: Option<String>,
     /// Values for the template's `{{placeholders}}`.
     #[schema(value_type = Option<Object>)]
@@ -41,6 +42,7 @@ pub struct Content {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToUser {
     /// The user; every live connection of theirs gets the notification.
+    #[schema(value_type = UserIdSchema)]
     pub target_user_id: String,
     #[serde(flatten)]
     pub content: Content,
@@ -49,6 +51,7 @@ pub struct SendToUser {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToUsers {
     /// 1–1000 users; duplicates are sent once.
+    #[schema(value_type = Vec<UserIdSchema>, min_items = 1, max_items = 1000)]
     pub target_user_ids: Vec<String>,
     #[serde(flatten)]
     pub content: Content,
@@ -57,6 +60,7 @@ pub struct SendToUsers {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToChannel {
     /// Channel name: 1–64 characters of `A-Z a-z 0-9 _ . -`.
+    #[schema(value_type = ChannelNameSchema)]
     pub channel: String,
     #[serde(flatten)]
     pub content: Content,
@@ -65,6 +69,7 @@ pub struct SendToChannel {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendToChannels {
     /// 1–1000 channels; a connection on several gets one copy.
+    #[schema(value_type = Vec<ChannelNameSchema>, min_items = 1, max_items = 1000)]
     pub channels: Vec<String>,
     #[serde(flatten)]
     pub content: Content,

@@ -9,11 +9,23 @@ use crate::domain::{ChannelName, Target, UserId, ValidationError};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TargetSpec {
-    User { id: String },
-    Users { ids: Vec<String> },
+    User {
+        #[schema(value_type = super::openapi::UserIdSchema)]
+        id: String,
+    },
+    Users {
+        #[schema(value_type = Vec<super::openapi::UserIdSchema>, min_items = 1, max_items = 1000)]
+        ids: Vec<String>,
+    },
     Broadcast,
-    Channel { name: String },
-    Channels { names: Vec<String> },
+    Channel {
+        #[schema(value_type = super::openapi::ChannelNameSchema)]
+        name: String,
+    },
+    Channels {
+        #[schema(value_type = Vec<super::openapi::ChannelNameSchema>, min_items = 1, max_items = 1000)]
+        names: Vec<String>,
+    },
 }
 
 impl TargetSpec {

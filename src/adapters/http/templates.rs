@@ -18,8 +18,11 @@ use crate::domain::{Priority, Template, TemplateId, TemplateSpec};
 /// The fields a client defines, on create and on update.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TemplateFields {
+    /// 1–128 characters, not only whitespace, no control characters.
+    #[schema(value_type = super::openapi::EventTypeSchema)]
     pub name: String,
     /// The event type of every notification sent with this template (not substituted).
+    #[schema(value_type = super::openapi::EventTypeSchema)]
     pub event_type: String,
     /// Any JSON; `{{variable}}` placeholders in its strings are filled at send time. Default `{}`.
     #[serde(default = "empty_object")]
@@ -27,7 +30,8 @@ pub struct TemplateFields {
     /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
     #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
     pub priority: Option<Priority>,
-    /// Default ttl in seconds when a send sets none.
+    /// Default ttl in seconds (1–604800) when a send sets none.
+    #[schema(minimum = 1, maximum = 604800)]
     pub ttl: Option<u32>,
 }
 
@@ -44,6 +48,7 @@ impl TemplateFields {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTemplate {
     /// 1–64 characters of `A-Z a-z 0-9 _ -`.
+    #[schema(value_type = super::openapi::TemplateIdSchema)]
     pub id: String,
     #[serde(flatten)]
     pub fields: TemplateFields,
@@ -126,7 +131,7 @@ pub async fn list_templates(State(state): State<AppState>) -> Result<Json<Templa
 
 /// One template.
 #[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "templates",
-    params(("id" = String, Path, description = "Template id")),
+    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
     responses((status = 200, body = TemplateView), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_template(
@@ -140,7 +145,7 @@ pub async fn get_template(
 
 /// Replaces a template's fields; its id and `created_at` stay.
 #[utoipa::path(put, path = "/api/v1/templates/{id}", tag = "templates", request_body = UpdateTemplate,
-    params(("id" = String, Path, description = "Template id")),
+    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
     responses((status = 200, body = TemplateView),
         (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST or INVALID_JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
@@ -161,7 +166,7 @@ pub async fn update_template(
 
 /// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.
 #[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates",
-    params(("id" = String, Path, description = "Template id")),
+    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
     responses((status = 204, description = "Deleted"), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn delete_template(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
