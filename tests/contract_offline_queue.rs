@@ -84,6 +84,17 @@ async fn fifo_replay_order<B: Backend>() {
     assert!(queue.peek(&user("acme", "nobody"), 10, now).await.unwrap().is_empty());
 }
 
+/// Any JSON a sender may send comes back byte for byte, including a NUL escape and astral characters.
+async fn payloads_round_trip_verbatim<B: Backend>() {
+    let policy = policy(100, 3600);
+    let Some(queue) = B::open(policy).await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let mut entry = item(&alice, 0, now, None, &policy);
+    entry.notification.payload = serde_json::json!({"nul": "a\u{0}b", "emoji": "🦀", "deep": [[{"x": null}]]});
+    enqueue_all(&*queue, &alice, std::slice::from_ref(&entry)).await;
+    assert_eq!(queue.peek(&alice, 10, now).await.unwrap(), vec![entry]);
+}
+
 async fn overflow_drops_oldest<B: Backend>() {
     let policy = policy(3, 3600);
     let Some(queue) = B::open(policy).await else { return };
@@ -237,6 +248,7 @@ macro_rules! offline_queue_suite {
             use super::*;
             offline_queue_suite!(@tests $backend;
                 fifo_replay_order,
+                payloads_round_trip_verbatim,
                 overflow_drops_oldest,
                 expiry_by_queue_ttl,
                 expiry_by_own_ttl,

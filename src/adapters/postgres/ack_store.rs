@@ -64,7 +64,8 @@ fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
 #[async_trait]
 impl AckStore for PostgresAckStore {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
-        let body = serde_json::to_value(&pending.notification)
+        // Sent as text and cast to `json`, which keeps it verbatim (see the json_bodies migration).
+        let body = serde_json::to_string(&pending.notification)
             .map_err(|e| AckError::Corrupt(format!("cannot encode notification: {e}")))?;
         let timeout = pending.deadline - pending.delivered_at;
         let retain_until = pending.deadline + timeout.max(MIN_MARKER_RETENTION);
@@ -72,7 +73,7 @@ impl AckStore for PostgresAckStore {
         sqlx::query(
             "INSERT INTO ack_records \
                  (notification_id, tenant_id, user_id, status, notification, delivered_at, deadline, retain_until) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7) \
+             VALUES ($1, $2, $3, 'pending', $4::json, $5, $6, $7) \
              ON CONFLICT (notification_id, tenant_id, user_id) DO UPDATE SET \
                  status = 'pending', notification = EXCLUDED.notification, \
                  delivered_at = EXCLUDED.delivered_at, deadline = EXCLUDED.deadline, \
