@@ -110,6 +110,7 @@ impl Resilience {
             tasks.push(pubsub::spawn(
                 connection.client().clone(),
                 state.notifier.clone(),
+                state.templates.clone(),
                 settings.clone(),
                 status.clone(),
                 state.shutdown.clone(),

@@ -140,3 +140,35 @@ async fn health_shows_the_subscription_and_stays_up_without_pubsub() {
     let plain = spawn_app(&[]).await.get("/health").await;
     assert!(plain.body["dependencies"].get("pubsub").is_none() && plain.body["dependencies"].get("redis").is_none());
 }
+
+#[tokio::test]
+async fn templated_messages_are_rendered_and_bad_ones_counted() {
+    let Some(url) = shared_redis().await else { return };
+    let channel = unique("ara-test-templates");
+    let app = app_with_pubsub(&url, &channel, &[]).await;
+    let created = app
+        .post(
+            "/api/v1/templates",
+            &json!({"id": "shipped", "name": "Shipped", "event_type": "order.shipped",
+                "payload_template": {"text": "Order {{order}} shipped", "count": "{{count}}"}, "priority": "High"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let mut alice = app.connect_user("alice", "default").await;
+
+    let message = json!({"target": {"type": "user", "id": "alice"}, "template_id": "shipped",
+        "variables": {"order": "A-17", "count": 3}});
+    publish_json(&url, &channel, &message).await;
+    let n = alice.recv_notification().await;
+    assert_eq!(n["event_type"], "order.shipped");
+    assert_eq!(n["payload"], json!({"text": "Order A-17 shipped", "count": 3}));
+    assert_eq!(n["priority"], "High", "the template's priority applies");
+
+    // A missing variable and an unknown template are dropped and counted; the next message still goes.
+    publish_json(&url, &channel, &json!({"target": {"type": "user", "id": "alice"}, "template_id": "shipped"})).await;
+    publish_json(&url, &channel, &json!({"target": {"type": "user", "id": "alice"}, "template_id": "nope"})).await;
+    publish_json(&url, &channel, &json!({"target": {"type": "user", "id": "alice"}, "event_type": "after"})).await;
+    assert_eq!(alice.recv_notification().await["event_type"], "after");
+    let stats = app.stats().await;
+    assert_eq!(stats["pubsub"]["malformed"].as_u64(), Some(2), "{stats}");
+}

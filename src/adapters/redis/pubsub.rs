@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff, pubsub_message};
-use crate::service::NotificationService;
+use crate::service::{NotificationService, ResolveError, TemplateResolver};
 
 #[derive(Debug, Clone)]
 pub struct PubSubSettings {
@@ -76,12 +76,13 @@ impl PubSubStatus {
 pub fn spawn(
     client: redis::Client,
     notifier: Arc<NotificationService>,
+    templates: Arc<TemplateResolver>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let subscriber = Subscriber { client, notifier, settings, status };
+        let subscriber = Subscriber { client, notifier, templates, settings, status };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = subscriber.run() => {}
@@ -92,6 +93,7 @@ pub fn spawn(
 struct Subscriber {
     client: redis::Client,
     notifier: Arc<NotificationService>,
+    templates: Arc<TemplateResolver>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
 }
@@ -172,7 +174,7 @@ impl Subscriber {
     )]
     async fn handle(&self, channel: &str, raw: &[u8]) {
         self.status.received.fetch_add(1, Ordering::Relaxed);
-        let (draft, target) = match pubsub_message::parse(raw, self.settings.max_payload_bytes) {
+        let message = match pubsub_message::parse(raw) {
             Ok(parsed) => parsed,
             Err(e) => {
                 self.status.malformed.fetch_add(1, Ordering::Relaxed);
@@ -180,7 +182,22 @@ impl Subscriber {
                 return;
             }
         };
-        match self.notifier.send(draft, &target).await {
+        let max = self.settings.max_payload_bytes;
+        let drafted = self.templates.draft(message.tenant, message.content, message.priority, message.ttl, max).await;
+        let draft = match drafted {
+            Ok(draft) => draft,
+            Err(ResolveError::Store(e)) => {
+                self.status.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, error = %e, "Pub/Sub send failed: template store unavailable");
+                return;
+            }
+            Err(e) => {
+                self.status.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, reason = %e, "dropped a Pub/Sub message whose content is invalid");
+                return;
+            }
+        };
+        match self.notifier.send(draft, &message.target).await {
             Ok(report) => {
                 self.status.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(channel, id = %report.notification_id, delivered_to = report.delivered_to, "Pub/Sub send");

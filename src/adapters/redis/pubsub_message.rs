@@ -12,20 +12,29 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::adapters::http::target_spec::TargetSpec;
-use crate::domain::{NotificationDraft, Priority, Target, TenantId, ValidationError};
+use crate::domain::{Priority, Target, TenantId, ValidationError};
+use crate::service::{ContentSource, ResolveError};
 
 #[derive(Debug, Deserialize)]
 struct Message {
     target: TargetSpec,
     event_type: Option<String>,
-    #[serde(default)]
     payload: Option<serde_json::Value>,
+    template_id: Option<String>,
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
     priority: Option<Priority>,
     ttl: Option<u32>,
     tenant_id: Option<String>,
-    /// Template sends are part of the templates work; until the service can render one, such a
-    /// message is refused with [`MessageError::TemplatesUnsupported`] rather than sent half-filled.
-    template_id: Option<String>,
+}
+
+/// A message that parsed: who it is for and what to render, before templates are resolved.
+#[derive(Debug)]
+pub struct ParsedMessage {
+    pub tenant: TenantId,
+    pub target: Target,
+    pub content: ContentSource,
+    pub priority: Option<Priority>,
+    pub ttl: Option<u32>,
 }
 
 /// Why a message was dropped; logged with the message's channel and counted as malformed.
@@ -35,28 +44,22 @@ pub enum MessageError {
     Shape(#[from] serde_json::Error),
     #[error("{0}")]
     Invalid(#[from] ValidationError),
-    #[error("event_type is required")]
-    MissingEventType,
-    #[error("template_id is not supported over Redis Pub/Sub yet; send event_type and payload")]
-    TemplatesUnsupported,
+    #[error("{0}")]
+    Content(#[from] ResolveError),
 }
 
-/// Parses and validates one published message. `max_payload_bytes` is the HTTP body limit, so both
-/// triggers accept the same notifications.
-pub fn parse(raw: &[u8], max_payload_bytes: usize) -> Result<(NotificationDraft, Target), MessageError> {
+/// Parses one published message. Content is checked when the template resolver renders it, with the
+/// HTTP body limit, so both triggers accept the same notifications.
+pub fn parse(raw: &[u8]) -> Result<ParsedMessage, MessageError> {
     let message: Message = serde_json::from_slice(raw)?;
-    if message.template_id.is_some() {
-        return Err(MessageError::TemplatesUnsupported);
-    }
-    let event_type = message.event_type.ok_or(MessageError::MissingEventType)?;
     let tenant = match message.tenant_id.as_deref() {
         None => TenantId::default_tenant(),
         Some(raw) => TenantId::parse(raw)?,
     };
     let target = message.target.into_target()?;
-    let payload = message.payload.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
-    let draft = NotificationDraft::new(tenant, event_type, payload, message.priority, message.ttl, max_payload_bytes)?;
-    Ok((draft, target))
+    let content =
+        ContentSource::from_parts(message.event_type, message.payload, message.template_id, message.variables)?;
+    Ok(ParsedMessage { tenant, target, content, priority: message.priority, ttl: message.ttl })
 }
 
 #[cfg(test)]
@@ -68,30 +71,31 @@ mod tests {
     fn parses_a_full_message() {
         let raw = br#"{"target":{"type":"user","id":"alice"},"event_type":"e","payload":{"a":1},
             "priority":"high","ttl":60,"tenant_id":"acme"}"#;
-        let (draft, target) = parse(raw, 1024).unwrap();
-        assert_eq!(target, Target::User(UserId::parse("alice").unwrap()));
-        assert_eq!(draft.tenant.to_string(), "acme");
-        assert_eq!((draft.priority, draft.ttl_seconds), (Priority::High, Some(60)));
+        let m = parse(raw).unwrap();
+        assert_eq!(m.target, Target::User(UserId::parse("alice").unwrap()));
+        assert_eq!(m.tenant.to_string(), "acme");
+        assert_eq!((m.priority, m.ttl), (Some(Priority::High), Some(60)));
+        assert!(matches!(m.content, ContentSource::Inline { ref event_type, .. } if event_type == "e"));
     }
 
     #[test]
     fn defaults_tenant_and_payload() {
-        let (draft, target) = parse(br#"{"target":{"type":"broadcast"},"event_type":"e"}"#, 1024).unwrap();
-        assert_eq!(target, Target::Broadcast);
-        assert_eq!(draft.tenant, TenantId::default_tenant());
-        assert_eq!(draft.payload, serde_json::json!({}));
+        let m = parse(br#"{"target":{"type":"broadcast"},"event_type":"e"}"#).unwrap();
+        assert_eq!(m.target, Target::Broadcast);
+        assert_eq!(m.tenant, TenantId::default_tenant());
+        assert!(matches!(m.content, ContentSource::Inline { ref payload, .. } if payload == &serde_json::json!({})));
     }
 
     #[test]
     fn says_why_a_message_is_refused() {
-        let reason = |raw: &[u8]| parse(raw, 16).unwrap_err().to_string();
+        let reason = |raw: &[u8]| parse(raw).unwrap_err().to_string();
         assert!(reason(b"not json").contains("not a notification message"));
         assert!(reason(br#"{"event_type":"e"}"#).contains("target"));
         assert!(reason(br#"{"target":{"type":"broadcast"}}"#).contains("event_type"));
         assert!(reason(br#"{"target":{"type":"channel","name":"bad name"},"event_type":"e"}"#).contains("channel"));
         assert!(reason(br#"{"target":{"type":"broadcast"},"event_type":"e","tenant_id":"a b"}"#).contains("tenant"));
-        assert!(reason(br#"{"target":{"type":"broadcast"},"template_id":"t"}"#).contains("template_id"));
-        assert!(reason(br#"{"target":{"type":"broadcast"},"event_type":"e","payload":"xxxxxxxxxxxxxxxxxxxx"}"#)
-            .contains("payload"));
+        assert!(reason(br#"{"target":{"type":"broadcast"},"template_id":"t","event_type":"e"}"#).contains("either"));
+        let templated = parse(br#"{"target":{"type":"broadcast"},"template_id":"t","variables":{"a":1}}"#).unwrap();
+        assert!(matches!(templated.content, ContentSource::Template { .. }));
     }
 }
