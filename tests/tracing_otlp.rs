@@ -59,7 +59,12 @@ impl Collector {
 
     fn spans(&self) -> Vec<Span> {
         let requests = self.0.lock().unwrap();
-        requests.iter().flat_map(|r| &r.resource_spans).flat_map(|r| &r.scope_spans).flat_map(|s| s.spans.clone()).collect()
+        requests
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| s.spans.clone())
+            .collect()
     }
 
     fn service_names(&self) -> Vec<String> {

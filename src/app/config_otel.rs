@@ -32,9 +32,8 @@ impl Default for OtelSettings {
 }
 
 pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
-    let invalid = |setting: &str, message: &str| {
-        Err(ConfigError::Invalid { setting: setting.into(), message: message.into() })
-    };
+    let invalid =
+        |setting: &str, message: &str| Err(ConfigError::Invalid { setting: setting.into(), message: message.into() });
     let o = &s.otel;
     if !(0.0..=1.0).contains(&o.sampling_ratio) {
         return invalid("OTEL_SAMPLING_RATIO", "must be between 0.0 and 1.0");
@@ -52,7 +51,10 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         }
         let rest = o.endpoint.strip_prefix("http://").unwrap_or_default();
         if rest.is_empty() || rest.starts_with('/') {
-            return invalid("OTEL_ENDPOINT", "must be an http:// URL of an OTLP/gRPC collector, e.g. http://localhost:4317");
+            return invalid(
+                "OTEL_ENDPOINT",
+                "must be an http:// URL of an OTLP/gRPC collector, e.g. http://localhost:4317",
+            );
         }
     }
     Ok(())

@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use thiserror::Error;
 use tracing::Subscriber;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -112,8 +112,10 @@ where
     Ok(guard)
 }
 
-/// The `tracing-opentelemetry` layer and its pipeline. It sees Ara's own spans at INFO and above,
-/// whatever the log filter says, and never the exporter's own (which would feed on themselves).
+/// The `tracing-opentelemetry` layer and its pipeline. It sees all of Ara's own spans (the per-send
+/// ones are DEBUG, so that they cost nothing while neither export nor debug logs want them) and Ara's
+/// events at INFO and above, whatever the log filter says; never the exporter's own, which would feed
+/// on themselves.
 /// Must be called inside a Tokio runtime: the gRPC channel spawns its connection task there.
 pub fn span_layer<S>(settings: &OtelSettings) -> Result<(impl Layer<S>, TelemetryGuard), TelemetryError>
 where
@@ -139,6 +141,12 @@ where
         // `code.*` attributes say where a span comes from; thread and target would only repeat it.
         .with_threads(false)
         .with_target(false)
-        .with_filter(Targets::new().with_target("ara", tracing::Level::INFO));
+        .with_filter(
+            FilterFn::new(|meta| {
+                let ours = meta.target() == "ara" || meta.target().starts_with("ara::");
+                ours && (meta.is_span() || *meta.level() <= tracing::Level::INFO)
+            })
+            .with_max_level_hint(tracing::Level::DEBUG),
+        );
     Ok((layer, TelemetryGuard { provider: Some(provider) }))
 }

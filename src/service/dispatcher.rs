@@ -45,7 +45,7 @@ impl Dispatcher {
     /// like metrics, stay out of the per-recipient walk: a sampled dispatch hands its ids to the
     /// frame instead (see `frame::trace_link`), and each transport opens its write span from those.
     pub fn span(target: &Target) -> tracing::Span {
-        tracing::info_span!(
+        tracing::debug_span!(
             "dispatch",
             ara.target_type = target.kind(),
             ara.delivered = tracing::field::Empty,

@@ -102,8 +102,9 @@ impl NotificationService {
     /// Accepts `draft` now and delivers it to `target` within the draft's tenant.
     ///
     /// Traced as `notify.send`, a child of the caller's span (the HTTP request, the Pub/Sub message),
-    /// with one `dispatch` child for the whole delivery: spans are per send, never per recipient.
-    #[tracing::instrument(name = "notify.send", skip_all, fields(
+    /// with one `dispatch` child for the whole delivery: spans are per send, never per recipient. Both
+    /// are DEBUG spans, so with span export off and the default log level they cost nothing.
+    #[tracing::instrument(level = "debug", name = "notify.send", skip_all, fields(
         ara.tenant = %draft.tenant,
         ara.event_type = %draft.event_type,
         ara.target_type = target.kind(),

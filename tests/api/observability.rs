@@ -44,7 +44,11 @@ impl Scraped {
     }
 
     fn label_values(&self, name: &str, label: &str) -> Vec<String> {
-        self.samples.iter().filter(|s| s.metric == name).filter_map(|s| s.labels.get(label).map(str::to_owned)).collect()
+        self.samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter_map(|s| s.labels.get(label).map(str::to_owned))
+            .collect()
     }
 }
 
@@ -72,13 +76,19 @@ async fn metrics_follow_a_scripted_session() {
     assert_eq!(first.delivered_to, 1);
     let n = alice.recv_notification().await;
     let users = app
-        .send("/api/v1/notifications/send-to-users", &json!({"target_user_ids": ["alice-obs", "bob-obs"], "event_type": "obs.users"}))
+        .send(
+            "/api/v1/notifications/send-to-users",
+            &json!({"target_user_ids": ["alice-obs", "bob-obs"], "event_type": "obs.users"}),
+        )
         .await;
     assert_eq!(users.delivered_to, 2);
     app.broadcast("obs.broadcast", json!({})).await;
     app.send_to_channel("news-obs", "obs.channel", json!({})).await;
     let channels = app
-        .send("/api/v1/notifications/channels", &json!({"channels": ["news-obs", "sports-obs"], "event_type": "obs.channels"}))
+        .send(
+            "/api/v1/notifications/channels",
+            &json!({"channels": ["news-obs", "sports-obs"], "event_type": "obs.channels"}),
+        )
         .await;
     assert_eq!(channels.delivered_to, 2);
     let queued = app.send_to_user("ghost-obs", "obs.offline", json!({})).await;
@@ -135,7 +145,10 @@ async fn metrics_follow_a_scripted_session() {
     let raw = live.raw_value("ara_http_requests_total", &subscriptions);
     assert_eq!(raw - before.raw_value("ara_http_requests_total", &subscriptions), 1.0);
     for line in live.text.lines().filter(|l| !l.starts_with('#')) {
-        assert!(!line.contains("-obs") && !line.contains("no-such-route"), "a raw id or path leaked into a label: {line}");
+        assert!(
+            !line.contains("-obs") && !line.contains("no-such-route"),
+            "a raw id or path leaked into a label: {line}"
+        );
     }
     assert!(!live.label_values("ara_http_requests_total", "route").is_empty());
 

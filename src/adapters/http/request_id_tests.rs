@@ -10,6 +10,11 @@ use tracing_subscriber::Layer;
 use super::*;
 use axum::http::Request as HttpRequest;
 
+/// These tests share callsites (the span maker, the handler's log line). `tracing` caches whether a
+/// callsite is wanted, and a callsite first hit on one thread while another is installing its scoped
+/// subscriber can miss that subscriber; running them one at a time keeps the log test deterministic.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Log output captured in memory.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -53,6 +58,7 @@ fn id_of(response: &axum::response::Response) -> &str {
 
 #[tokio::test]
 async fn a_sane_id_is_echoed() {
+    let _serial = SERIAL.lock().await;
     let response = call(HttpRequest::get("/users/u1").header("x-request-id", "abc-123_DEF.4")).await;
     assert_eq!(id_of(&response), "abc-123_DEF.4");
     let longest = "x".repeat(MAX_LEN);
@@ -62,6 +68,7 @@ async fn a_sane_id_is_echoed() {
 
 #[tokio::test]
 async fn a_missing_or_unacceptable_id_is_replaced_by_a_uuid_v7() {
+    let _serial = SERIAL.lock().await;
     let too_long = "x".repeat(MAX_LEN + 1);
     for given in [None, Some(""), Some("has space"), Some(too_long.as_str()), Some("tab\there")] {
         let mut request = HttpRequest::get("/users/u1");
@@ -80,6 +87,7 @@ async fn a_missing_or_unacceptable_id_is_replaced_by_a_uuid_v7() {
 
 #[tokio::test]
 async fn log_lines_carry_the_request_id_and_never_the_query_or_credentials() {
+    let _serial = SERIAL.lock().await;
     let logs = Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::registry().with(

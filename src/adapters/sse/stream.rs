@@ -96,7 +96,7 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
 }
 
 fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) -> tracing::Span {
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         parent: None,
         "sse.write",
         ara.connection_id = %connection,

@@ -164,7 +164,7 @@ async fn write_batch(
 }
 
 fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) -> tracing::Span {
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         parent: None,
         "ws.write",
         ara.connection_id = %connection,
