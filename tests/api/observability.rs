@@ -27,18 +27,6 @@ impl Scraped {
             .sum()
     }
 
-    /// Like `value`, read from the text. prometheus-parse drops samples whose label values contain `}`
-    /// (its label pattern is `[^}]+`), which route templates such as `/users/{user_id}` do; Prometheus
-    /// itself reads them.
-    fn raw_value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.text
-            .lines()
-            .filter(|l| l.starts_with(&format!("{name}{{")))
-            .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-            .sum()
-    }
-
     fn has_family(&self, name: &str) -> bool {
         self.docs.contains_key(name)
     }
@@ -141,9 +129,8 @@ async fn metrics_follow_a_scripted_session() {
     assert_eq!(delta("ara_http_requests_total", &send), 2.0);
     assert_eq!(delta("ara_http_requests_total", &[("route", "/api/v1/notifications/batch"), ("status", "200")]), 1.0);
     assert_eq!(delta("ara_http_requests_total", &[("status", "404")]), 1.0);
-    let subscriptions = [("route", "/api/v1/users/{user_id}/subscriptions"), ("status", "200")];
-    let raw = live.raw_value("ara_http_requests_total", &subscriptions);
-    assert_eq!(raw - before.raw_value("ara_http_requests_total", &subscriptions), 1.0);
+    let subscriptions = [("route", "/api/v1/users/:user_id/subscriptions"), ("status", "200")];
+    assert_eq!(delta("ara_http_requests_total", &subscriptions), 1.0);
     for line in live.text.lines().filter(|l| !l.starts_with('#')) {
         assert!(
             !line.contains("-obs") && !line.contains("no-such-route"),
