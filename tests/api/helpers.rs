@@ -455,3 +455,182 @@ impl WsClient {
         let _ = self.ws.close(None).await;
     }
 }
+
+impl TestApp {
+    /// Polls `/stats` until `pred` holds for the whole body (for nested fields such as
+    /// `queue.queued_messages`); fails after [`POLL_DEADLINE`].
+    pub async fn wait_for_stats(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + POLL_DEADLINE;
+        loop {
+            let stats = self.stats().await;
+            if pred(&stats) {
+                return stats;
+            }
+            assert!(Instant::now() < deadline, "/stats never showed {what}; last: {stats}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Opens `GET /sse?token=…` for `user` of `tenant`, which must succeed; `channels` is the
+    /// comma-separated `channels=` parameter when given.
+    pub async fn connect_sse(&self, user: &str, tenant: &str, channels: Option<&str>) -> SseClient {
+        let mut query = format!("token={}", self.token(user, tenant));
+        if let Some(channels) = channels {
+            query.push_str(&format!("&channels={channels}"));
+        }
+        let sse = self.try_connect_sse(&query, None).await.unwrap_or_else(|r| panic!("SSE refused: {r:?}"));
+        assert_eq!((sse.user_id.as_str(), sse.tenant_id.as_str()), (user, tenant));
+        sse
+    }
+
+    /// Tries `GET /sse?{query}` (with `Last-Event-ID` when given); a refusal is returned as the
+    /// HTTP reply. A stream must start with a `connected` event, which is read here.
+    pub async fn try_connect_sse(&self, query: &str, last_event_id: Option<&str>) -> Result<SseClient, Reply> {
+        let mut request = self.client.get(self.url(&format!("/sse?{query}"))).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("GET /sse reaches the server");
+        if response.status() != StatusCode::OK {
+            return Err(Reply::from(response).await);
+        }
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(content_type.starts_with("text/event-stream"), "SSE content type: {content_type:?}");
+        let mut client = SseClient {
+            response,
+            buffer: Vec::new(),
+            connection_id: 0,
+            user_id: String::new(),
+            tenant_id: String::new(),
+            channels: Value::Null,
+            heartbeats: 0,
+        };
+        let hello = client.recv_any().await;
+        assert_eq!(hello.event, "connected", "the first SSE event must be `connected`: {hello:?}");
+        let data = hello.json();
+        client.connection_id = data["connection_id"].as_u64().expect("connection_id is a number");
+        client.user_id = data["user_id"].as_str().expect("user_id").to_owned();
+        client.tenant_id = data["tenant_id"].as_str().expect("tenant_id").to_owned();
+        client.channels = data["channels"].clone();
+        Ok(client)
+    }
+}
+
+/// One Server-Sent Event: its `event:`, `id:` and (joined) `data:` lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {self:?}"))
+    }
+
+    fn parse(block: &str) -> Self {
+        let mut event = SseEvent { event: "message".into(), id: None, data: String::new() };
+        let mut data = Vec::new();
+        for line in block.lines() {
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => event.event = value.to_owned(),
+                "id" => event.id = Some(value.to_owned()),
+                "data" => data.push(value),
+                _ => {}
+            }
+        }
+        event.data = data.join("\n");
+        event
+    }
+}
+
+/// An SSE stream read with `Response::chunk`, split into events at blank lines.
+pub struct SseClient {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    pub connection_id: u64,
+    pub user_id: String,
+    pub tenant_id: String,
+    /// `channels` of the `connected` event.
+    pub channels: Value,
+    heartbeats: usize,
+}
+
+impl SseClient {
+    /// `heartbeat` events skipped so far by the readers that skip them.
+    pub fn heartbeats_seen(&self) -> usize {
+        self.heartbeats
+    }
+
+    /// The next event of any kind within `limit`; `None` on timeout. Fails if the stream ends.
+    pub async fn next_any_within(&mut self, limit: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(block).expect("SSE is UTF-8");
+                let block = block.trim_matches('\n');
+                if block.is_empty() || block.lines().all(|l| l.starts_with(':')) {
+                    continue;
+                }
+                return Some(SseEvent::parse(block));
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?;
+            match chunk {
+                Ok(Some(bytes)) => self.buffer.extend(bytes.iter().filter(|&&b| b != b'\r')),
+                Ok(None) => panic!("the SSE stream ended (connection {})", self.connection_id),
+                Err(e) => panic!("the SSE stream failed (connection {}): {e}", self.connection_id),
+            }
+        }
+    }
+
+    /// The next event that is not a `heartbeat`, within `limit`.
+    pub async fn next_within(&mut self, limit: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_any_within(left).await?;
+            if event.event == "heartbeat" {
+                self.heartbeats += 1;
+                continue;
+            }
+            return Some(event);
+        }
+    }
+
+    /// The next event of any kind; fails after [`RECV_TIMEOUT`].
+    pub async fn recv_any(&mut self) -> SseEvent {
+        match self.next_any_within(RECV_TIMEOUT).await {
+            Some(event) => event,
+            None => panic!("no SSE event within {RECV_TIMEOUT:?} (connection {})", self.connection_id),
+        }
+    }
+
+    /// The next non-heartbeat event, which must be a `notification` whose `id:` is the notification
+    /// id; returns the `id:` and the data.
+    pub async fn recv_notification(&mut self) -> (String, Value) {
+        let event = match self.next_within(RECV_TIMEOUT).await {
+            Some(event) => event,
+            None => panic!("no SSE notification within {RECV_TIMEOUT:?} (connection {})", self.connection_id),
+        };
+        assert_eq!(event.event, "notification", "expected a notification event: {event:?}");
+        let data = event.json();
+        let id = event.id.clone().unwrap_or_else(|| panic!("a notification event carries an id: {event:?}"));
+        assert_eq!(data["id"], id.as_str(), "the event id is the notification id: {event:?}");
+        assert_eq!(data["type"], "notification", "{event:?}");
+        (id, data)
+    }
+
+    /// Fails if any event other than a heartbeat arrives within `limit`.
+    pub async fn expect_no_event(&mut self, limit: Duration) {
+        if let Some(event) = self.next_within(limit).await {
+            panic!("expected no SSE event on connection {}, got {event:?}", self.connection_id);
+        }
+    }
+}

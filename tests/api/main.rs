@@ -3,14 +3,18 @@
 
 mod helpers;
 
+mod acks;
 mod api_key;
 mod auth;
+mod batch;
+mod channel_info;
 mod cli;
 mod delivery;
 mod health_stats;
 mod heartbeat;
 mod limits;
 mod observability;
+mod offline_queue;
 mod ordering;
 mod protocol;
 mod pubsub;
@@ -19,6 +23,7 @@ mod redis_outage;
 mod redis_support;
 mod shutdown;
 mod slow_consumer;
+mod sse;
 mod templates;
 mod tenancy;
 mod validation;
