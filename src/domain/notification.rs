@@ -31,6 +31,10 @@ impl Priority {
     }
 }
 
+/// Ids accepted by this process are strictly increasing, even within one millisecond: the context
+/// keeps a counter below the timestamp.
+static ID_CONTEXT: std::sync::Mutex<uuid::ContextV7> = std::sync::Mutex::new(uuid::ContextV7::new());
+
 /// The validated content of a notification before it is accepted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotificationDraft {
@@ -88,8 +92,7 @@ impl NotificationDraft {
 
     /// Accepts the draft: gives it a time-ordered id (UUID v7) and its acceptance time.
     pub fn accept(self, now: DateTime<Utc>) -> Notification {
-        let ts =
-            uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos());
+        let ts = uuid::Timestamp::from_unix(&ID_CONTEXT, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos());
         Notification {
             id: Uuid::new_v7(ts),
             tenant: self.tenant,
@@ -160,6 +163,8 @@ mod tests {
         assert_eq!(a.id.get_version_num(), 7);
         assert!(a.id < b.id);
         assert_eq!(a.priority, Priority::Normal);
+        let same_ms: Vec<Uuid> = (0..1000).map(|_| draft("e", json!(1), None).unwrap().accept(now).id).collect();
+        assert!(same_ms.windows(2).all(|w| w[0] < w[1]), "ids within one millisecond still increase");
     }
 
     #[test]

@@ -227,30 +227,47 @@ impl NotificationService {
         };
         let key = identity.key();
         let _guard = self.locks.lock(&key).await;
-        if !registry.user_is_online(&key) {
-            self.replay_into(queue, &key, &sink, resume_after).await;
+        let replayed = if registry.user_is_online(&key) {
+            Vec::new()
+        } else {
+            self.replay_into(queue, &key, &sink, resume_after).await
+        };
+        let entry = registry.register(identity, transport, sink, self.clock.now())?;
+        // Tracked only once the connection exists: a refused one delivered nothing, and its replay
+        // stays queued.
+        for notification in &replayed {
+            self.track(&key, notification).await;
         }
-        registry.register(identity, transport, sink, self.clock.now())
+        let stats = self.dispatcher.stats();
+        stats.record_replayed(replayed.len() as u64);
+        stats.record_delivered(replayed.len() as u64);
+        Ok(entry)
     }
 
-    async fn replay_into(&self, queue: &OfflineQueueConfig, key: &UserKey, sink: &DynSink, after: Option<Uuid>) {
+    /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.
+    async fn replay_into(
+        &self,
+        queue: &OfflineQueueConfig,
+        key: &UserKey,
+        sink: &DynSink,
+        after: Option<Uuid>,
+    ) -> Vec<Notification> {
         let now = self.clock.now();
-        let items = match queue.store.peek(key, queue.policy.max_per_user, now).await {
+        let mut items = match queue.store.peek(key, queue.policy.max_per_user, now).await {
             Ok(items) => items,
             Err(e) => {
                 // The queue stays intact and is replayed on a later connection.
                 tracing::warn!(error = %e, "could not read the offline queue; connecting without replay");
-                return;
+                return Vec::new();
             }
         };
-        // UUID v7 ids order by acceptance time, so "after the last seen id" is a comparison.
-        let (seen, items): (Vec<_>, Vec<_>) =
-            items.into_iter().partition(|item| after.is_some_and(|last| item.notification.id <= last));
-        if !seen.is_empty() {
-            let ids: Vec<Uuid> = seen.iter().map(|i| i.notification.id).collect();
+        // The client saw everything up to `after`, by queue position (ids made on other nodes or in one
+        // millisecond need not sort); an id the queue does not hold resumes nothing.
+        if let Some(seen) = after.and_then(|last| items.iter().position(|i| i.notification.id == last)) {
+            let ids: Vec<Uuid> = items.drain(..=seen).map(|i| i.notification.id).collect();
             self.confirm_replayed(key, &ids).await;
         }
-        let mut replayed = 0;
+        let mut replayed = Vec::with_capacity(items.len());
         for item in items {
             let mut frame = notification_frame(&item.notification);
             frame.replayed = true;
@@ -258,11 +275,9 @@ impl NotificationService {
                 // What did not fit stays queued for the next connection.
                 break;
             }
-            self.track(key, &item.notification).await;
-            replayed += 1;
+            replayed.push(item.notification);
         }
-        self.dispatcher.stats().record_replayed(replayed);
-        self.dispatcher.stats().record_delivered(replayed);
+        replayed
     }
 
     /// Called by a transport once replayed frames were written: their queue entries can go.

@@ -40,8 +40,18 @@ pub async fn connect(
         .filter(|c| !c.is_empty())
         .map(ChannelName::parse)
         .collect::<Result<_, _>>()?;
+    // Refused before the connection exists, so a refusal replays (and tracks) nothing.
+    let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
+    let max = state.registry.limits().max_subscriptions_per_connection;
+    if distinct > max {
+        return Err(ApiError::BadRequest {
+            code: "SUBSCRIPTION_LIMIT",
+            message: SubscribeError::TooMany { max }.to_string(),
+        });
+    }
     // An id the client made up is ignored, not an error: the browser sends back whatever it last saw.
-    let resume_after = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| Uuid::parse_str(v.trim()).ok());
+    let resume_after =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| Uuid::parse_str(v.trim()).ok());
     let (registration, receiver) = open_connection(&state, identity, Transport::Sse, resume_after).await?;
     if !channels.is_empty() {
         state.registry.subscribe(&registration.entry, &channels).map_err(|e| match e {
