@@ -17,7 +17,8 @@ fn generator_available() -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_python_client_drives_the_server() {
     if !generator_available() {
-        let message = "openapi-python-client is not installed (scripts/test.sh installs it: pip install openapi-python-client)";
+        let message =
+            "openapi-python-client is not installed (scripts/test.sh installs it: pip install openapi-python-client)";
         if std::env::var("ARA_SKIP_CLIENT_TESTS").as_deref() == Ok("1") {
             eprintln!("SKIPPED: {message} (ARA_SKIP_CLIENT_TESTS=1)");
             return;

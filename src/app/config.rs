@@ -367,7 +367,9 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        for (key, value) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))) {
+        for (key, value) in
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        {
             if let Some(path) = env_key_to_path(&key) {
                 figment = figment.merge(Serialized::global(&path, value));
             }

@@ -35,7 +35,8 @@ pub enum Next {
 /// Creates a sink whose queue holds at most `capacity` frames.
 pub fn channel_sink(capacity: usize) -> (Arc<ChannelSink>, SinkReceiver) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let close = Arc::new(CloseSignal { reason: Mutex::new(None), closing: AtomicBool::new(false), notify: Notify::new() });
+    let close =
+        Arc::new(CloseSignal { reason: Mutex::new(None), closing: AtomicBool::new(false), notify: Notify::new() });
     (Arc::new(ChannelSink { tx, close: close.clone() }), SinkReceiver { rx, close })
 }
 

@@ -140,7 +140,10 @@ fn dedup_key(p: &Prepared) -> String {
         (status = 400, description = "INVALID_JSON, INVALID_REQUEST, EMPTY_BATCH, BATCH_TOO_LARGE, or BATCH_VALIDATION_FAILED (atomic batches; the body then also carries `results`)", body = ErrorResponse),
         (status = 413, description = "PAYLOAD_TOO_LARGE (over 1 MiB)", body = ErrorResponse),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse)))]
-pub async fn send_batch(State(state): State<AppState>, ApiJson(req): ApiJson<BatchRequest>) -> Result<Response, ApiError> {
+pub async fn send_batch(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<BatchRequest>,
+) -> Result<Response, ApiError> {
     if req.notifications.is_empty() {
         return Err(ApiError::BadRequest { code: "EMPTY_BATCH", message: "notifications must not be empty".into() });
     }

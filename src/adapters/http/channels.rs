@@ -46,12 +46,16 @@ pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
     params(("name" = super::openapi::ChannelNameSchema, Path, description = "Channel name")),
     responses((status = 200, body = ChannelInfo), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "CHANNEL_NOT_FOUND", body = ErrorResponse)))]
-pub async fn get_channel(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ChannelInfo>, ApiError> {
+pub async fn get_channel(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelInfo>, ApiError> {
     let channel = ChannelName::parse(&name)?;
-    let subscriber_count = state
-        .registry
-        .channel_subscribers(&TenantId::default_tenant(), &channel)
-        .ok_or_else(|| ApiError::Missing { code: "CHANNEL_NOT_FOUND", message: format!("no subscribers on channel {name:?}") })?;
+    let subscriber_count =
+        state.registry.channel_subscribers(&TenantId::default_tenant(), &channel).ok_or_else(|| ApiError::Missing {
+            code: "CHANNEL_NOT_FOUND",
+            message: format!("no subscribers on channel {name:?}"),
+        })?;
     Ok(Json(ChannelInfo { name, subscriber_count }))
 }
 
@@ -65,9 +69,9 @@ pub async fn user_subscriptions(
     Path(user_id): Path<String>,
 ) -> Result<Json<UserSubscriptions>, ApiError> {
     let user = UserId::parse(&user_id)?;
-    let (connections, channels) = state
-        .registry
-        .subscriptions_of(&UserKey::new(TenantId::default_tenant(), user))
-        .ok_or_else(|| ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {user_id:?} is not connected") })?;
+    let (connections, channels) =
+        state.registry.subscriptions_of(&UserKey::new(TenantId::default_tenant(), user)).ok_or_else(|| {
+            ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {user_id:?} is not connected") }
+        })?;
     Ok(Json(UserSubscriptions { user_id, connections, channels: channels.iter().map(|c| c.to_string()).collect() }))
 }

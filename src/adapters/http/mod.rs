@@ -9,13 +9,13 @@ pub mod dependencies;
 pub mod error;
 mod extract;
 mod health;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
-pub mod openapi;
 mod router;
 mod send;
-pub mod target_spec;
 pub mod state;
+pub mod target_spec;
 mod templates;
 
 pub use dependencies::RedisHandles;

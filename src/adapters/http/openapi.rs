@@ -158,7 +158,8 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
@@ -169,7 +170,9 @@ impl Modify for CommonResponses {
             for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Delete] {
                 let Some(op) = operation_mut(item, method) else { continue };
                 if protected {
-                    op.security.get_or_insert_with(Vec::new).push(SecurityRequirement::new("api_key", Vec::<String>::new()));
+                    op.security
+                        .get_or_insert_with(Vec::new)
+                        .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
@@ -179,7 +182,12 @@ impl Modify for CommonResponses {
                     add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
                 }
                 if limited {
-                    add_response(op, "429", "RATE_LIMIT_EXCEEDED (with Retry-After and X-RateLimit-* headers)", "RateLimitError");
+                    add_response(
+                        op,
+                        "429",
+                        "RATE_LIMIT_EXCEEDED (with Retry-After and X-RateLimit-* headers)",
+                        "RateLimitError",
+                    );
                 }
             }
         }
@@ -200,7 +208,8 @@ fn add_response(op: &mut Operation, status: &str, description: &str, schema: &st
     if op.responses.responses.contains_key(status) {
         return;
     }
-    let content = utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name(schema))).build();
+    let content =
+        utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name(schema))).build();
     let response = ResponseBuilder::new().description(description).content("application/json", content).build();
     op.responses.responses.insert(status.to_owned(), RefOr::T(response));
 }

@@ -12,7 +12,7 @@ use super::state::AppState;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{api_key, openapi, batch, channels, health, rate_limit, request_id, send, templates};
+use super::{api_key, batch, channels, health, openapi, rate_limit, request_id, send, templates};
 use crate::adapters::{metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.

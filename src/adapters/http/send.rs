@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Body as ErrorResponse};
-use super::openapi::{ChannelNameSchema, EventTypeSchema, PrioritySchema, TemplateIdSchema, UserIdSchema};
 use super::extract::ApiJson;
+use super::openapi::{ChannelNameSchema, EventTypeSchema, PrioritySchema, TemplateIdSchema, UserIdSchema};
 use super::state::AppState;
 use crate::domain::{ChannelName, NotificationDraft, Priority, Target, TenantId, UserId};
 use crate::service::{ContentSource, SendReport};
