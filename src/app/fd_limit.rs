@@ -5,6 +5,8 @@
 /// Sets `RLIMIT_NOFILE`'s soft limit to its hard limit and returns the soft limit (before, after), or
 /// `None` where the limit cannot be read.
 #[cfg(unix)]
+// `rlim_t` is u64 on Linux but not on every unix, hence the casts.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_to_hard_limit() -> Option<(u64, u64)> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we own and reads nothing else.
@@ -42,7 +44,9 @@ mod tests {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: see raise_to_hard_limit.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
-        assert_eq!(after, limit.rlim_cur as u64);
+        #[allow(clippy::unnecessary_cast)]
+        let current = limit.rlim_cur as u64;
+        assert_eq!(after, current);
         assert_eq!(limit.rlim_cur, limit.rlim_max);
     }
 }
