@@ -134,8 +134,15 @@ impl Application {
             resilience,
         } = self;
         let resilience_tasks = resilience.spawn(&state);
+        let idle_timeout_ms = state.ws.idle_timeout.as_millis() as i64;
         let background = [
-            spawn_idle_sweeper(&state, cleanup_interval),
+            // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
+            spawn_periodic(&state, cleanup_interval, move |notifier| async move {
+                let closed = notifier.dispatcher().registry().close_idle(chrono::Utc::now(), idle_timeout_ms);
+                if closed > 0 {
+                    tracing::info!(closed, "closed idle connections");
+                }
+            }),
             spawn_periodic(&state, queue_cleanup_interval, |notifier| async move {
                 match notifier.purge_expired_queue().await {
                     Ok(0) => {}
@@ -174,28 +181,6 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
-}
-
-/// Closes connections silent past the idle timeout, in case their own heartbeat missed it.
-fn spawn_idle_sweeper(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    let registry = state.registry.clone();
-    let timeout_ms = state.ws.idle_timeout.as_millis() as i64;
-    let token = state.shutdown.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tick.tick() => {
-                    let closed = registry.close_idle(chrono::Utc::now(), timeout_ms);
-                    if closed > 0 {
-                        tracing::info!(closed, "closed idle connections");
-                    }
-                }
-            }
-        }
-    })
 }
 
 /// Runs `job` every `every` until shutdown.
