@@ -13,7 +13,7 @@ use super::config::Settings;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
-use crate::adapters::http::{router, AppState, WsConfig};
+use crate::adapters::http::{router, AppState, Shared, WsConfig};
 use crate::adapters::metrics::Metrics;
 use crate::ports::{CloseReason, SystemClock};
 use crate::service::{
@@ -72,7 +72,7 @@ impl Application {
             issuer: settings.jwt.issuer.clone(),
             audience: settings.jwt.audience.clone(),
         });
-        let state = AppState {
+        let state = AppState::new(Shared {
             notifier,
             templates,
             registry,
@@ -91,7 +91,7 @@ impl Application {
             rate_limit: resilience.rate_limit.clone(),
             redis: resilience.redis.clone(),
             metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
-        };
+        });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let router = router(state.clone(), settings.cors.origin_list());

@@ -22,4 +22,4 @@ pub use dependencies::RedisHandles;
 pub use error::ApiError;
 pub use rate_limit::RateLimitPolicy;
 pub use router::router;
-pub use state::{AppState, WsConfig};
+pub use state::{AppState, Shared, WsConfig};

@@ -21,8 +21,25 @@ pub struct WsConfig {
     pub max_message_bytes: usize,
 }
 
+/// Shared by every handler and middleware. axum clones the state for each of them on every request, so
+/// it is one `Arc` (a single reference-count bump) rather than a struct of many.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub notifier: Arc<NotificationService>,
     /// Template CRUD, and the resolver every send's content goes through.
     pub templates: Arc<TemplateResolver>,
