@@ -82,7 +82,9 @@ pub async fn open(ctx: &Arc<Ctx>, transport: Transport, subscribe: bool, ping_ev
     drop(done_tx);
     let mut readers = Vec::new();
     let mut stalled = 0;
-    while let Some((i, ok, was_stalled)) = done_rx.recv().await {
+    // Each task reports once, then keeps its sender while it reads: count the reports.
+    for _ in 0..tasks.len() {
+        let Some((i, ok, was_stalled)) = done_rx.recv().await else { break };
         match (ok, was_stalled) {
             (true, false) => readers.push(i),
             (true, true) => stalled += 1,

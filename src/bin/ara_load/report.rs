@@ -23,7 +23,7 @@ pub struct Report {
     pub delivery: Delivery,
     /// `Ping` → `pong` round trips (`ws` with a rate).
     pub pong_latency: Summary,
-    pub memory: Memory,
+    pub resources: Memory,
     /// The server's `/stats` at the end of the run, when it answered.
     pub server_stats: Option<serde_json::Value>,
     pub thresholds: Vec<Threshold>,
@@ -87,6 +87,10 @@ pub struct Memory {
     /// Seconds since start and VmRSS in KiB, every 5 s.
     pub server_rss_samples: Vec<(f64, u64)>,
     pub client_rss_end_kib: Option<u64>,
+    /// CPU seconds (user + system) the server used during the sending phase (or the hold, for `ws`).
+    pub server_cpu_s: Option<f64>,
+    /// CPU seconds ara-load used during the same phase.
+    pub client_cpu_s: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,7 +160,7 @@ pub fn build(ctx: &Ctx, url: String, outcome: Outcome, limits: &Limits) -> Repor
             latency: ctx.delivery_latency.summary(),
         },
         pong_latency: ctx.pong_latency.summary(),
-        memory,
+        resources: memory,
         server_stats,
         thresholds: Vec::new(),
         passed: false,
@@ -209,7 +213,12 @@ fn thresholds(r: &Report, l: &Limits) -> Vec<Threshold> {
             format!("{} ({:.4}%)", r.delivery.lost, r.delivery.loss_rate * 100.0),
             r.delivery.expected > 0 && r.delivery.loss_rate <= l.max_loss,
         ));
-        out.push(check("duplicate deliveries", "0".into(), r.delivery.duplicates.to_string(), r.delivery.duplicates == 0));
+        out.push(check(
+            "duplicate deliveries",
+            "0".into(),
+            r.delivery.duplicates.to_string(),
+            r.delivery.duplicates == 0,
+        ));
     }
     out
 }
@@ -259,7 +268,7 @@ pub fn table(r: &Report) -> String {
             d.expected, d.unique, d.lost, d.duplicates, d.messages_per_s
         );
     }
-    let m = &r.memory;
+    let m = &r.resources;
     if let (Some(before), Some(after)) = (m.server_rss_before_kib, m.server_rss_connected_kib) {
         let _ = writeln!(
             o,
@@ -269,7 +278,14 @@ pub fn table(r: &Report) -> String {
             m.server_bytes_per_connection.unwrap_or(0.0)
         );
     }
-    let _ = writeln!(o, "\n  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max");
+    if let (Some(server), Some(client)) = (m.server_cpu_s, m.client_cpu_s) {
+        let _ = writeln!(o, "cpu          server {server:.1} s, ara-load {client:.1} s while sending");
+    }
+    let _ = writeln!(
+        o,
+        "\n  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
     row(&mut o, "connect", &c.connect_latency);
     for (name, s) in [("http", &r.http.latency), ("delivery", &d.latency), ("pong", &r.pong_latency)] {
         if s.count > 0 {
@@ -278,7 +294,8 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(o, "\n  {:<34} {:<16} {:<22} result", "threshold", "limit", "actual");
     for t in &r.thresholds {
-        let _ = writeln!(o, "  {:<34} {:<16} {:<22} {}", t.name, t.limit, t.actual, if t.passed { "ok" } else { "FAIL" });
+        let _ =
+            writeln!(o, "  {:<34} {:<16} {:<22} {}", t.name, t.limit, t.actual, if t.passed { "ok" } else { "FAIL" });
     }
     let _ = writeln!(o, "\n{}", if r.passed { "PASSED" } else { "FAILED" });
     o

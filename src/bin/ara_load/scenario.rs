@@ -13,7 +13,7 @@ use crate::drive::{drive, payload, Gate, MakeSend, Outgoing};
 use crate::fleet::{self, Transport};
 use crate::report::Memory;
 use crate::stats::Counters;
-use crate::sys::rss_kib;
+use crate::sys::{cpu_seconds, rss_kib};
 
 /// What a run measured, for the report.
 pub struct Outcome {
@@ -50,6 +50,7 @@ pub async fn run(ctx: &Arc<Ctx>, server_pid: Option<u32>) -> Result<Outcome, Str
     }
 
     let send_started = Instant::now();
+    let cpu_before = (cpu_seconds(server_pid), cpu_seconds(None));
     let readers = Arc::new(std::mem::take(&mut fleet.readers));
     let stalled = fleet.stalled;
     match plan.scenario {
@@ -70,6 +71,10 @@ pub async fn run(ctx: &Arc<Ctx>, server_pid: Option<u32>) -> Result<Outcome, Str
         }
     }
     let send_s = send_started.elapsed().as_secs_f64();
+    if let (Some(server), Some(after)) = (cpu_before.0, server_pid.and_then(|p| cpu_seconds(Some(p)))) {
+        memory.server_cpu_s = Some(after - server);
+    }
+    memory.client_cpu_s = cpu_before.1.zip(cpu_seconds(None)).map(|(before, after)| after - before);
     drain(ctx).await;
 
     memory.server_rss_end_kib = rss_kib_of(server_pid);
@@ -152,7 +157,9 @@ fn to_users(ctx: &Arc<Ctx>, readers: Arc<Vec<usize>>, batch: usize) -> MakeSend 
             let items: Vec<String> = (0..batch)
                 .map(|_| {
                     let (user, payload) = item();
-                    format!(r#"{{"target":{{"type":"user","id":"{user}"}},"event_type":"load.test","payload":{payload}}}"#)
+                    format!(
+                        r#"{{"target":{{"type":"user","id":"{user}"}},"event_type":"load.test","payload":{payload}}}"#
+                    )
                 })
                 .collect();
             let body = format!(r#"{{"notifications":[{}]}}"#, items.join(","));

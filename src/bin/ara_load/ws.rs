@@ -31,9 +31,8 @@ pub async fn connect(ctx: &Ctx, i: usize, channel: Option<&str>, stalled: bool) 
         let url = format!("ws://{}/ws?token={token}", ctx.server.authority);
         // Small buffers: tungstenite's 128 KiB default read buffer would cost 1.3 GB per 10k clients.
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
-            .await
-            .map_err(|e| ws_reason(&e))?;
+        let (mut ws, _) =
+            tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await.map_err(|e| ws_reason(&e))?;
         expect_frame(&mut ws, "\"connected\"").await?;
         if let Some(channel) = channel {
             let subscribe = format!(r#"{{"type":"Subscribe","payload":{{"channels":["{channel}"]}}}}"#);
