@@ -10,9 +10,38 @@ use bytes::Bytes;
 use thiserror::Error;
 use uuid::Uuid;
 
-/// One frame for a client. `json` is UTF-8 JSON text, shared between recipients.
+/// One frame for a client, shared between recipients: queuing it on a connection clones one pointer,
+/// and each connection's bounded queue holds pointers, not frames.
 #[derive(Debug, Clone)]
-pub struct OutboundFrame {
+pub struct OutboundFrame(Arc<FrameData>);
+
+impl OutboundFrame {
+    pub fn new(data: FrameData) -> Self {
+        Self(Arc::new(data))
+    }
+
+    pub fn control(event: &'static str, json: Bytes) -> Self {
+        Self::new(FrameData { notification_id: None, event, json, replayed: false, accepted_at_ms: 0, trace: None })
+    }
+}
+
+impl std::ops::Deref for OutboundFrame {
+    type Target = FrameData;
+    fn deref(&self) -> &FrameData {
+        &self.0
+    }
+}
+
+/// Changing a frame copies it first if it is already shared (it is not, where frames are built).
+impl std::ops::DerefMut for OutboundFrame {
+    fn deref_mut(&mut self) -> &mut FrameData {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What a frame carries. `json` is UTF-8 JSON text.
+#[derive(Debug, Clone)]
+pub struct FrameData {
     /// Set when the frame carries a notification (SSE uses it as the event id).
     pub notification_id: Option<Uuid>,
     /// The event name for transports that have one (SSE); WebSocket ignores it.
@@ -27,12 +56,6 @@ pub struct OutboundFrame {
     /// The sampled dispatch span that produced the frame, if any: the transport records its socket
     /// write as a child of it. `None` whenever tracing is off or the trace is not sampled.
     pub trace: Option<TraceLink>,
-}
-
-impl OutboundFrame {
-    pub fn control(event: &'static str, json: Bytes) -> Self {
-        Self { notification_id: None, event, json, replayed: false, accepted_at_ms: 0, trace: None }
-    }
 }
 
 /// A sampled span's W3C ids, copied (no allocation) to every recipient's frame.

@@ -10,7 +10,7 @@ pub mod template_store;
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
 pub use clock::{Clock, DynClock, SystemClock};
-pub use connection::{CloseReason, ConnectionSink, DynSink, OutboundFrame, SinkError, TraceLink};
+pub use connection::{CloseReason, ConnectionSink, DynSink, FrameData, OutboundFrame, SinkError, TraceLink};
 pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};

@@ -6,7 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{Notification, Priority};
-use crate::ports::{OutboundFrame, TraceLink};
+use crate::ports::{FrameData, OutboundFrame, TraceLink};
 
 #[derive(Serialize)]
 struct NotificationFrame<'a> {
@@ -34,14 +34,14 @@ pub fn notification_frame(n: &Notification) -> OutboundFrame {
     };
     // Serializing a struct of strings and an already-parsed JSON value cannot fail.
     let json = serde_json::to_vec(&frame).unwrap_or_default();
-    OutboundFrame {
+    OutboundFrame::new(FrameData {
         notification_id: Some(n.id),
         event: "notification",
         json: Bytes::from(json),
         replayed: false,
         accepted_at_ms: n.created_at.timestamp_millis(),
         trace: None,
-    }
+    })
 }
 
 /// The link a frame carries to `span` when that span is sampled, so each socket write can become its
