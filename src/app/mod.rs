@@ -3,7 +3,7 @@
 pub mod application;
 pub mod cli;
 pub mod config;
-mod fd_limit;
+pub mod fd_limit;
 pub mod logging;
 mod resilience;
 mod stores;

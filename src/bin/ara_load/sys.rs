@@ -1,23 +1,9 @@
 //! The operating system's side: the open-file limit and resident memory of a process.
 
-/// Raises this process's `RLIMIT_NOFILE` soft limit to the hard limit; returns the new soft limit.
-// `rlim_t` is u64 on Linux but not on every unix, hence the cast.
-#[allow(clippy::unnecessary_cast)]
+/// Raises this process's `RLIMIT_NOFILE` soft limit to the hard limit (as the server does); returns
+/// the new soft limit, or 0 when it cannot be read.
 pub fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read or write the struct we own.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit = raised;
-            }
-        }
-    }
-    limit.rlim_cur as u64
+    ara::app::fd_limit::raise_to_hard_limit().map_or(0, |(_, after)| after)
 }
 
 /// `VmRSS` of a process in KiB, from `/proc/<pid>/status`; `None` when it cannot be read.
