@@ -84,7 +84,7 @@ fn main() {
 
     let receivers = parking_lot::Mutex::new(Vec::<SinkReceiver>::new());
     let (real, channel) = dispatcher(subscribers, || {
-        let (sink, receiver) = channel_sink(1024);
+        let (sink, receiver) = channel_sink(1024, ara::adapters::connection::SlowConsumerPolicy::Disconnect);
         receivers.lock().push(receiver);
         sink
     });

@@ -83,6 +83,7 @@ impl Application {
                 idle_timeout: Duration::from_secs(ws.connection_timeout_seconds),
                 outbound_queue_size: ws.outbound_queue_size,
                 max_message_bytes: ws.max_message_bytes,
+                slow_consumer_policy: ws.slow_consumer_policy,
             },
             body_limit_bytes: settings.server.body_limit_bytes,
             started_at: Instant::now(),

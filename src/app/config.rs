@@ -154,6 +154,8 @@ pub struct WebSocketSettings {
     pub outbound_queue_size: usize,
     /// Largest client frame accepted.
     pub max_message_bytes: usize,
+    /// `disconnect` (default) or `drop_oldest` for a connection whose queue is full.
+    pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
 }
 
 impl Default for WebSocketSettings {
@@ -167,6 +169,7 @@ impl Default for WebSocketSettings {
             cleanup_interval_seconds: 60,
             outbound_queue_size: 1024,
             max_message_bytes: 64 * 1024,
+            slow_consumer_policy: Default::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub struct DeliveryStats {
     delivered: AtomicU64,
     queued: AtomicU64,
     slow_consumers: AtomicU64,
+    dropped: AtomicU64,
     replayed: AtomicU64,
     queue_dropped: AtomicU64,
     queue_expired: AtomicU64,
@@ -42,6 +43,8 @@ pub struct DeliverySnapshot {
     pub notifications_delivered: u64,
     pub notifications_queued: u64,
     pub slow_consumers_disconnected: u64,
+    /// Frames overwritten in slow clients' queues (`drop_oldest` policy).
+    pub notifications_dropped: u64,
     /// Queued notifications handed to a reconnecting user.
     pub notifications_replayed: u64,
     /// Queued notifications dropped because a user's queue overflowed.
@@ -75,6 +78,10 @@ impl DeliveryStats {
 
     pub fn record_slow_consumer(&self) {
         add(&self.slow_consumers, 1);
+    }
+
+    pub fn record_dropped(&self, n: u64) {
+        add(&self.dropped, n);
     }
 
     pub fn record_replayed(&self, n: u64) {
@@ -114,6 +121,7 @@ impl DeliveryStats {
             notifications_delivered: load(&self.delivered),
             notifications_queued: load(&self.queued),
             slow_consumers_disconnected: load(&self.slow_consumers),
+            notifications_dropped: load(&self.dropped),
             notifications_replayed: load(&self.replayed),
             queue_dropped: load(&self.queue_dropped),
             queue_expired: load(&self.queue_expired),

@@ -77,3 +77,37 @@ async fn a_client_that_never_reads_is_dropped_and_a_reading_client_gets_everythi
     // One client was disconnected, however many sends found its queue full while it was closing.
     assert_eq!(stats["slow_consumers_disconnected"], 1, "one slow consumer was disconnected: {stats}");
 }
+
+#[tokio::test]
+async fn with_drop_oldest_a_slow_client_stays_connected_and_is_told_what_it_missed() {
+    let app =
+        spawn_app(&[("WEBSOCKET_OUTBOUND_QUEUE_SIZE", "4"), ("WEBSOCKET_SLOW_CONSUMER_POLICY", "drop_oldest")]).await;
+    let mut slow = app.connect_user("slow", "default").await;
+    // Far more than the socket buffers and the 4-frame queue hold while the client does not read.
+    let sends: u64 = 600;
+    let blob = "x".repeat(16 * 1024);
+    for seq in 0..sends {
+        let report = app.broadcast("bulk", json!({"seq": seq, "blob": blob})).await;
+        assert_eq!(report.delivered_to, 1, "the slow client stays registered");
+    }
+
+    let (mut seqs, mut dropped) = (Vec::new(), 0u64);
+    while seqs.last() != Some(&(sends - 1)) {
+        match slow.next_within(RECV_TIMEOUT).await {
+            Some(Incoming::Json(frame)) if frame["type"] == "dropped" => {
+                dropped += frame["count"].as_u64().expect("a dropped count");
+            }
+            Some(Incoming::Json(frame)) if frame["type"] == "notification" => {
+                seqs.push(frame["payload"]["seq"].as_u64().expect("seq"));
+            }
+            Some(Incoming::Json(_)) => {}
+            other => panic!("the slow client should stay connected and get the newest notification: {other:?}"),
+        }
+    }
+    assert!(dropped > 0, "the client was told it missed notifications");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "what arrives is in order");
+    assert_eq!(seqs.len() as u64 + dropped, sends, "every notification is either delivered or counted as dropped");
+    let stats = app.stats().await;
+    assert_eq!(stats["slow_consumers_disconnected"], 0);
+    assert_eq!(stats["notifications_dropped"].as_u64(), Some(dropped));
+}

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 
 use crate::ports::{CloseReason, ConnectionSink, OutboundFrame, SinkError};
 
@@ -16,28 +16,67 @@ struct CloseSignal {
     notify: Notify,
 }
 
+/// What a connection whose queue is full gets (`WEBSOCKET_SLOW_CONSUMER_POLICY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlowConsumerPolicy {
+    /// Closed with a `SLOW_CONSUMER` error (the default): the client reconnects and, for user
+    /// notifications, misses nothing the queue or ACK redelivery keeps.
+    #[default]
+    Disconnect,
+    /// Kept open; the oldest queued frames make room and the client is told how many it lost with a
+    /// `dropped` frame.
+    DropOldest,
+}
+
 pub struct ChannelSink {
-    tx: mpsc::Sender<OutboundFrame>,
+    tx: Sender,
     close: Arc<CloseSignal>,
+}
+
+/// A bounded mpsc queue refuses new frames when full; a broadcast ring overwrites the oldest and lets
+/// the receiver count what it missed.
+enum Sender {
+    Bounded(mpsc::Sender<OutboundFrame>),
+    Ring(broadcast::Sender<OutboundFrame>),
+}
+
+enum Receiver {
+    Bounded(mpsc::Receiver<OutboundFrame>),
+    Ring(broadcast::Receiver<OutboundFrame>),
 }
 
 /// The transport's end: frames in queue order, or the reason to close.
 pub struct SinkReceiver {
-    rx: mpsc::Receiver<OutboundFrame>,
+    rx: Receiver,
     close: Arc<CloseSignal>,
+    /// Frames overwritten since the transport last reported them.
+    dropped: u64,
 }
 
 pub enum Next {
     Frame(OutboundFrame),
+    /// This many frames were overwritten before the client read them (`DropOldest` only).
+    Dropped(u64),
     Close(CloseReason),
 }
 
 /// Creates a sink whose queue holds at most `capacity` frames.
-pub fn channel_sink(capacity: usize) -> (Arc<ChannelSink>, SinkReceiver) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
+pub fn channel_sink(capacity: usize, policy: SlowConsumerPolicy) -> (Arc<ChannelSink>, SinkReceiver) {
+    let capacity = capacity.max(1);
+    let (tx, rx) = match policy {
+        SlowConsumerPolicy::Disconnect => {
+            let (tx, rx) = mpsc::channel(capacity);
+            (Sender::Bounded(tx), Receiver::Bounded(rx))
+        }
+        SlowConsumerPolicy::DropOldest => {
+            let (tx, rx) = broadcast::channel(capacity);
+            (Sender::Ring(tx), Receiver::Ring(rx))
+        }
+    };
     let close =
         Arc::new(CloseSignal { reason: Mutex::new(None), closing: AtomicBool::new(false), notify: Notify::new() });
-    (Arc::new(ChannelSink { tx, close: close.clone() }), SinkReceiver { rx, close })
+    (Arc::new(ChannelSink { tx, close: close.clone() }), SinkReceiver { rx, close, dropped: 0 })
 }
 
 impl ConnectionSink for ChannelSink {
@@ -47,10 +86,14 @@ impl ConnectionSink for ChannelSink {
         if self.close.closing.load(Ordering::Acquire) {
             return Err(SinkError::Closed);
         }
-        self.tx.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SinkError::Full,
-            mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
-        })
+        match &self.tx {
+            Sender::Bounded(tx) => tx.try_send(frame).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SinkError::Full,
+                mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
+            }),
+            // Never full: the ring overwrites its oldest frame instead.
+            Sender::Ring(tx) => tx.send(frame).map(|_| ()).map_err(|_| SinkError::Closed),
+        }
     }
 
     fn close(&self, reason: CloseReason) {
@@ -70,10 +113,13 @@ impl SinkReceiver {
         if let Some(reason) = self.close.reason.lock().clone() {
             return Some(Next::Close(reason));
         }
+        if self.dropped > 0 {
+            return Some(Next::Dropped(std::mem::take(&mut self.dropped)));
+        }
         tokio::select! {
             biased;
             _ = self.close.notify.notified() => self.close.reason.lock().clone().map(Next::Close),
-            frame = self.rx.recv() => frame.map(Next::Frame),
+            next = recv(&mut self.rx) => next,
         }
     }
 
@@ -82,6 +128,28 @@ impl SinkReceiver {
         if self.close.reason.lock().is_some() {
             return None;
         }
-        self.rx.try_recv().ok()
+        match &mut self.rx {
+            Receiver::Bounded(rx) => rx.try_recv().ok(),
+            Receiver::Ring(rx) => match rx.try_recv() {
+                Ok(frame) => Some(frame),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    // Reported by the next `next()`, before the frames that follow the gap.
+                    self.dropped += n;
+                    None
+                }
+                Err(_) => None,
+            },
+        }
+    }
+}
+
+async fn recv(rx: &mut Receiver) -> Option<Next> {
+    match rx {
+        Receiver::Bounded(rx) => rx.recv().await.map(Next::Frame),
+        Receiver::Ring(rx) => match rx.recv().await {
+            Ok(frame) => Some(Next::Frame(frame)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Next::Dropped(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        },
     }
 }

@@ -47,7 +47,7 @@ pub async fn open_connection(
     transport: Transport,
     resume_after: Option<Uuid>,
 ) -> Result<(Registration, SinkReceiver), ApiError> {
-    let (sink, receiver) = channel_sink(state.ws.outbound_queue_size);
+    let (sink, receiver) = channel_sink(state.ws.outbound_queue_size, state.ws.slow_consumer_policy);
     let entry = state.notifier.connect(identity, transport, sink, resume_after).await?;
     Ok((Registration::new(state.registry.clone(), entry, state.metrics.clone()), receiver))
 }

@@ -19,6 +19,7 @@ pub struct WsConfig {
     pub idle_timeout: Duration,
     pub outbound_queue_size: usize,
     pub max_message_bytes: usize,
+    pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
 }
 
 /// Shared by every handler and middleware. axum clones the state for each of them on every request, so

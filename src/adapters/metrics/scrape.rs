@@ -104,6 +104,7 @@ pub async fn metrics_handler(State(state): State<AppState>) -> Response {
         ("queue_dropped", snap.queue_dropped),
         ("queue_expired", snap.queue_expired),
         ("slow_consumer_disconnected", snap.slow_consumers_disconnected),
+        ("slow_consumer_dropped", snap.notifications_dropped),
         ("ack_tracked", snap.acks_tracked),
         ("ack_expired", snap.acks_expired),
     ] {

@@ -81,6 +81,10 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
                 }
                 Some(frame_event(&frame))
             }
+            Next::Dropped(count) => {
+                s.state.notifier.dispatcher().stats().record_dropped(count);
+                Some(Event::default().event("dropped").data(json!({"count": count}).to_string()))
+            }
             Next::Close(reason) => {
                 s.finished = true;
                 s.latency.flush();

@@ -23,12 +23,29 @@ pub enum ClientFrame {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame<'a> {
-    Connected { connection_id: ConnectionId, user_id: &'a str, tenant_id: &'a str },
-    Subscribed { channels: Vec<&'a str> },
-    Unsubscribed { channels: Vec<&'a str> },
+    Connected {
+        connection_id: ConnectionId,
+        user_id: &'a str,
+        tenant_id: &'a str,
+    },
+    Subscribed {
+        channels: Vec<&'a str>,
+    },
+    Unsubscribed {
+        channels: Vec<&'a str>,
+    },
     Pong,
-    Acked { notification_id: &'a str },
-    Error { code: &'a str, message: &'a str },
+    Acked {
+        notification_id: &'a str,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+    /// `count` notifications were dropped because the client read too slowly (`drop_oldest` policy).
+    Dropped {
+        count: u64,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -40,6 +57,7 @@ impl ServerFrame<'_> {
             ServerFrame::Pong => "pong",
             ServerFrame::Acked { .. } => "acked",
             ServerFrame::Error { .. } => "error",
+            ServerFrame::Dropped { .. } => "dropped",
         }
     }
 

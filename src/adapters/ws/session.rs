@@ -110,6 +110,12 @@ async fn write_frames(
                     }
                     continue;
                 }
+                Some(Next::Dropped(count)) => {
+                    state.notifier.dispatcher().stats().record_dropped(count);
+                    if send_frame(tx, &ServerFrame::Dropped { count }.to_outbound()).await.is_err() {
+                        return None;
+                    }
+                }
                 Some(Next::Close(reason)) => return Some(reason),
                 None => return None,
             },
