@@ -5,7 +5,8 @@ CREATE TABLE offline_queue (
     tenant_id       text        NOT NULL,
     user_id         text        NOT NULL,
     notification_id uuid        NOT NULL,
-    body            jsonb       NOT NULL,
+    -- json, not jsonb: kept as written, and jsonb refuses the \u0000 escape a payload may carry.
+    body            json        NOT NULL,
     enqueued_at     timestamptz NOT NULL,
     expires_at      timestamptz NOT NULL
 );
@@ -23,7 +24,7 @@ CREATE FUNCTION offline_queue_push(
     p_tenant      text,
     p_user        text,
     p_id          uuid,
-    p_body        jsonb,
+    p_body        json,
     p_enqueued_at timestamptz,
     p_expires_at  timestamptz,
     p_max         bigint

@@ -6,7 +6,7 @@ CREATE TABLE ack_records (
     tenant_id       text        NOT NULL,
     user_id         text        NOT NULL,
     status          text        NOT NULL CHECK (status IN ('pending', 'acknowledged', 'expired')),
-    notification    jsonb       NOT NULL,
+    notification    json        NOT NULL,
     delivered_at    timestamptz NOT NULL,
     deadline        timestamptz NOT NULL,
     finished_at     timestamptz,

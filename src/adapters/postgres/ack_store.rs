@@ -64,7 +64,7 @@ fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
 #[async_trait]
 impl AckStore for PostgresAckStore {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
-        // Sent as text and cast to `json`, which keeps it verbatim (see the json_bodies migration).
+        // Sent as text and cast to `json`, which keeps it verbatim (see the migration).
         let body = serde_json::to_string(&pending.notification)
             .map_err(|e| AckError::Corrupt(format!("cannot encode notification: {e}")))?;
         let timeout = pending.deadline - pending.delivered_at;

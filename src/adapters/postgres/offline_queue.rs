@@ -41,7 +41,7 @@ fn to_i64(n: usize) -> i64 {
 #[async_trait]
 impl OfflineQueue for PostgresOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
-        // Sent as text and cast to `json`, which keeps it verbatim (see the json_bodies migration).
+        // Sent as text and cast to `json`, which keeps it verbatim (see the migration).
         let body = serde_json::to_string(&item.notification)
             .map_err(|e| QueueError::Corrupt(format!("cannot encode notification: {e}")))?;
         let dropped: i64 = sqlx::query_scalar("SELECT offline_queue_push($1, $2, $3, $4::json, $5, $6, $7)")
