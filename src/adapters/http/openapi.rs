@@ -176,6 +176,12 @@ impl Modify for CommonResponses {
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
+                // The five single-send routes (not batch, whose items fail one by one inside a 200).
+                if path.starts_with("/api/v1/notifications/") && path != "/api/v1/notifications/batch" {
+                    for (status, description) in send::SEND_ERRORS {
+                        add_response(op, status, description, "ErrorResponse");
+                    }
+                }
                 if op.request_body.is_some() {
                     add_response(op, "400", "INVALID_JSON, INVALID_REQUEST or VALIDATION_ERROR", "ErrorResponse");
                     add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::error::{ApiError, Body as ErrorResponse};
+use super::error::ApiError;
 use super::extract::ApiJson;
 use super::openapi::{ChannelNameSchema, EventTypeSchema, PrioritySchema, TemplateIdSchema, UserIdSchema};
 use super::state::AppState;
@@ -108,6 +108,15 @@ pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) ->
     Ok(state.templates.draft(tenant, source, content.priority, content.ttl, state.body_limit_bytes).await?)
 }
 
+/// The error answers every single send shares; `openapi.rs` adds them to each send operation.
+pub const SEND_ERRORS: &[(&str, &str)] = &[
+    ("400", "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES"),
+    ("404", "TEMPLATE_NOT_FOUND"),
+    ("413", "PAYLOAD_TOO_LARGE"),
+    ("415", "UNSUPPORTED_MEDIA_TYPE"),
+    ("503", "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE"),
+];
+
 async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {
     let draft = draft_from(state, TenantId::default_tenant(), content).await?;
     let report = state.notifier.send(draft, &target).await?;
@@ -116,12 +125,7 @@ async fn deliver(state: &AppState, content: Content, target: Target) -> Result<J
 
 /// Sends to one user, on every device.
 #[utoipa::path(post, path = "/api/v1/notifications/send", tag = "notifications", request_body = SendToUser,
-    responses((status = 200, body = SendResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
-        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
-        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
+    responses((status = 200, body = SendResponse)))]
 pub async fn send_to_user(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToUser>,
@@ -132,12 +136,7 @@ pub async fn send_to_user(
 
 /// Sends to several users.
 #[utoipa::path(post, path = "/api/v1/notifications/send-to-users", tag = "notifications", request_body = SendToUsers,
-    responses((status = 200, body = SendResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
-        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
-        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
+    responses((status = 200, body = SendResponse)))]
 pub async fn send_to_users(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToUsers>,
@@ -148,12 +147,7 @@ pub async fn send_to_users(
 
 /// Sends to every connection of the tenant.
 #[utoipa::path(post, path = "/api/v1/notifications/broadcast", tag = "notifications", request_body = Content,
-    responses((status = 200, body = SendResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
-        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
-        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
+    responses((status = 200, body = SendResponse)))]
 pub async fn broadcast(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Content>,
@@ -163,12 +157,7 @@ pub async fn broadcast(
 
 /// Sends to the subscribers of one channel.
 #[utoipa::path(post, path = "/api/v1/notifications/channel", tag = "notifications", request_body = SendToChannel,
-    responses((status = 200, body = SendResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
-        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
-        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
+    responses((status = 200, body = SendResponse)))]
 pub async fn send_to_channel(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToChannel>,
@@ -179,12 +168,7 @@ pub async fn send_to_channel(
 
 /// Sends to the subscribers of several channels.
 #[utoipa::path(post, path = "/api/v1/notifications/channels", tag = "notifications", request_body = SendToChannels,
-    responses((status = 200, body = SendResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES", body = ErrorResponse),
-        (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse),
-        (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorResponse),
-        (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse),
-        (status = 503, description = "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE", body = ErrorResponse)))]
+    responses((status = 200, body = SendResponse)))]
 pub async fn send_to_channels(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SendToChannels>,
