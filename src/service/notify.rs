@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::ack::{AckReceipt, PendingAck};
 use crate::domain::queue::{QueuePolicy, QueuedNotification};
-use crate::domain::{Identity, Notification, NotificationDraft, Target, UserKey};
+use crate::domain::{Identity, Notification, NotificationDraft, Target, UserId, UserKey};
 use crate::ports::{AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, OutboundFrame, QueueError};
 
 use super::frame::{notification_frame, trace_link};
@@ -129,9 +129,9 @@ impl NotificationService {
 
     async fn deliver(&self, notification: &Notification, frame: &OutboundFrame, target: &Target) -> SendResult {
         let mut report = SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
-        let users = match target {
-            Target::User(user) => vec![user.clone()],
-            Target::Users(users) => users.clone(),
+        let users: &[UserId] = match target {
+            Target::User(user) => std::slice::from_ref(user),
+            Target::Users(users) => users,
             _ => {
                 let (r, _) = self.dispatcher.deliver_frame(frame, &notification.tenant, target);
                 report.delivered_to = r.delivered;
@@ -141,7 +141,7 @@ impl NotificationService {
         let mut failure = None;
         let mut failed = 0;
         for user in users {
-            let key = UserKey::new(notification.tenant.clone(), user);
+            let key = UserKey::new(notification.tenant.clone(), user.clone());
             match self.deliver_to_user(notification, frame, &key).await {
                 UserOutcome::Delivered(n) => report.delivered_to += n,
                 UserOutcome::Queued => {
