@@ -1,5 +1,8 @@
 use clap::Parser;
 
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = ara::app::cli::Cli::parse();

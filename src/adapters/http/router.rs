@@ -18,28 +18,28 @@ use crate::adapters::{metrics, sse, ws};
 /// Builds the router. `cors_origins` of `None` allows any origin.
 pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
     let api = Router::new()
-        .route("/notifications/send", post(send::send_to_user))
-        .route("/notifications/send-to-users", post(send::send_to_users))
-        .route("/notifications/broadcast", post(send::broadcast))
-        .route("/notifications/channel", post(send::send_to_channel))
-        .route("/notifications/channels", post(send::send_to_channels))
-        .route("/stats/acks", get(health::ack_stats))
-        .route("/channels", get(channels::list_channels))
-        .route("/channels/{name}", get(channels::get_channel))
-        .route("/users/{user_id}/subscriptions", get(channels::user_subscriptions))
-        .route("/templates", get(templates::list_templates).post(templates::create_template))
+        .route("/api/v1/notifications/send", post(send::send_to_user))
+        .route("/api/v1/notifications/send-to-users", post(send::send_to_users))
+        .route("/api/v1/notifications/broadcast", post(send::broadcast))
+        .route("/api/v1/notifications/channel", post(send::send_to_channel))
+        .route("/api/v1/notifications/channels", post(send::send_to_channels))
+        .route("/api/v1/stats/acks", get(health::ack_stats))
+        .route("/api/v1/channels", get(channels::list_channels))
+        .route("/api/v1/channels/{name}", get(channels::get_channel))
+        .route("/api/v1/users/{user_id}/subscriptions", get(channels::user_subscriptions))
+        .route("/api/v1/templates", get(templates::list_templates).post(templates::create_template))
         .route(
-            "/templates/{id}",
+            "/api/v1/templates/{id}",
             get(templates::get_template).put(templates::update_template).delete(templates::delete_template),
         )
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
     // The batch route has its own, larger limit; it is merged after the layer above so it keeps it.
     let batch = Router::new()
-        .route("/notifications/batch", post(batch::send_batch))
+        .route("/api/v1/notifications/batch", post(batch::send_batch))
         .layer(DefaultBodyLimit::max(batch::BODY_LIMIT_BYTES));
     let api = api.merge(batch);
-    let protected = Router::new()
-        .nest("/api/v1", api)
+    // Full paths rather than `nest("/api/v1", …)`: nesting adds a prefix-stripping service per request.
+    let protected = api
         .route("/stats", get(health::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
         // Outside the key check, so that guessing keys is limited per IP too.

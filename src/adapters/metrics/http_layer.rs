@@ -1,6 +1,7 @@
 //! HTTP request metrics, labelled by the matched route template (never the raw path, whose user ids
 //! and channel names would make label cardinality unbounded).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,19 +13,26 @@ use super::Metrics;
 
 pub async fn record_http(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route =
-        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| route_label(m.as_str()));
+    let method = request.method().clone();
+    // `MatchedPath` is a shared string: cloning it is cheap and frees the request for `next`.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or(Cow::Borrowed("unmatched"), |m| route_label(m.as_str()));
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics.http_requests.with_label_values(&[&method, &route, &status]).inc();
-    metrics.http_duration.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+    let status = response.status();
+    let labels = [method.as_str(), &route, status.as_str()];
+    metrics.http_requests.with_label_values(&labels).inc();
+    metrics.http_duration.with_label_values(&labels[..2]).observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// `/users/{user_id}` → `/users/:user_id`: some Prometheus text parsers choke on `}` inside a label value.
-fn route_label(template: &str) -> String {
-    template.replace('{', ":").replace('}', "")
+/// Most routes have no parameter and are used as they are, without allocating.
+fn route_label(template: &str) -> Cow<'_, str> {
+    if template.contains('{') {
+        Cow::Owned(template.replace('{', ":").replace('}', ""))
+    } else {
+        Cow::Borrowed(template)
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,11 @@ pub struct Args {
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub settle: Duration,
 
+    /// Names this run's users (`load-<id>-<i>`) and channels (`load-<id>`), so that another load
+    /// generator (wrk, k6) can send to the clients this run holds; random by default.
+    #[arg(long, value_parser = parse_run_id)]
+    pub run_id: Option<String>,
+
     /// The server's process id: its VmRSS is sampled from /proc before, during and after the run.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -134,4 +139,14 @@ pub struct Args {
     /// Threshold: highest acceptable share of failed HTTP requests.
     #[arg(long, default_value_t = 0.01)]
     pub max_error_rate: f64,
+}
+
+/// Run ids become part of user ids and channel names: keep them to characters both accept.
+fn parse_run_id(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("1-32 characters of A-Z a-z 0-9 _".to_owned())
+    }
 }

@@ -37,7 +37,14 @@ pub struct Auth {
 }
 
 impl Ctx {
-    pub fn new(server: Server, sources: Sources, plan: Plan, auth: Auth, api_key: Option<String>) -> Arc<Self> {
+    pub fn new(
+        server: Server,
+        sources: Sources,
+        plan: Plan,
+        auth: Auth,
+        api_key: Option<String>,
+        run_id: Option<String>,
+    ) -> Arc<Self> {
         let jwt = JwtAuth::new(JwtSettings { secret: auth.secret, issuer: auth.issuer, audience: auth.audience });
         Arc::new(Self {
             server,
@@ -45,7 +52,7 @@ impl Ctx {
             plan,
             api_key,
             jwt,
-            run_id: format!("{:06x}", fastrand::u32(..0x0100_0000)),
+            run_id: run_id.unwrap_or_else(|| format!("{:06x}", fastrand::u32(..0x0100_0000))),
             counters: Counters::default(),
             connect_latency: Latency::default(),
             http_latency: Latency::default(),

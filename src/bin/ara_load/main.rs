@@ -3,6 +3,9 @@
 //! duplicates and server memory, prints a summary (or JSON), and exits non-zero when a threshold fails.
 //! See docs/LOAD_TESTING.md.
 
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod cli;
 mod ctx;
 mod drive;
@@ -69,7 +72,7 @@ fn prepare(args: &Args) -> Result<(std::sync::Arc<Ctx>, Limits), String> {
         max_loss: args.max_loss,
         max_error_rate: args.max_error_rate,
     };
-    Ok((Ctx::new(server, sources, plan, auth, args.api_key.clone()), limits))
+    Ok((Ctx::new(server, sources, plan, auth, args.api_key.clone(), args.run_id.clone()), limits))
 }
 
 fn run(args: Args, ctx: std::sync::Arc<Ctx>, limits: Limits) -> i32 {
