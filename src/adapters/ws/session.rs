@@ -2,6 +2,10 @@
 //!
 //! Replies to client frames go through the same bounded queue as notifications, so one connection
 //! sees everything in the order it was queued.
+//!
+//! Every connection's task holds this future for its whole life, sized by its largest state; the
+//! rare paths (the hello, client frames, replay confirmation, closing) are boxed so that an idle
+//! connection does not carry their state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,15 +31,32 @@ const MAX_CONSECUTIVE_ERRORS: u32 = 20;
 /// A close handshake may not hold a task longer than this.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(socket: WebSocket, state: AppState, registration: Registration, receiver: SinkReceiver) {
+/// Splits the socket before the session's future is made: an `async fn` keeps its arguments for its
+/// whole life, and an unsplit `WebSocket` is several hundred bytes held by every connection's task.
+pub(super) fn run(
+    socket: WebSocket,
+    state: AppState,
+    registration: Registration,
+    receiver: SinkReceiver,
+) -> impl std::future::Future<Output = ()> {
+    let (tx, rx) = socket.split();
+    session(tx, rx, state, registration, receiver)
+}
+
+async fn session(
+    mut tx: SplitSink<WebSocket, Message>,
+    rx: SplitStream<WebSocket>,
+    state: AppState,
+    registration: Registration,
+    receiver: SinkReceiver,
+) {
     let entry = registration.entry.clone();
-    let (mut tx, rx) = socket.split();
     let hello = ServerFrame::Connected {
         connection_id: entry.id,
         user_id: entry.identity.user.as_str(),
         tenant_id: entry.identity.tenant.as_str(),
     };
-    if send_frame(&mut tx, &hello.to_outbound()).await.is_err() {
+    if Box::pin(send_frame(&mut tx, &hello.to_outbound())).await.is_err() {
         return;
     }
     tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
@@ -46,13 +67,13 @@ pub(super) async fn run(socket: WebSocket, state: AppState, registration: Regist
         // The writer ends after sending a close frame (or on a dead socket): keep reading briefly so
         // the client's close reply (and any pong it still owes) lands before the TCP connection goes.
         _ = &mut writer => {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut reader).await;
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, &mut reader)).await;
         }
         // The reader ends when the client closed or went away, or after asking the writer to close an
         // abusive connection, which the writer still has to put on the wire.
         end = &mut reader => {
             if end == ReadEnd::CloseRequested {
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut writer).await;
+                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, &mut writer)).await;
             }
         }
     }
@@ -83,7 +104,7 @@ async fn write_loop(
     let result = write_frames(&mut tx, &mut rx, entry, state, &mut heartbeat, idle_ms, &mut latency).await;
     latency.flush();
     if let Some(reason) = result {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut tx, reason)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, Box::pin(close(&mut tx, reason))).await;
     }
 }
 
@@ -103,7 +124,7 @@ async fn write_frames(
                 Some(Next::Frame(frame)) => {
                     match write_batch(tx, rx, frame, entry.id, latency).await {
                         Ok(replayed) if !replayed.is_empty() => {
-                            state.notifier.confirm_replayed(&entry.identity.key(), &replayed).await;
+                            Box::pin(state.notifier.confirm_replayed(&entry.identity.key(), &replayed)).await;
                         }
                         Ok(_) => {}
                         Err(_) => return None,
@@ -211,7 +232,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
     while let Some(Ok(message)) = rx.next().await {
         entry.touch(chrono::Utc::now());
         let reply = match message {
-            Message::Text(text) => handle_text(state, entry, text.as_str()).await,
+            Message::Text(text) => Box::pin(handle_text(state, entry, text.as_str())).await,
             Message::Binary(_) => {
                 state.metrics.ws_frames_received.with_label_values(&["binary"]).inc();
                 Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into()))

@@ -3,6 +3,7 @@
 //! duplicates and server memory, prints a summary (or JSON), and exits non-zero when a threshold fails.
 //! See docs/LOAD_TESTING.md.
 
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
