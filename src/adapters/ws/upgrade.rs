@@ -12,6 +12,11 @@ use crate::adapters::http::{ApiError, AppState};
 use crate::service::Transport;
 
 const READ_BUFFER_BYTES: usize = 1024;
+/// Frames queued on the socket are written out once they pass this size. tungstenite's write buffer
+/// keeps the capacity of its largest burst for the connection's life, so the default (128 KiB) let
+/// every connection that once had a backlog hold up to 128 KiB; 4 KiB still packs dozens of typical
+/// notifications into one `send`.
+const WRITE_BUFFER_BYTES: usize = 4096;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -32,6 +37,7 @@ pub async fn upgrade(
     // connection; client frames are small, so a small buffer saves ~127 KiB and a memset per wake-up.
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| tasks.track_future(session::run(socket, state, registration, receiver))))
