@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -166,6 +167,13 @@ impl Application {
             registry.close_all(CloseReason::Shutdown);
         };
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Notifications are small writes that must leave at once: Nagle's algorithm would hold one back
+        // while the previous is unacknowledged (up to the peer's delayed-ACK timer).
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+            }
+        });
         let served = axum::serve(listener, service).with_graceful_shutdown(on_shutdown);
         let result = tokio::select! {
             r = served => r,
