@@ -150,3 +150,17 @@ fn parse_run_id(text: &str) -> Result<String, String> {
         Err("1-32 characters of A-Z a-z 0-9 _".to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run_id;
+
+    #[test]
+    fn run_ids_are_safe_inside_user_ids_and_channel_names() {
+        assert_eq!(parse_run_id("bench_1"), Ok("bench_1".to_owned()));
+        assert!(parse_run_id("").is_err());
+        assert!(parse_run_id("a-b").is_err(), "'-' separates the run id from the client index");
+        assert!(parse_run_id("with space").is_err());
+        assert!(parse_run_id(&"x".repeat(33)).is_err());
+    }
+}
