@@ -52,7 +52,8 @@ slow() {
   run slow-1pct -- fanout -c 2000 --connect-rate 2000 --rate 50 -d 60s --payload-bytes 4000 --stall-fraction 0.01
 }
 soak() {
-  run soak-10min -- e2e -p soak
+  # SOAK_DURATION=20m makes it longer than the profile's 10 minutes.
+  run soak -- e2e -p soak ${SOAK_DURATION:+-d "$SOAK_DURATION"}
 }
 
 [[ $# -eq 0 ]] && set -- all
