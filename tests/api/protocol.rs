@@ -77,3 +77,17 @@ async fn client_close_unregisters_the_connection() {
     assert_eq!((stats["users"].as_u64(), stats["channels"].as_u64()), (Some(0), Some(0)), "{stats}");
     assert_eq!(app.send_to_channel("news", "e", json!({})).await.delivered_to, 0);
 }
+
+#[tokio::test]
+async fn a_client_frame_larger_than_the_read_buffer_is_read_whole() {
+    // The server reads client frames in 512-byte chunks; 50 channel names of 64 characters make a
+    // ~3.4 KB Subscribe frame that has to be put together from several reads.
+    let app = spawn_app(&[]).await;
+    let mut client = app.connect_user("u", "default").await;
+    let names: Vec<String> = (0..50).map(|i| format!("{i:02}{}", "c".repeat(62))).collect();
+    let channels: Vec<&str> = names.iter().map(String::as_str).collect();
+    client.subscribe(&channels).await;
+    let last = channels[49];
+    assert_eq!(app.send_to_channel(last, "e", json!({"ok": true})).await.delivered_to, 1);
+    assert_eq!(client.recv_type("notification").await["payload"], json!({"ok": true}));
+}

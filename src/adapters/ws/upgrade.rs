@@ -11,7 +11,7 @@ use crate::adapters::connection::{authenticate, open_connection, TokenQuery};
 use crate::adapters::http::{ApiError, AppState};
 use crate::service::Transport;
 
-const READ_BUFFER_BYTES: usize = 1024;
+const READ_BUFFER_BYTES: usize = 512;
 /// Frames queued on the socket are written out once they pass this size. tungstenite's write buffer
 /// keeps the capacity of its largest burst for the connection's life, so the default (128 KiB) let
 /// every connection that once had a backlog hold up to 128 KiB; 4 KiB still packs dozens of typical
@@ -34,7 +34,8 @@ pub async fn upgrade(
     let tasks = state.tasks.clone();
     let max = state.ws.max_message_bytes;
     // tungstenite's default 128 KiB read buffer is zero-filled before every read and stays resident per
-    // connection; client frames are small, so a small buffer saves ~127 KiB and a memset per wake-up.
+    // connection; client frames are small (a larger one is read in several chunks), so a small buffer
+    // saves ~127 KiB and a memset per wake-up.
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
