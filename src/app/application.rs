@@ -85,6 +85,7 @@ impl Application {
                 outbound_queue_size: ws.outbound_queue_size,
                 max_message_bytes: ws.max_message_bytes,
                 slow_consumer_policy: ws.slow_consumer_policy,
+                write_timeout: Duration::from_secs(ws.write_timeout_seconds.max(1)),
             },
             body_limit_bytes: settings.server.body_limit_bytes,
             started_at: Instant::now(),

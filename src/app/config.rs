@@ -156,6 +156,8 @@ pub struct WebSocketSettings {
     pub max_message_bytes: usize,
     /// `disconnect` (default) or `drop_oldest` for a connection whose queue is full.
     pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
+    /// A connection whose socket takes no data for this long is closed as a slow consumer.
+    pub write_timeout_seconds: u64,
 }
 
 impl Default for WebSocketSettings {
@@ -170,6 +172,7 @@ impl Default for WebSocketSettings {
             outbound_queue_size: 1024,
             max_message_bytes: 64 * 1024,
             slow_consumer_policy: Default::default(),
+            write_timeout_seconds: 10,
         }
     }
 }

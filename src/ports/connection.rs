@@ -76,6 +76,12 @@ pub enum CloseReason {
     Shutdown,
     /// The client misbehaved beyond what an error frame can fix.
     PolicyViolation(String),
+    /// The client sent a text message that is not UTF-8 (WebSocket close 1007).
+    InvalidPayload,
+    /// The client sent a message larger than the server accepts (WebSocket close 1009).
+    MessageTooBig,
+    /// The client broke the transport's framing rules (WebSocket close 1002).
+    ProtocolError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]

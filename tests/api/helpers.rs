@@ -247,6 +247,21 @@ impl TestApp {
         ws
     }
 
+    /// Opens a WebSocket for `user` over a socket with a small receive buffer, so that a client that
+    /// stops reading blocks the server's writes soon.
+    pub async fn connect_user_small_buffer(&self, user: &str, tenant: &str) -> WsClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF can be set");
+        let stream = socket.connect(self.addr).await.expect("the server accepts");
+        let request = format!("{}?token={}", self.ws_url(), self.token(user, tenant))
+            .into_client_request()
+            .expect("valid ws url");
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("the WebSocket upgrade succeeds");
+        WsClient::greeted(ws).await
+    }
+
     /// Tries a WebSocket upgrade with `?token=` (none when `None`).
     pub async fn try_connect_ws(&self, token: Option<&str>) -> Result<WsClient, Refusal> {
         let url = match token {
@@ -273,13 +288,7 @@ impl TestApp {
             }
             Err(e) => panic!("websocket connect failed: {e}"),
         };
-        let mut client = WsClient { ws, connection_id: 0, user_id: String::new(), tenant_id: String::new(), pings: 0 };
-        let hello = client.recv_json().await;
-        assert_eq!(hello["type"], "connected", "the first frame must be `connected`: {hello}");
-        client.connection_id = hello["connection_id"].as_u64().expect("connection_id is a number");
-        client.user_id = hello["user_id"].as_str().expect("user_id").to_owned();
-        client.tenant_id = hello["tenant_id"].as_str().expect("tenant_id").to_owned();
-        Ok(client)
+        Ok(WsClient::greeted(ws).await)
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -336,6 +345,17 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    /// Reads the `connected` frame every connection starts with.
+    async fn greeted(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        let mut client = WsClient { ws, connection_id: 0, user_id: String::new(), tenant_id: String::new(), pings: 0 };
+        let hello = client.recv_json().await;
+        assert_eq!(hello["type"], "connected", "the first frame must be `connected`: {hello}");
+        client.connection_id = hello["connection_id"].as_u64().expect("connection_id is a number");
+        client.user_id = hello["user_id"].as_str().expect("user_id").to_owned();
+        client.tenant_id = hello["tenant_id"].as_str().expect("tenant_id").to_owned();
+        client
+    }
+
     /// Server pings read so far.
     pub fn pings_seen(&self) -> usize {
         self.pings
@@ -351,6 +371,13 @@ impl WsClient {
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws.send(Message::binary(bytes)).await.expect("client frame sent");
+    }
+
+    /// Sends a text frame whose payload is `bytes` as they are, valid UTF-8 or not.
+    pub async fn send_raw_text(&mut self, bytes: Vec<u8>) {
+        use tungstenite::protocol::frame::coding::{Data, OpCode};
+        let frame = tungstenite::protocol::frame::Frame::message(bytes, OpCode::Data(Data::Text), true);
+        self.ws.send(Message::Frame(frame)).await.expect("client frame sent");
     }
 
     /// The next data frame, close or end within `limit`; `None` on timeout. Pings are answered (by

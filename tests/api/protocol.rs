@@ -91,3 +91,26 @@ async fn a_client_frame_larger_than_the_read_buffer_is_read_whole() {
     assert_eq!(app.send_to_channel(last, "e", json!({"ok": true})).await.delivered_to, 1);
     assert_eq!(client.recv_type("notification").await["payload"], json!({"ok": true}));
 }
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_is_closed_with_1007() {
+    let app = spawn_app(&[]).await;
+    let mut client = app.connect_user("u", "default").await;
+    client.send_raw_text(vec![b'{', 0xff, 0xfe, b'}']).await;
+    let (close, _) = client.recv_close(RECV_TIMEOUT).await;
+    assert_eq!(close.map(|c| c.0), Some(1007), "invalid UTF-8 is closed with 1007 (RFC 6455 §8.1)");
+    app.wait_for_stat("connections", "0", |n| n == 0).await;
+}
+
+#[tokio::test]
+async fn a_frame_over_the_size_limit_is_closed_with_1009() {
+    let app = spawn_app(&[("WEBSOCKET_MAX_MESSAGE_BYTES", "1024")]).await;
+    let mut client = app.connect_user("u", "default").await;
+    // Under the limit is fine.
+    client.send_text(&format!(r#"{{"type":"Ping","pad":"{}"}}"#, "x".repeat(100))).await;
+    let _ = client.recv_json().await;
+    client.send_text(&"x".repeat(4096)).await;
+    let (close, _) = client.recv_close(RECV_TIMEOUT).await;
+    assert_eq!(close.map(|c| c.0), Some(1009), "a too-big message is closed with 1009 (RFC 6455 §7.4.1)");
+    app.wait_for_stat("connections", "0", |n| n == 0).await;
+}

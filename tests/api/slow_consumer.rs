@@ -1,9 +1,11 @@
 //! A client that does not read is disconnected once its bounded outbound queue overflows, while the
 //! clients that keep up get everything.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Incoming, RECV_TIMEOUT};
+use crate::helpers::{spawn_app, Incoming, TestApp, WsClient, RECV_TIMEOUT};
 
 /// Enough 16 KiB notifications to fill a non-reading client's socket buffers and its queue.
 const MAX_SENDS: u64 = 2000;
@@ -110,4 +112,105 @@ async fn with_drop_oldest_a_slow_client_stays_connected_and_is_told_what_it_miss
     let stats = app.stats().await;
     assert_eq!(stats["slow_consumers_disconnected"], 0);
     assert_eq!(stats["notifications_dropped"].as_u64(), Some(dropped));
+}
+
+/// How long a slow consumer may stay registered once it is found out (the documented bound is
+/// `WEBSOCKET_WRITE_TIMEOUT_SECONDS` plus a 5 s close handshake; the tests use a 1 s write timeout).
+const GONE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Retries a connect of `user` until the per-user limit lets it in, for at most [`GONE_WITHIN`].
+async fn reconnect_within(app: &TestApp, user: &str) -> WsClient {
+    let deadline = Instant::now() + GONE_WITHIN;
+    loop {
+        match app.try_connect_ws(Some(&app.token(user, "default"))).await {
+            Ok(client) => return client,
+            Err(refusal) => {
+                refusal.assert(429, "USER_CONNECTION_LIMIT");
+                assert!(Instant::now() < deadline, "the slow consumer still holds the user's only place");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Reads the stalled client's socket until the server's end of it; fails if it never ends.
+async fn assert_socket_ends(mut client: WsClient) {
+    let deadline = Instant::now() + GONE_WITHIN;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_within(left).await {
+            Some(Incoming::Json(_)) => continue,
+            Some(Incoming::Close(_) | Incoming::Ended(_)) => return,
+            None => panic!("the slow consumer's socket was never closed"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_consumer_that_never_reads_again_is_unregistered_and_its_queue_replays_to_the_next_device() {
+    let app = spawn_app(&[
+        ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", "4"),
+        ("WEBSOCKET_MAX_CONNECTIONS_PER_USER", "1"),
+        ("WEBSOCKET_WRITE_TIMEOUT_SECONDS", "1"),
+        ("QUEUE_ENABLED", "true"),
+    ])
+    .await;
+    let slow = app.connect_user_small_buffer("phone", "default").await;
+    let blob = "x".repeat(16 * 1024);
+    let mut found_out = false;
+    for seq in 0..MAX_SENDS {
+        let report = app.send_to_user("phone", "bulk", json!({"seq": seq, "blob": blob})).await;
+        if report.delivered_to == 0 {
+            found_out = true;
+            break;
+        }
+    }
+    assert!(found_out, "the non-reading client was never found out after {MAX_SENDS} sends of 16 KiB");
+    // Sent while the slow device is closing: queued for the user's next connection.
+    let mut after = Vec::new();
+    for seq in 0..3 {
+        after.push(
+            app.send(
+                "/api/v1/notifications/send",
+                &json!({"target_user_id": "phone", "event_type": "after", "payload": {"seq": seq}}),
+            )
+            .await
+            .notification_id,
+        );
+    }
+
+    let mut laptop = reconnect_within(&app, "phone").await;
+    let mut replayed = Vec::new();
+    while replayed.len() < after.len() {
+        let n = laptop.recv_notification().await;
+        if n["event_type"] == "after" {
+            replayed.push(n["id"].as_str().expect("id").to_owned());
+        }
+    }
+    assert_eq!(replayed, after, "the user's queue replays, in order, to the next device");
+    let stats = app.wait_for_stat("connections", "1", |n| n == 1).await;
+    assert_eq!(stats["slow_consumers_disconnected"], 1, "{stats}");
+    assert_socket_ends(slow).await;
+}
+
+#[tokio::test]
+async fn with_drop_oldest_a_client_whose_socket_stays_full_is_closed_after_the_write_timeout() {
+    let app = spawn_app(&[
+        ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", "4"),
+        ("WEBSOCKET_SLOW_CONSUMER_POLICY", "drop_oldest"),
+        ("WEBSOCKET_WRITE_TIMEOUT_SECONDS", "1"),
+        ("WEBSOCKET_MAX_CONNECTIONS_PER_USER", "1"),
+    ])
+    .await;
+    let slow = app.connect_user_small_buffer("tablet", "default").await;
+    let blob = "x".repeat(16 * 1024);
+    // Enough to fill the socket buffers; the ring keeps taking frames whatever the socket does.
+    for seq in 0..200 {
+        app.send_to_user("tablet", "bulk", json!({"seq": seq, "blob": blob})).await;
+    }
+    let stats = app.wait_for_stats("the stalled connection gone", |s| s["connections"] == 0).await;
+    assert_eq!(stats["slow_consumers_disconnected"], 1, "{stats}");
+    let mut again = reconnect_within(&app, "tablet").await;
+    again.ping().await;
+    assert_socket_ends(slow).await;
 }

@@ -13,7 +13,43 @@ struct CloseSignal {
     reason: Mutex<Option<CloseReason>>,
     /// Set with `reason`; read without the lock on every send.
     closing: AtomicBool,
+    /// Woken (all waiters) once `closing` is set: the queue's reader and a writer blocked on a full
+    /// socket both wait on it.
     notify: Notify,
+}
+
+impl CloseSignal {
+    fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Returns once the connection is asked to close. The waiter is registered before the flag is read,
+    /// so a close that lands in between is not missed.
+    async fn closed(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_closing() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Waits for a connection's close signal without touching its queue, for a writer that is blocked on
+/// its socket and cannot read the queue meanwhile.
+#[derive(Clone)]
+pub struct CloseWatch(Arc<CloseSignal>);
+
+impl CloseWatch {
+    pub async fn closed(&self) {
+        self.0.closed().await;
+    }
+
+    /// The reason the connection was asked to close, once it was.
+    pub fn reason(&self) -> Option<CloseReason> {
+        self.0.reason.lock().clone()
+    }
 }
 
 /// What a connection whose queue is full gets (`WEBSOCKET_SLOW_CONSUMER_POLICY`).
@@ -83,7 +119,7 @@ impl ConnectionSink for ChannelSink {
     fn try_send(&self, frame: OutboundFrame) -> Result<(), SinkError> {
         // A connection being closed takes nothing more, so a slow consumer is reported (and counted)
         // once, not on every later dispatch.
-        if self.close.closing.load(Ordering::Acquire) {
+        if self.close.is_closing() {
             return Err(SinkError::Closed);
         }
         match &self.tx {
@@ -102,7 +138,7 @@ impl ConnectionSink for ChannelSink {
         if slot.is_none() {
             *slot = Some(reason);
             self.close.closing.store(true, Ordering::Release);
-            self.close.notify.notify_one();
+            self.close.notify.notify_waiters();
         }
     }
 }
@@ -118,9 +154,13 @@ impl SinkReceiver {
         }
         tokio::select! {
             biased;
-            _ = self.close.notify.notified() => self.close.reason.lock().clone().map(Next::Close),
+            _ = self.close.closed() => self.close.reason.lock().clone().map(Next::Close),
             next = recv(&mut self.rx) => next,
         }
+    }
+
+    pub fn close_watch(&self) -> CloseWatch {
+        CloseWatch(self.close.clone())
     }
 
     /// A frame already queued, without waiting; used to coalesce writes.

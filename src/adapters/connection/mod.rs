@@ -6,6 +6,6 @@ mod open;
 mod registration;
 pub mod write_span;
 
-pub use channel_sink::{channel_sink, ChannelSink, Next, SinkReceiver, SlowConsumerPolicy};
+pub use channel_sink::{channel_sink, ChannelSink, CloseWatch, Next, SinkReceiver, SlowConsumerPolicy};
 pub use open::{authenticate, bearer_token, open_connection, TokenQuery};
 pub use registration::Registration;

@@ -26,13 +26,22 @@ pub fn transport_label(transport: Transport) -> &'static str {
     }
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    /// Takes the connection out of the registry now, before its socket is closed: a closing
+    /// connection takes no more notifications, frees its place in the limits, and its user's
+    /// queue can replay to another device. Safe to call more than once; dropping does it too.
+    pub fn release(&self) {
         if self.registry.unregister(self.entry.id) {
             let label = [transport_label(self.entry.transport)];
             self.metrics.connections_closed.with_label_values(&label).inc();
             let lived = (chrono::Utc::now() - self.entry.connected_at).num_milliseconds().max(0) as f64 / 1000.0;
             self.metrics.connection_duration.with_label_values(&label).observe(lived);
         }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.release();
     }
 }

@@ -20,6 +20,8 @@ pub struct WsConfig {
     pub outbound_queue_size: usize,
     pub max_message_bytes: usize,
     pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
+    /// How long one write to a client's socket may take before the client counts as a slow consumer.
+    pub write_timeout: Duration,
 }
 
 /// Shared by every handler and middleware. axum clones the state for each of them on every request, so

@@ -125,6 +125,10 @@ fn close_event(reason: CloseReason) -> Event {
         CloseReason::Idle => ("IDLE_TIMEOUT", "connection idle for too long".to_owned()),
         CloseReason::Shutdown => ("SHUTTING_DOWN", "server shutting down".to_owned()),
         CloseReason::PolicyViolation(why) => ("POLICY_VIOLATION", why),
+        // Client frames are WebSocket's; SSE clients send none.
+        CloseReason::InvalidPayload | CloseReason::MessageTooBig | CloseReason::ProtocolError => {
+            ("POLICY_VIOLATION", "the client broke the protocol".to_owned())
+        }
     };
     Event::default().event("error").data(json!({"code": code, "message": message}).to_string())
 }

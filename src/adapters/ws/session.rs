@@ -60,17 +60,20 @@ async fn session(
         return;
     }
     tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
-    let writer = write_loop(tx, receiver, &entry, &state);
+    let writer = write_loop(tx, receiver, &registration, &state);
     let reader = read_loop(rx, &state, &entry);
     tokio::pin!(writer, reader);
     tokio::select! {
-        // The writer ends after sending a close frame (or on a dead socket): keep reading briefly so
-        // the client's close reply (and any pong it still owes) lands before the TCP connection goes.
-        _ = &mut writer => {
-            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, &mut reader)).await;
+        // The writer ends after sending a close frame (or on a dead or stalled socket): once a close
+        // frame went out, keep reading briefly so the client's close reply (and any pong it still
+        // owes) lands before the TCP connection goes.
+        close_sent = &mut writer => {
+            if close_sent {
+                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, &mut reader)).await;
+            }
         }
-        // The reader ends when the client closed or went away, or after asking the writer to close an
-        // abusive connection, which the writer still has to put on the wire.
+        // The reader ends when the client closed or went away, or after asking the writer to close
+        // the connection, which the writer still has to put on the wire.
         end = &mut reader => {
             if end == ReadEnd::CloseRequested {
                 let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, &mut writer)).await;
@@ -78,7 +81,6 @@ async fn session(
         }
     }
     tracing::debug!(connection = %entry.id, "websocket closed");
-    drop(registration);
 }
 
 async fn send_frame(tx: &mut SplitSink<WebSocket, Message>, frame: &OutboundFrame) -> Result<(), axum::Error> {
@@ -90,25 +92,45 @@ fn text(frame: &OutboundFrame) -> Message {
     Message::Text(Utf8Bytes::try_from(frame.json.clone()).unwrap_or_default())
 }
 
+/// Writes the connection's queue until it closes; returns whether a close frame went out.
+///
+/// The registration is released as soon as the writer stops, before the close handshake, so that a
+/// closing connection (above all a slow consumer whose socket is full) leaves the registry at once.
 async fn write_loop(
     mut tx: SplitSink<WebSocket, Message>,
     mut rx: SinkReceiver,
-    entry: &ConnectionEntry,
+    registration: &Registration,
     state: &AppState,
-) {
+) -> bool {
     let cfg = state.ws;
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + cfg.heartbeat_interval, cfg.heartbeat_interval);
     let idle_ms = cfg.idle_timeout.as_millis() as i64;
     let mut latency = LatencyRecorder::new(&state.metrics);
-    let result = write_frames(&mut tx, &mut rx, entry, state, &mut heartbeat, idle_ms, &mut latency).await;
+    let result =
+        write_frames(&mut tx, &mut rx, &registration.entry, state, &mut heartbeat, idle_ms, &mut latency).await;
     latency.flush();
-    if let Some(reason) = result {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, Box::pin(close(&mut tx, reason))).await;
+    registration.release();
+    match result {
+        // A socket that stalled will not take a close frame either; it is dropped.
+        WriteEnd::Close(reason) => {
+            tokio::time::timeout(CLOSE_TIMEOUT, Box::pin(close(&mut tx, reason))).await.unwrap_or(false)
+        }
+        WriteEnd::Stalled | WriteEnd::Gone => false,
     }
 }
 
-/// The writer's loop; returns why to close, or `None` when the socket is already gone.
+enum WriteEnd {
+    /// Close with this reason.
+    Close(CloseReason),
+    /// The socket took nothing for the write timeout, or a close was asked for while a write was
+    /// blocked on it.
+    Stalled,
+    /// The socket is already gone.
+    Gone,
+}
+
+/// The writer's loop; returns how it ended.
 async fn write_frames(
     tx: &mut SplitSink<WebSocket, Message>,
     rx: &mut SinkReceiver,
@@ -117,39 +139,73 @@ async fn write_frames(
     heartbeat: &mut tokio::time::Interval,
     idle_ms: i64,
     latency: &mut LatencyRecorder,
-) -> Option<CloseReason> {
+) -> WriteEnd {
+    let watch = rx.close_watch();
     loop {
         tokio::select! {
             next = rx.next() => match next {
                 Some(Next::Frame(frame)) => {
-                    match write_batch(tx, rx, frame, entry.id, latency).await {
-                        Ok(replayed) if !replayed.is_empty() => {
+                    // A client that stops reading fills its socket and blocks the write: neither the
+                    // queue's close signal nor the heartbeat is read meanwhile, so the write is
+                    // bounded by both.
+                    let written = tokio::select! {
+                        biased;
+                        _ = watch.closed() => return WriteEnd::Stalled,
+                        written = tokio::time::timeout(
+                            state.ws.write_timeout,
+                            write_batch(tx, rx, frame, entry.id, latency),
+                        ) => written,
+                    };
+                    match written {
+                        Ok(Ok(replayed)) if !replayed.is_empty() => {
                             Box::pin(state.notifier.confirm_replayed(&entry.identity.key(), &replayed)).await;
                         }
-                        Ok(_) => {}
-                        Err(_) => return None,
+                        Ok(Ok(_)) => {}
+                        Ok(Err(_)) => return WriteEnd::Gone,
+                        Err(_) => {
+                            stalled(state, entry);
+                            return WriteEnd::Stalled;
+                        }
                     }
                     continue;
                 }
                 Some(Next::Dropped(count)) => {
                     state.notifier.dispatcher().stats().record_dropped(count);
-                    if send_frame(tx, &ServerFrame::Dropped { count }.to_outbound()).await.is_err() {
-                        return None;
+                    let notice = ServerFrame::Dropped { count }.to_outbound();
+                    match tokio::time::timeout(state.ws.write_timeout, send_frame(tx, &notice)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return WriteEnd::Gone,
+                        Err(_) => {
+                            stalled(state, entry);
+                            return WriteEnd::Stalled;
+                        }
                     }
                 }
-                Some(Next::Close(reason)) => return Some(reason),
-                None => return None,
+                Some(Next::Close(reason)) => return WriteEnd::Close(reason),
+                None => return WriteEnd::Gone,
             },
             _ = heartbeat.tick() => {
                 if entry.idle_for_ms(chrono::Utc::now()) > idle_ms {
-                    return Some(CloseReason::Idle);
+                    return WriteEnd::Close(CloseReason::Idle);
                 }
-                if tx.send(Message::Ping(Default::default())).await.is_err() {
-                    return None;
+                match tokio::time::timeout(state.ws.write_timeout, tx.send(Message::Ping(Default::default()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return WriteEnd::Gone,
+                    Err(_) => {
+                        stalled(state, entry);
+                        return WriteEnd::Stalled;
+                    }
                 }
             }
         }
     }
+}
+
+/// A socket that took nothing for the write timeout: the client stopped reading (counted like a
+/// queue overflow, which the `drop_oldest` policy never reports).
+fn stalled(state: &AppState, entry: &ConnectionEntry) {
+    state.notifier.dispatcher().stats().record_slow_consumer();
+    tracing::info!(connection = %entry.id, "closing a connection whose socket took nothing within the write timeout");
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once. Returns the ids of the
@@ -201,7 +257,8 @@ fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) 
     span
 }
 
-async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
+/// Sends the close frame for `reason`; returns whether it went out.
+async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> bool {
     let (code, text): (u16, String) = match reason {
         CloseReason::SlowConsumer => {
             let notice = ServerFrame::Error {
@@ -214,9 +271,13 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) {
         CloseReason::Idle => (1000, "idle timeout".into()),
         CloseReason::Shutdown => (1001, "server shutting down".into()),
         CloseReason::PolicyViolation(why) => (1008, why),
+        CloseReason::InvalidPayload => (1007, "text frame is not valid UTF-8".into()),
+        CloseReason::MessageTooBig => (1009, "message exceeds the size limit".into()),
+        CloseReason::ProtocolError => (1002, "protocol error".into()),
     };
-    let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(text) }))).await;
+    let sent = tx.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(text) }))).await.is_ok();
     let _ = tx.close().await;
+    sent
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -229,7 +290,12 @@ enum ReadEnd {
 
 async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc<ConnectionEntry>) -> ReadEnd {
     let mut errors = 0u32;
-    while let Some(Ok(message)) = rx.next().await {
+    loop {
+        let message = match rx.next().await {
+            Some(Ok(message)) => message,
+            None => return ReadEnd::ClientGone,
+            Some(Err(e)) => return Box::pin(read_failed(entry, e)).await,
+        };
         entry.touch(chrono::Utc::now());
         let reply = match message {
             Message::Text(text) => Box::pin(handle_text(state, entry, text.as_str())).await,
@@ -259,7 +325,21 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
             return ReadEnd::CloseRequested;
         }
     }
-    ReadEnd::ClientGone
+}
+
+/// A read error: a client that broke the rules is told why with the close code RFC 6455 names for it
+/// (§7.4.1); a broken socket just ends.
+async fn read_failed(entry: &ConnectionEntry, error: axum::Error) -> ReadEnd {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let reason = match error.into_inner().downcast::<WsError>().map(|e| *e) {
+        Ok(WsError::Utf8(_)) => CloseReason::InvalidPayload,
+        Ok(WsError::Capacity(_)) => CloseReason::MessageTooBig,
+        Ok(WsError::Protocol(_)) => CloseReason::ProtocolError,
+        _ => return ReadEnd::ClientGone,
+    };
+    tracing::debug!(connection = %entry.id, ?reason, "closing a connection that sent an invalid frame");
+    entry.sink.close(reason);
+    ReadEnd::CloseRequested
 }
 
 type Reply = Result<OutboundFrame, (&'static str, String)>;
