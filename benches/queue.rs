@@ -111,7 +111,9 @@ async fn bench_postgres(policy: QueuePolicy, work: Work) {
         Some(slash) if slash > admin_url.find("://").map_or(0, |i| i + 2) => format!("{}/{name}", &admin_url[..slash]),
         _ => format!("{admin_url}/{name}"),
     };
-    let pool = postgres::connect(&url, TASKS as u32).await.expect("connect to the bench database");
+    let pool = postgres::connect(&url, TASKS as u32, std::time::Duration::from_secs(5))
+        .await
+        .expect("connect to the bench database");
     run("postgres", Arc::new(postgres::PostgresOfflineQueue::new(pool.clone(), policy)), work).await;
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop database");

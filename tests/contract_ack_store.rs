@@ -225,6 +225,26 @@ async fn concurrent_acks_succeed_once<B: Backend>() {
     assert_eq!(store.stats().await.unwrap().acknowledged, 1);
 }
 
+/// A delivery that reached no connection is forgotten; a finished record is not.
+async fn forget_drops_only_pending_records<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let (alice, now) = (user("acme", "alice"), base_now());
+    let (undelivered, acked) = (pending("acme", 0, now), pending("acme", 1, now));
+    store.track(&alice, &undelivered).await.unwrap();
+    store.track(&alice, &acked).await.unwrap();
+    store.ack(&alice, acked.notification.id, now + ms(5)).await.unwrap();
+    store.forget(&alice, undelivered.notification.id).await.unwrap();
+    store.forget(&alice, acked.notification.id).await.unwrap();
+    store.forget(&alice, Uuid::now_v7()).await.unwrap();
+    let gone = store.ack(&alice, undelivered.notification.id, now + ms(6)).await;
+    assert!(matches!(gone, Err(AckError::UnknownNotification)), "got {gone:?}");
+    let kept = store.ack(&alice, acked.notification.id, now + ms(7)).await;
+    assert!(matches!(kept, Err(AckError::AlreadyAcknowledged)), "got {kept:?}");
+    assert!(store.expire_due(now + TIMEOUT + ms(1)).await.unwrap().is_empty(), "nothing left to expire");
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.pending, stats.acknowledged, stats.expired), (0, 1, 0));
+}
+
 /// Instantiates every contract check for one backend, as `<module>::<check>` tests.
 macro_rules! ack_store_suite {
     ($module:ident, $backend:ty) => {
@@ -242,6 +262,7 @@ macro_rules! ack_store_suite {
                 track_after_expiry_rearms,
                 stats_average_ack_time,
                 concurrent_acks_succeed_once,
+                forget_drops_only_pending_records,
             );
         }
     };
@@ -258,3 +279,48 @@ macro_rules! ack_store_suite {
 ack_store_suite!(on_memory, Memory);
 ack_store_suite!(on_redis, Redis);
 ack_store_suite!(on_postgres, Postgres);
+
+/// Finished records keep no notification: checked in each durable backend's own storage.
+mod retention {
+    use super::*;
+
+    async fn finish_one_of_each(store: &dyn AckStore) -> (Uuid, Uuid) {
+        let (alice, now) = (user("acme", "alice"), base_now());
+        let (acked, expiring) = (pending("acme", 0, now), pending("acme", 1, now));
+        store.track(&alice, &acked).await.unwrap();
+        store.track(&alice, &expiring).await.unwrap();
+        store.ack(&alice, acked.notification.id, now + ms(3)).await.unwrap();
+        assert_eq!(store.expire_due(now + TIMEOUT + ms(1)).await.unwrap().len(), 1);
+        (acked.notification.id, expiring.notification.id)
+    }
+
+    #[tokio::test]
+    async fn redis_keeps_only_status_and_times() {
+        let (url, prefix, cleanup) = support_backends::redis_target();
+        let store = match redis::RedisAckStore::connect(&url, &prefix).await {
+            Ok(store) => Opened::new(Arc::new(store), Some(cleanup)),
+            Err(e) => return support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e).unwrap_or(()),
+        };
+        let ids = finish_one_of_each(&*store.store).await;
+        let client = ::redis::Client::open(url.as_str()).unwrap();
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        for id in [ids.0, ids.1] {
+            let fields: Vec<String> =
+                ::redis::cmd("HKEYS").arg(format!("{prefix}:ack:id:{id}")).query_async(&mut con).await.unwrap();
+            assert_eq!(fields, ["m:acme:alice"], "only the status marker is left for {id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_keeps_only_status_and_times() {
+        let Some((pool, cleanup)) = support_backends::postgres_database().await else { return };
+        let store = Opened::new(Arc::new(postgres::PostgresAckStore::new(pool.clone())), Some(cleanup));
+        finish_one_of_each(&*store.store).await;
+        let (finished, with_body): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(notification) FROM ack_records WHERE status <> 'pending'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!((finished, with_body), (2, 0), "finished rows keep no notification");
+    }
+}

@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod postgres;
 pub mod ratelimit;
 pub mod redis;
+pub mod runtime;
 pub mod sse;
 pub mod ws;

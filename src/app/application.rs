@@ -16,6 +16,7 @@ use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::{router, AppState, Shared, WsConfig};
 use crate::adapters::metrics::Metrics;
+use crate::adapters::runtime::TokioTimer;
 use crate::ports::{CloseReason, SystemClock};
 use crate::service::{
     AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
@@ -53,21 +54,24 @@ impl Application {
             max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
         }));
         let dispatcher = Arc::new(Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())));
-        let stores = stores::open(&settings).await?;
-        let mut notifier = NotificationService::new(dispatcher, Arc::new(SystemClock));
-        if let Some((store, policy)) = stores.queue {
-            notifier = notifier.with_offline_queue(OfflineQueueConfig { store, policy });
+        let redis = resilience::shared_redis(&settings).await?;
+        let stores = stores::open(&settings, redis.as_ref()).await?;
+        let mut notifier = NotificationService::new(dispatcher, Arc::new(SystemClock), Arc::new(TokioTimer));
+        if let Some((queue, policy)) = stores.queue {
+            notifier =
+                notifier.with_offline_queue(OfflineQueueConfig { store: queue.store, policy, timeout: queue.timeout });
         }
-        if let Some(store) = stores.acks {
+        if let Some(acks) = stores.acks {
             notifier = notifier.with_acks(AckConfig {
-                store,
+                store: acks.store,
                 timeout_seconds: settings.ack.timeout_seconds,
                 redeliver: settings.ack.redeliver,
+                store_timeout: acks.timeout,
             });
         }
         let notifier = Arc::new(notifier);
         let templates = Arc::new(TemplateResolver::new(stores.templates, Arc::new(SystemClock)));
-        let resilience = resilience::open(&settings).await?;
+        let resilience = resilience::open(&settings, redis).await?;
         let jwt = JwtAuth::new(JwtSettings {
             secret: settings.jwt_secret().to_owned(),
             issuer: settings.jwt.issuer.clone(),

@@ -245,6 +245,9 @@ pub struct AckSettings {
     pub redeliver: bool,
     #[serde(deserialize_with = "string_like")]
     pub redis_key_prefix: String,
+    /// Memory backend: pending records kept at most (beyond, deliveries go untracked), and as many
+    /// finished ones (beyond, the oldest are forgotten early).
+    pub max_records: usize,
 }
 
 impl Default for AckSettings {
@@ -256,6 +259,7 @@ impl Default for AckSettings {
             cleanup_interval_seconds: 60,
             redeliver: false,
             redis_key_prefix: "ara:ack:".into(),
+            max_records: crate::adapters::memory::DEFAULT_MAX_ACK_RECORDS,
         }
     }
 }
@@ -282,11 +286,13 @@ pub struct DatabaseSettings {
     /// `DATABASE_URL`, used by every store whose backend is `postgres`.
     pub url: Option<Secret>,
     pub max_connections: u32,
+    /// Bounds taking a pooled connection and every store call on Postgres.
+    pub timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 10 }
+        Self { url: None, max_connections: 10, timeout_ms: 5000 }
     }
 }
 
@@ -423,6 +429,8 @@ impl Settings {
             ("QUEUE_CLEANUP_INTERVAL_SECONDS", self.queue.cleanup_interval_seconds as usize),
             ("ACK_TIMEOUT_SECONDS", self.ack.timeout_seconds as usize),
             ("ACK_CLEANUP_INTERVAL_SECONDS", self.ack.cleanup_interval_seconds as usize),
+            ("ACK_MAX_RECORDS", self.ack.max_records),
+            ("DATABASE_TIMEOUT_MS", self.database.timeout_ms as usize),
         ] {
             if value == 0 {
                 return invalid(name, "must be greater than 0");
@@ -432,6 +440,7 @@ impl Settings {
             ("WEBSOCKET_HEARTBEAT_INTERVAL_SECONDS", ws.heartbeat_interval_seconds),
             ("WEBSOCKET_CONNECTION_TIMEOUT_SECONDS", ws.connection_timeout_seconds),
             ("WEBSOCKET_CLEANUP_INTERVAL_SECONDS", ws.cleanup_interval_seconds),
+            ("WEBSOCKET_WRITE_TIMEOUT_SECONDS", ws.write_timeout_seconds),
         ] {
             if value == 0 {
                 return invalid(name, "must be at least 1 second");

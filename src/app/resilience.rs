@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::config::{RateLimitBackend, Settings};
+use super::config::{RateLimitBackend, Settings, StoreBackend};
 use super::stores::StoreError;
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::adapters::http::{AppState, RateLimitPolicy, RedisHandles};
@@ -30,18 +30,26 @@ pub struct Resilience {
     pubsub: Option<PubSubSettings>,
 }
 
-pub async fn open(settings: &Settings) -> Result<Resilience, StoreError> {
+/// Opens the one Redis connection (breaker, timeout, reconnection) that every Redis feature shares —
+/// the queue and ACK stores, the rate limiter, health probes — when any of them is configured.
+pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRedis>>, StoreError> {
+    let r = &settings.ratelimit;
+    let stores_use_it = (settings.queue.enabled && settings.queue.backend == StoreBackend::Redis)
+        || (settings.ack.enabled && settings.ack.backend == StoreBackend::Redis);
+    let wanted = (r.enabled && r.backend == RateLimitBackend::Redis) || settings.redis.pubsub_enabled || stores_use_it;
+    if !wanted {
+        return Ok(None);
+    }
+    let url = settings.redis_url().unwrap_or_default();
+    let connection = ResilientRedis::connect(url, resilience_settings(settings))
+        .await
+        .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", message: e.to_string() })?;
+    Ok(Some(connection))
+}
+
+pub async fn open(settings: &Settings, connection: Option<Arc<ResilientRedis>>) -> Result<Resilience, StoreError> {
     let r = &settings.ratelimit;
     let redis_limiter = r.enabled && r.backend == RateLimitBackend::Redis;
-    let connection = if redis_limiter || settings.redis.pubsub_enabled {
-        let url = settings.redis_url().unwrap_or_default();
-        let connection = ResilientRedis::connect(url, resilience_settings(settings))
-            .await
-            .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", message: e.to_string() })?;
-        Some(connection)
-    } else {
-        None
-    };
     let mut local_limiter = None;
     let rate_limit = if r.enabled {
         let (Some(http), Some(connections)) = (r.http_quota(), r.connection_quota()) else {

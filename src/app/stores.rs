@@ -2,14 +2,23 @@
 //! start-up with a message naming the setting; a durable store never silently falls back to memory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use thiserror::Error;
 
 use super::config::{Settings, StoreBackend, TemplateBackend};
+use crate::adapters::redis::ResilientRedis;
 use crate::adapters::{memory, postgres, redis};
 use crate::domain::queue::QueuePolicy;
 use crate::ports::{DynAckStore, DynOfflineQueue, DynTemplateStore};
+
+/// Memory stores answer at once; this only bounds a bug.
+const MEMORY_TIMEOUT: Duration = Duration::from_secs(1);
+/// A Postgres call is given this much longer than `DATABASE_TIMEOUT_MS` before Ara stops waiting, so
+/// that the server's own `statement_timeout` decides (and cancels) first: a refused send was not
+/// queued after all. The margin only matters when the network, not the database, is what hangs.
+const POSTGRES_MARGIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -23,67 +32,90 @@ struct Pools {
     postgres: Option<PgPool>,
 }
 
+/// An opened store and the bound on each of its calls.
+pub struct Opened<T: ?Sized> {
+    pub store: Arc<T>,
+    pub timeout: Duration,
+}
+
 pub struct Stores {
-    pub queue: Option<(DynOfflineQueue, QueuePolicy)>,
-    pub acks: Option<DynAckStore>,
+    pub queue: Option<(Opened<dyn crate::ports::OfflineQueue>, QueuePolicy)>,
+    pub acks: Option<Opened<dyn crate::ports::AckStore>>,
     /// Always open: a send may name a template whatever else is enabled.
     pub templates: DynTemplateStore,
 }
 
-pub async fn open(settings: &Settings) -> Result<Stores, StoreError> {
+/// Opens the stores; `redis` is the shared connection, open whenever a store uses Redis.
+pub async fn open(settings: &Settings, redis: Option<&Arc<ResilientRedis>>) -> Result<Stores, StoreError> {
     let mut pools = Pools::default();
     let queue = if settings.queue.enabled {
         let policy = QueuePolicy {
             max_per_user: settings.queue.max_size_per_user,
             message_ttl_seconds: settings.queue.message_ttl_seconds,
         };
-        Some((open_queue(settings, policy, &mut pools).await?, policy))
+        Some((open_queue(settings, policy, redis, &mut pools).await?, policy))
     } else {
         None
     };
-    let acks = if settings.ack.enabled { Some(open_acks(settings, &mut pools).await?) } else { None };
+    let acks = if settings.ack.enabled { Some(open_acks(settings, redis, &mut pools).await?) } else { None };
     let templates = open_templates(settings, &mut pools).await?;
     Ok(Stores { queue, acks, templates })
+}
+
+/// A durable store must find Redis there at start; the shared connection does not insist.
+async fn reachable_redis(
+    redis: Option<&Arc<ResilientRedis>>,
+    setting: &'static str,
+) -> Result<Arc<ResilientRedis>, StoreError> {
+    let fail = |message: String| StoreError::Unavailable { setting, backend: "redis (REDIS_URL)", message };
+    let redis = redis.ok_or_else(|| fail("no Redis connection was opened".into()))?;
+    redis.ping().await.map_err(|e| fail(format!("Redis at {} does not answer: {e}", redis.addr())))?;
+    Ok(redis.clone())
 }
 
 async fn open_queue(
     settings: &Settings,
     policy: QueuePolicy,
+    redis: Option<&Arc<ResilientRedis>>,
     pools: &mut Pools,
-) -> Result<DynOfflineQueue, StoreError> {
+) -> Result<Opened<dyn crate::ports::OfflineQueue>, StoreError> {
     let fail = |backend, message: String| StoreError::Unavailable { setting: "QUEUE_BACKEND", backend, message };
-    Ok(match settings.queue.backend {
-        StoreBackend::Memory => Arc::new(memory::MemoryOfflineQueue::new(policy)),
+    let (store, timeout): (DynOfflineQueue, Duration) = match settings.queue.backend {
+        StoreBackend::Memory => (Arc::new(memory::MemoryOfflineQueue::new(policy)), MEMORY_TIMEOUT),
         StoreBackend::Redis => {
-            let url = settings.redis_url().unwrap_or_default();
-            let store = redis::RedisOfflineQueue::connect(url, &settings.queue.redis_key_prefix, policy)
-                .await
-                .map_err(|e| fail("redis (REDIS_URL)", e.to_string()))?;
-            Arc::new(store)
+            let redis = reachable_redis(redis, "QUEUE_BACKEND").await?;
+            let timeout = redis.settings().timeout;
+            (Arc::new(redis::RedisOfflineQueue::new(redis, &settings.queue.redis_key_prefix, policy)), timeout)
         }
         StoreBackend::Postgres => {
             let pool = postgres_pool(settings, pools).await.map_err(|m| fail("postgres (DATABASE_URL)", m))?;
-            Arc::new(postgres::PostgresOfflineQueue::new(pool, policy))
+            (Arc::new(postgres::PostgresOfflineQueue::new(pool, policy)), database_timeout(settings) + POSTGRES_MARGIN)
         }
-    })
+    };
+    Ok(Opened { store, timeout })
 }
 
-async fn open_acks(settings: &Settings, pools: &mut Pools) -> Result<DynAckStore, StoreError> {
+async fn open_acks(
+    settings: &Settings,
+    redis: Option<&Arc<ResilientRedis>>,
+    pools: &mut Pools,
+) -> Result<Opened<dyn crate::ports::AckStore>, StoreError> {
     let fail = |backend, message: String| StoreError::Unavailable { setting: "ACK_BACKEND", backend, message };
-    Ok(match settings.ack.backend {
-        StoreBackend::Memory => Arc::new(memory::MemoryAckStore::new()),
+    let (store, timeout): (DynAckStore, Duration) = match settings.ack.backend {
+        StoreBackend::Memory => {
+            (Arc::new(memory::MemoryAckStore::with_max_records(settings.ack.max_records)), MEMORY_TIMEOUT)
+        }
         StoreBackend::Redis => {
-            let url = settings.redis_url().unwrap_or_default();
-            let store = redis::RedisAckStore::connect(url, &settings.ack.redis_key_prefix)
-                .await
-                .map_err(|e| fail("redis (REDIS_URL)", e.to_string()))?;
-            Arc::new(store)
+            let redis = reachable_redis(redis, "ACK_BACKEND").await?;
+            let timeout = redis.settings().timeout;
+            (Arc::new(redis::RedisAckStore::new(redis, &settings.ack.redis_key_prefix)), timeout)
         }
         StoreBackend::Postgres => {
             let pool = postgres_pool(settings, pools).await.map_err(|m| fail("postgres (DATABASE_URL)", m))?;
-            Arc::new(postgres::PostgresAckStore::new(pool))
+            (Arc::new(postgres::PostgresAckStore::new(pool)), database_timeout(settings) + POSTGRES_MARGIN)
         }
-    })
+    };
+    Ok(Opened { store, timeout })
 }
 
 async fn open_templates(settings: &Settings, pools: &mut Pools) -> Result<DynTemplateStore, StoreError> {
@@ -100,12 +132,18 @@ async fn open_templates(settings: &Settings, pools: &mut Pools) -> Result<DynTem
     })
 }
 
+fn database_timeout(settings: &Settings) -> Duration {
+    Duration::from_millis(settings.database.timeout_ms)
+}
+
 async fn postgres_pool(settings: &Settings, pools: &mut Pools) -> Result<PgPool, String> {
     if let Some(pool) = &pools.postgres {
         return Ok(pool.clone());
     }
     let url = settings.database_url().unwrap_or_default();
-    let pool = postgres::connect(url, settings.database.max_connections).await.map_err(|e| e.to_string())?;
+    let pool = postgres::connect(url, settings.database.max_connections, database_timeout(settings))
+        .await
+        .map_err(|e| e.to_string())?;
     pools.postgres = Some(pool.clone());
     Ok(pool)
 }

@@ -5,7 +5,12 @@
 //!   (a second device of the user) keeps the first record;
 //! - `ack` succeeds once, for the user it was delivered to, before the deadline; every other case
 //!   returns the matching `AckError` and changes nothing;
-//! - `expire_due` moves pending entries past their deadline to expired and returns them.
+//! - `forget` removes a pending record that was tracked for a delivery that did not happen (the frame
+//!   reached no connection); finished records are kept;
+//! - `expire_due` moves pending entries past their deadline to expired and returns them;
+//! - a finished record (acknowledged or expired) keeps only what the statistics and a late or double
+//!   ACK's answer need (id, user, times, status), never the notification itself, and is forgotten
+//!   once its retention passes.
 
 use std::sync::Arc;
 
@@ -31,6 +36,9 @@ pub enum AckError {
     /// MUST be returned when the deadline passed before the ACK arrived.
     #[error("acknowledgement deadline has passed")]
     Expired,
+    /// MUST be returned by a store that bounds its records when `track` would exceed the bound.
+    #[error("the ACK store already holds its maximum of {max} pending records")]
+    Full { max: usize },
     #[error("ack store is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("ack store returned data it cannot read: {0}")]
@@ -40,6 +48,9 @@ pub enum AckError {
 #[async_trait]
 pub trait AckStore: Send + Sync {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError>;
+
+    /// Removes the user's pending record of `id`, if it is pending; anything else is left as it is.
+    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError>;
 
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError>;
 

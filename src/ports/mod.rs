@@ -7,6 +7,7 @@ pub mod connection;
 pub mod offline_queue;
 pub mod rate_limiter;
 pub mod template_store;
+pub mod timer;
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
 pub use clock::{Clock, DynClock, SystemClock};
@@ -14,3 +15,4 @@ pub use connection::{CloseReason, ConnectionSink, DynSink, FrameData, OutboundFr
 pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
+pub use timer::{DynTimer, Sleep, Timer};

@@ -10,16 +10,22 @@
 //! - ACK redelivery on: High/Critical notifications not acknowledged in time are sent again (live, or
 //!   queued) with the same id, while younger than the queue ttl: at-least-once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::future::Either;
+use futures_util::StreamExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::domain::ack::{AckReceipt, PendingAck};
 use crate::domain::queue::{QueuePolicy, QueuedNotification};
 use crate::domain::{Identity, Notification, NotificationDraft, Target, UserId, UserKey};
-use crate::ports::{AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, OutboundFrame, QueueError};
+use crate::ports::{
+    AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, DynTimer, OutboundFrame, QueueError, Timer,
+};
 
 use super::frame::{notification_frame, trace_link};
 use super::registry::{ConnectionEntry, RegisterError, Transport};
@@ -46,20 +52,30 @@ pub enum SendError {
 
 type SendResult = Result<SendReport, SendError>;
 
+/// Offline users of one send whose queue writes run at once: enough that a store outage costs one
+/// timeout per wave rather than one per user, few enough not to flood a healthy store.
+const QUEUE_CONCURRENCY: usize = 32;
+
 pub struct OfflineQueueConfig {
     pub store: DynOfflineQueue,
     pub policy: QueuePolicy,
+    /// Bounds every call to the store and the wait for a user's queue lock, so that a request never
+    /// waits much longer than one store timeout, however many others wait for the same user.
+    pub timeout: StdDuration,
 }
 
 pub struct AckConfig {
     pub store: DynAckStore,
     pub timeout_seconds: u32,
     pub redeliver: bool,
+    /// Bounds every call to the store.
+    pub store_timeout: StdDuration,
 }
 
 pub struct NotificationService {
     dispatcher: Arc<Dispatcher>,
     clock: DynClock,
+    timer: DynTimer,
     queue: Option<OfflineQueueConfig>,
     acks: Option<AckConfig>,
     locks: UserLocks,
@@ -70,11 +86,49 @@ enum UserOutcome {
     Queued,
     Offline,
     QueueFailed(QueueError),
+    /// Not tried: the queue failed for an earlier user of the same send.
+    QueueSkipped,
+}
+
+/// What one send learned about its stores: once one failed, the rest of the send does not wait on it.
+#[derive(Default)]
+struct Outage {
+    queue: AtomicBool,
+    acks: AtomicBool,
+}
+
+/// The lock of a user's queue was held past the store timeout by other sends of that user.
+#[derive(Debug, thiserror::Error)]
+#[error("the user's offline queue is busy: other sends are still waiting on the store")]
+struct QueueBusy;
+
+/// A store call that did not answer within its bound.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from the store within {}ms", .0.as_millis())]
+struct StoreTimedOut(StdDuration);
+
+/// Runs `work` within `limit`; `None` when the limit came first (and `work` was dropped).
+async fn within<T>(timer: &dyn Timer, limit: StdDuration, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let work = std::pin::pin!(work);
+    match futures_util::future::select(work, timer.sleep(limit)).await {
+        Either::Left((done, _)) => Some(done),
+        Either::Right(_) => None,
+    }
 }
 
 impl NotificationService {
-    pub fn new(dispatcher: Arc<Dispatcher>, clock: DynClock) -> Self {
-        Self { dispatcher, clock, queue: None, acks: None, locks: UserLocks::default() }
+    pub fn new(dispatcher: Arc<Dispatcher>, clock: DynClock, timer: DynTimer) -> Self {
+        Self { dispatcher, clock, timer, queue: None, acks: None, locks: UserLocks::default() }
+    }
+
+    /// Runs a store call within `limit`; a call past it counts as the store being unavailable.
+    async fn bounded<T, E>(
+        &self,
+        limit: StdDuration,
+        call: impl std::future::Future<Output = Result<T, E>>,
+        unavailable: impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> E,
+    ) -> Result<T, E> {
+        within(&*self.timer, limit, call).await.unwrap_or_else(|| Err(unavailable(Box::new(StoreTimedOut(limit)))))
     }
 
     pub fn with_offline_queue(mut self, queue: OfflineQueueConfig) -> Self {
@@ -138,11 +192,21 @@ impl NotificationService {
                 return Ok(report);
             }
         };
+        let outage = Outage::default();
+        let one_user = |user: &UserId| {
+            let key = UserKey::new(notification.tenant.clone(), user.clone());
+            let outage = &outage;
+            async move { self.deliver_to_user(notification, frame, &key, outage).await }
+        };
+        // A single recipient (the common send) skips the concurrency machinery.
+        let outcomes: Vec<UserOutcome> = match users {
+            [user] => vec![one_user(user).await],
+            _ => futures_util::stream::iter(users).map(one_user).buffer_unordered(QUEUE_CONCURRENCY).collect().await,
+        };
         let mut failure = None;
         let mut failed = 0;
-        for user in users {
-            let key = UserKey::new(notification.tenant.clone(), user.clone());
-            match self.deliver_to_user(notification, frame, &key).await {
+        for outcome in outcomes {
+            match outcome {
                 UserOutcome::Delivered(n) => report.delivered_to += n,
                 UserOutcome::Queued => {
                     report.offline_users += 1;
@@ -152,7 +216,11 @@ impl NotificationService {
                 UserOutcome::QueueFailed(e) => {
                     report.offline_users += 1;
                     failed += 1;
-                    failure = Some(e);
+                    failure.get_or_insert(e);
+                }
+                UserOutcome::QueueSkipped => {
+                    report.offline_users += 1;
+                    failed += 1;
                 }
             }
         }
@@ -162,11 +230,16 @@ impl NotificationService {
         }
     }
 
-    async fn deliver_to_user(&self, n: &Notification, frame: &OutboundFrame, key: &UserKey) -> UserOutcome {
-        if self.dispatcher.registry().user_is_online(key) {
-            // Tracked first, so that an ACK racing back from a fast client finds its record.
-            self.track(key, n).await;
-            let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
+    async fn deliver_to_user(
+        &self,
+        n: &Notification,
+        frame: &OutboundFrame,
+        key: &UserKey,
+        outage: &Outage,
+    ) -> UserOutcome {
+        let registry = self.dispatcher.registry();
+        if registry.user_is_online(key) {
+            let delivered = self.deliver_tracked(n, frame, key, outage).await;
             if delivered > 0 {
                 return UserOutcome::Delivered(delivered);
             }
@@ -174,15 +247,24 @@ impl NotificationService {
         let Some(queue) = &self.queue else {
             return UserOutcome::Offline;
         };
-        let _guard = self.locks.lock(key).await;
-        // The user may have come online (after its replay) while we waited for the lock.
-        let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
-        if delivered > 0 {
-            self.track(key, n).await;
-            return UserOutcome::Delivered(delivered);
+        if outage.queue.load(Ordering::Relaxed) {
+            self.dispatcher.stats().record_queue_failure();
+            return UserOutcome::QueueSkipped;
         }
-        let now = self.clock.now();
-        match queue.store.enqueue(key, &QueuedNotification::new(n.clone(), now, &queue.policy)).await {
+        let Some(_guard) = within(&*self.timer, queue.timeout, self.locks.lock(key)).await else {
+            self.dispatcher.stats().record_queue_failure();
+            tracing::warn!(notification = %n.id, "gave up waiting for a user's offline queue lock");
+            return UserOutcome::QueueFailed(QueueError::Unavailable(Box::new(QueueBusy)));
+        };
+        // The user may have come online (after its replay) while we waited for the lock.
+        if registry.user_is_online(key) {
+            let delivered = self.deliver_tracked(n, frame, key, outage).await;
+            if delivered > 0 {
+                return UserOutcome::Delivered(delivered);
+            }
+        }
+        let item = QueuedNotification::new(n.clone(), self.clock.now(), &queue.policy);
+        match self.bounded(queue.timeout, queue.store.enqueue(key, &item), QueueError::Unavailable).await {
             Ok(dropped) => {
                 let stats = self.dispatcher.stats();
                 stats.record_queued(1);
@@ -190,6 +272,7 @@ impl NotificationService {
                 UserOutcome::Queued
             }
             Err(e) => {
+                outage.queue.store(true, Ordering::Relaxed);
                 self.dispatcher.stats().record_queue_failure();
                 tracing::error!(error = %e, notification = %n.id, "offline queue refused a notification");
                 UserOutcome::QueueFailed(e)
@@ -197,17 +280,54 @@ impl NotificationService {
         }
     }
 
-    async fn track(&self, key: &UserKey, n: &Notification) {
-        let Some(acks) = &self.acks else { return };
+    /// Hands the frame to the user's live connections, tracking its ACK exactly when it reached one.
+    /// The record is made first, so that an ACK racing back from a fast client finds it, and taken
+    /// back when no connection took the frame (the user went offline meanwhile, and the caller queues
+    /// it instead): a notification is never both tracked and queued.
+    async fn deliver_tracked(&self, n: &Notification, frame: &OutboundFrame, key: &UserKey, outage: &Outage) -> usize {
+        let tracked = self.track(key, n, outage).await;
+        let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
+        match (tracked, delivered) {
+            (true, 0) => self.forget(key, n.id).await,
+            (true, _) => self.dispatcher.stats().record_ack_tracked(),
+            (false, _) => {}
+        }
+        delivered
+    }
+
+    /// Records a pending ACK; returns whether one was recorded.
+    async fn track(&self, key: &UserKey, n: &Notification, outage: &Outage) -> bool {
+        let Some(acks) = &self.acks else { return false };
+        let stats = self.dispatcher.stats();
+        if outage.acks.load(Ordering::Relaxed) {
+            stats.record_ack_untracked();
+            return false;
+        }
         let now = self.clock.now();
         let pending = PendingAck {
             notification: n.clone(),
             delivered_at: now,
             deadline: now + Duration::seconds(i64::from(acks.timeout_seconds)),
         };
-        self.dispatcher.stats().record_ack_tracked();
-        if let Err(e) = acks.store.track(key, &pending).await {
-            tracing::warn!(error = %e, notification = %n.id, "could not track ACK");
+        match self.bounded(acks.store_timeout, acks.store.track(key, &pending), AckError::Unavailable).await {
+            Ok(()) => true,
+            Err(e) => {
+                if !matches!(e, AckError::Full { .. }) {
+                    outage.acks.store(true, Ordering::Relaxed);
+                }
+                stats.record_ack_untracked();
+                tracing::warn!(error = %e, notification = %n.id, "could not track ACK; delivered untracked");
+                false
+            }
+        }
+    }
+
+    async fn forget(&self, key: &UserKey, id: Uuid) {
+        let Some(acks) = &self.acks else { return };
+        if let Err(e) = self.bounded(acks.store_timeout, acks.store.forget(key, id), AckError::Unavailable).await {
+            // Left pending, it expires unacknowledged; with redelivery on the queued copy and a
+            // redelivery may both arrive (same id).
+            tracing::warn!(error = %e, notification = %id, "could not drop the ACK record of an undelivered notification");
         }
     }
 
@@ -226,19 +346,28 @@ impl NotificationService {
             return registry.register(identity, transport, sink, self.clock.now());
         };
         let key = identity.key();
-        let _guard = self.locks.lock(&key).await;
-        let replayed = if registry.user_is_online(&key) {
+        // Bounded like a send's wait: while the store hangs, a connect goes ahead without its replay
+        // (the queue stays intact for the next connection) rather than wait behind pending sends.
+        let guard = within(&*self.timer, queue.timeout, self.locks.lock(&key)).await;
+        let replayed = if guard.is_none() {
+            tracing::warn!("the user's offline queue is busy; connecting without replay");
+            Vec::new()
+        } else if registry.user_is_online(&key) {
             Vec::new()
         } else {
             self.replay_into(queue, &key, &sink, resume_after).await
         };
         let entry = registry.register(identity, transport, sink, self.clock.now())?;
+        drop(guard);
         // Tracked only once the connection exists: a refused one delivered nothing, and its replay
         // stays queued.
-        for notification in &replayed {
-            self.track(&key, notification).await;
-        }
+        let outage = Outage::default();
         let stats = self.dispatcher.stats();
+        for notification in &replayed {
+            if self.track(&key, notification, &outage).await {
+                stats.record_ack_tracked();
+            }
+        }
         stats.record_replayed(replayed.len() as u64);
         stats.record_delivered(replayed.len() as u64);
         Ok(entry)
@@ -253,7 +382,8 @@ impl NotificationService {
         after: Option<Uuid>,
     ) -> Vec<Notification> {
         let now = self.clock.now();
-        let mut items = match queue.store.peek(key, queue.policy.max_per_user, now).await {
+        let peek = queue.store.peek(key, queue.policy.max_per_user, now);
+        let mut items = match self.bounded(queue.timeout, peek, QueueError::Unavailable).await {
             Ok(items) => items,
             Err(e) => {
                 // The queue stays intact and is replayed on a later connection.
@@ -283,7 +413,7 @@ impl NotificationService {
     /// Called by a transport once replayed frames were written: their queue entries can go.
     pub async fn confirm_replayed(&self, key: &UserKey, ids: &[Uuid]) {
         let Some(queue) = &self.queue else { return };
-        if let Err(e) = queue.store.remove(key, ids).await {
+        if let Err(e) = self.bounded(queue.timeout, queue.store.remove(key, ids), QueueError::Unavailable).await {
             tracing::warn!(error = %e, "could not remove replayed entries; they may be replayed again");
         }
     }
@@ -291,7 +421,8 @@ impl NotificationService {
     /// Records a client's ACK.
     pub async fn ack(&self, key: &UserKey, id: Uuid) -> Result<AckReceipt, AckFailure> {
         let acks = self.acks.as_ref().ok_or(AckFailure::Disabled)?;
-        acks.store.ack(key, id, self.clock.now()).await.map_err(AckFailure::Store)
+        let call = acks.store.ack(key, id, self.clock.now());
+        self.bounded(acks.store_timeout, call, AckError::Unavailable).await.map_err(AckFailure::Store)
     }
 
     /// Removes expired queue entries; run periodically.
@@ -318,7 +449,8 @@ impl NotificationService {
                 if self.still_worth_redelivering(&e.pending.notification, now) {
                     let frame = notification_frame(&e.pending.notification);
                     self.dispatcher.stats().record_redelivered();
-                    let _ = self.deliver_to_user(&e.pending.notification, &frame, &e.user).await;
+                    let outage = Outage::default();
+                    let _ = self.deliver_to_user(&e.pending.notification, &frame, &e.user, &outage).await;
                 }
             }
         }

@@ -31,6 +31,7 @@ pub struct DeliveryStats {
     queue_failures: AtomicU64,
     redelivered: AtomicU64,
     acks_tracked: AtomicU64,
+    acks_untracked: AtomicU64,
     acks_expired: AtomicU64,
 }
 
@@ -56,6 +57,8 @@ pub struct DeliverySnapshot {
     /// Unacknowledged High/Critical notifications sent again (`ACK_REDELIVER`).
     pub notifications_redelivered: u64,
     pub acks_tracked: u64,
+    /// Deliveries that could not be tracked for their ACK (the ACK store was unavailable or full).
+    pub acks_untracked: u64,
     pub acks_expired: u64,
 }
 
@@ -108,6 +111,10 @@ impl DeliveryStats {
         add(&self.acks_tracked, 1);
     }
 
+    pub fn record_ack_untracked(&self) {
+        add(&self.acks_untracked, 1);
+    }
+
     pub fn record_acks_expired(&self, n: u64) {
         add(&self.acks_expired, n);
     }
@@ -128,6 +135,7 @@ impl DeliveryStats {
             queue_failures: load(&self.queue_failures),
             notifications_redelivered: load(&self.redelivered),
             acks_tracked: load(&self.acks_tracked),
+            acks_untracked: load(&self.acks_untracked),
             acks_expired: load(&self.acks_expired),
         }
     }

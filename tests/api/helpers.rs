@@ -109,6 +109,7 @@ pub struct SendReply {
     pub notification_id: String,
     pub delivered_to: usize,
     pub offline_users: usize,
+    pub queued: usize,
 }
 
 /// Why a WebSocket upgrade was refused.

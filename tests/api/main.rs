@@ -2,6 +2,10 @@
 //! WebSocket connections.
 
 mod helpers;
+// Shared with the store contract suites: fresh Postgres databases and Redis prefixes.
+#[allow(dead_code)]
+#[path = "../support_backends/mod.rs"]
+mod support_backends;
 
 mod acks;
 mod api_key;
@@ -21,9 +25,11 @@ mod pubsub;
 mod rate_limit;
 mod redis_outage;
 mod redis_support;
+mod send_use_case;
 mod shutdown;
 mod slow_consumer;
 mod sse;
+mod store_outage;
 mod templates;
 mod tenancy;
 mod validation;

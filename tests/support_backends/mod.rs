@@ -104,7 +104,7 @@ pub async fn postgres_database() -> Option<(PgPool, Cleanup)> {
     }
     let cleanup = Cleanup::Database { admin_url: admin_url.clone(), name: name.clone() };
     let url = with_database(&admin_url, &name);
-    match ara::adapters::postgres::connect(&url, 8).await {
+    match ara::adapters::postgres::connect(&url, 8, std::time::Duration::from_secs(5)).await {
         Ok(pool) => Some((pool, cleanup)),
         Err(e) => panic!("cannot open the test database {name}: {e}"),
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::adapters::auth::AuthError;
 use crate::domain::ValidationError;
 use crate::ports::TemplateStoreError;
-use crate::service::{RegisterError, ResolveError, SendError};
+use crate::service::{RegisterError, ResolveError, SendError, SendReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -41,11 +41,17 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// A send reached its live recipients but not every offline user's queue.
+    #[error(
+        "notification {} reached {} connection(s) and was queued for {} offline user(s), but not for {failed}: the offline queue is unavailable; retry later",
+        report.notification_id, report.delivered_to, report.queued
+    )]
+    QueueUnavailable { report: SendReport, failed: usize },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Every error response: `{"error":{"code","message"}}`.
+/// Every error response: `{"error":{"code","message"}}`, plus `details` where a client can act on them.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = ErrorResponse)]
 pub struct Body<'a> {
@@ -59,6 +65,21 @@ pub struct Detail<'a> {
     code: &'a str,
     /// For people; never contains internals.
     message: String,
+    /// `QUEUE_UNAVAILABLE` only: what the send did before the queue failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    details: Option<PartialSend>,
+}
+
+/// How far a send got when the offline queue failed: it was delivered live to `delivered_to`
+/// connections and queued for `queued` offline users, but not for `not_queued` (retry those).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartialSend {
+    notification_id: uuid::Uuid,
+    delivered_to: usize,
+    offline_users: usize,
+    queued: usize,
+    not_queued: usize,
 }
 
 impl ApiError {
@@ -72,7 +93,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::QueueUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +114,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable { code, .. } => code,
+            ApiError::QueueUnavailable { .. } => "QUEUE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -112,14 +134,8 @@ impl From<SendError> for ApiError {
     fn from(e: SendError) -> Self {
         match e {
             SendError::QueueUnavailable { report, failed, source } => {
-                tracing::error!(error = %source, "send could not queue for offline users");
-                ApiError::Unavailable {
-                    code: "QUEUE_UNAVAILABLE",
-                    message: format!(
-                        "notification {} reached {} connection(s) but could not be queued for {failed} offline user(s); retry later",
-                        report.notification_id, report.delivered_to
-                    ),
-                }
+                tracing::error!(error = %source, failed, "send could not queue for offline users");
+                ApiError::QueueUnavailable { report, failed }
             }
         }
     }
@@ -167,7 +183,17 @@ impl IntoResponse for ApiError {
             // Internals go to the log, never to the client.
             tracing::error!(error = %source, "internal error while handling request");
         }
-        let body = Body { error: Detail { code: self.code(), message: self.to_string() } };
+        let details = match &self {
+            ApiError::QueueUnavailable { report, failed } => Some(PartialSend {
+                notification_id: report.notification_id,
+                delivered_to: report.delivered_to,
+                offline_users: report.offline_users,
+                queued: report.queued,
+                not_queued: *failed,
+            }),
+            _ => None,
+        };
+        let body = Body { error: Detail { code: self.code(), message: self.to_string(), details } };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -3,6 +3,10 @@
 //!
 //! One lock keeps `ack` and `expire_due` trivially atomic with respect to each other; the critical
 //! sections are map look-ups, so contention stays low next to the network work around them.
+//!
+//! Memory is bounded twice: a finished record keeps only its times and status (the notification goes
+//! the moment it is acknowledged or expired), and at most `max_records` records of each kind are
+//! kept: beyond that, new pending records are refused and the oldest finished ones forgotten early.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -12,30 +16,34 @@ use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
-use crate::domain::{TenantId, UserId, UserKey};
+use crate::domain::{Notification, TenantId, UserId, UserKey};
 use crate::ports::{AckError, AckStore};
 
 /// Acknowledged and expired records stay at least this long after their deadline (or one more ACK
 /// timeout, if longer), so that a double or late ACK gets a precise error rather than "unknown".
 const MIN_MARKER_RETENTION: Duration = Duration::minutes(10);
+/// Records of each kind (pending, finished) kept by default.
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Status {
-    Pending,
+    /// Waiting for the ACK; the notification is kept for a redelivery.
+    Pending(Notification),
     Acknowledged,
     Expired,
 }
 
 #[derive(Debug)]
 struct Record {
-    pending: PendingAck,
     status: Status,
+    delivered_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
 }
 
 impl Record {
     fn retain_until(&self) -> DateTime<Utc> {
-        let timeout = self.pending.deadline - self.pending.delivered_at;
-        self.pending.deadline + timeout.max(MIN_MARKER_RETENTION)
+        let timeout = self.deadline - self.delivered_at;
+        self.deadline + timeout.max(MIN_MARKER_RETENTION)
     }
 }
 
@@ -61,41 +69,70 @@ struct Inner {
 }
 
 impl Inner {
-    /// Marks a record finished and schedules it to be forgotten; the caller has already taken it
-    /// out of `due`. Returns the record's delivery so that expiry can hand it back.
-    fn retire(&mut self, user: &UserKey, id: Uuid, status: Status) -> Option<PendingAck> {
+    /// Marks a pending record finished, drops its notification and schedules it to be forgotten; the
+    /// caller has already taken it out of `due`. Returns what was pending, for expiry to hand back.
+    fn retire(&mut self, user: &UserKey, id: Uuid, finished: Status, max: usize) -> Option<PendingAck> {
         let record = self.records.get_mut(&(user.clone(), id))?;
-        record.status = status;
-        let keep_until = record.retain_until();
-        let pending = record.pending.clone();
-        self.retained.insert(slot(keep_until, user, id));
+        let Status::Pending(notification) = std::mem::replace(&mut record.status, finished) else {
+            return None;
+        };
+        let pending = PendingAck { notification, delivered_at: record.delivered_at, deadline: record.deadline };
+        self.retained.insert(slot(record.retain_until(), user, id));
+        while self.retained.len() > max {
+            self.forget_first_retained();
+        }
         Some(pending)
     }
 
     fn forget_finished(&mut self, now: DateTime<Utc>) {
         while self.retained.first().is_some_and(|first| first.0 <= now) {
-            let Some((_, id, tenant, user)) = self.retained.pop_first() else {
-                break;
-            };
-            self.records.remove(&(UserKey::new(tenant, user), id));
-            if let Some(count) = self.holders.get_mut(&id) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    self.holders.remove(&id);
-                }
+            self.forget_first_retained();
+        }
+    }
+
+    fn forget_first_retained(&mut self) {
+        if let Some((_, id, tenant, user)) = self.retained.pop_first() {
+            self.remove(&UserKey::new(tenant, user), id);
+        }
+    }
+
+    fn remove(&mut self, user: &UserKey, id: Uuid) {
+        self.records.remove(&(user.clone(), id));
+        if let Some(count) = self.holders.get_mut(&id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.holders.remove(&id);
             }
         }
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryAckStore {
     inner: Mutex<Inner>,
+    max_records: usize,
+}
+
+impl Default for MemoryAckStore {
+    fn default() -> Self {
+        Self::with_max_records(DEFAULT_MAX_RECORDS)
+    }
 }
 
 impl MemoryAckStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that keeps at most `max` pending and `max` finished records.
+    pub fn with_max_records(max: usize) -> Self {
+        Self { inner: Mutex::new(Inner::default()), max_records: max.max(1) }
+    }
+
+    /// Records held that still carry their notification (pending ones), for tests of the bound.
+    #[doc(hidden)]
+    pub fn notifications_held(&self) -> usize {
+        self.inner.lock().records.values().filter(|r| matches!(r.status, Status::Pending(_))).count()
     }
 }
 
@@ -104,19 +141,37 @@ impl AckStore for MemoryAckStore {
     async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
         let mut inner = self.inner.lock();
         let id = pending.notification.id;
-        let fresh = Record { pending: pending.clone(), status: Status::Pending };
         match inner.records.get(&(user.clone(), id)) {
             // A second device of the same user: the first delivery's record stands.
-            Some(existing) if existing.status != Status::Expired => return Ok(()),
+            Some(existing) if !matches!(existing.status, Status::Expired) => return Ok(()),
             // A redelivery after expiry re-arms the record with its new deadline.
             Some(existing) => {
                 let old = slot(existing.retain_until(), user, id);
                 inner.retained.remove(&old);
             }
+            None if inner.due.len() >= self.max_records => {
+                return Err(AckError::Full { max: self.max_records });
+            }
             None => *inner.holders.entry(id).or_default() += 1,
         }
         inner.due.insert(slot(pending.deadline, user, id));
-        inner.records.insert((user.clone(), id), fresh);
+        let record = Record {
+            status: Status::Pending(pending.notification.clone()),
+            delivered_at: pending.delivered_at,
+            deadline: pending.deadline,
+        };
+        inner.records.insert((user.clone(), id), record);
+        Ok(())
+    }
+
+    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+        let mut inner = self.inner.lock();
+        let deadline = match inner.records.get(&(user.clone(), id)) {
+            Some(Record { status: Status::Pending(_), deadline, .. }) => *deadline,
+            _ => return Ok(()),
+        };
+        inner.due.remove(&slot(deadline, user, id));
+        inner.remove(user, id);
         Ok(())
     }
 
@@ -132,13 +187,13 @@ impl AckStore for MemoryAckStore {
         match record.status {
             Status::Acknowledged => return Err(AckError::AlreadyAcknowledged),
             Status::Expired => return Err(AckError::Expired),
-            Status::Pending if record.pending.is_expired(now) => return Err(AckError::Expired),
-            Status::Pending => {}
+            Status::Pending(_) if record.deadline <= now => return Err(AckError::Expired),
+            Status::Pending(_) => {}
         }
-        let latency_ms = (now - record.pending.delivered_at).num_milliseconds().max(0) as u64;
-        let deadline = record.pending.deadline;
+        let latency_ms = (now - record.delivered_at).num_milliseconds().max(0) as u64;
+        let deadline = record.deadline;
         inner.due.remove(&slot(deadline, user, id));
-        inner.retire(user, id, Status::Acknowledged);
+        inner.retire(user, id, Status::Acknowledged, self.max_records);
         inner.acknowledged += 1;
         inner.ack_time_ms_total += latency_ms;
         Ok(AckReceipt { notification_id: id, latency_ms })
@@ -152,7 +207,7 @@ impl AckStore for MemoryAckStore {
                 break;
             };
             let user = UserKey::new(tenant, user);
-            if let Some(pending) = inner.retire(&user, id, Status::Expired) {
+            if let Some(pending) = inner.retire(&user, id, Status::Expired, self.max_records) {
                 expired.push(ExpiredAck { user, pending });
             }
         }
@@ -182,5 +237,62 @@ fn average(total_ms: u64, count: u64) -> f64 {
         0.0
     } else {
         total_ms as f64 / count as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NotificationDraft;
+
+    fn pending(now: DateTime<Utc>) -> PendingAck {
+        let payload = serde_json::json!({"blob": "x".repeat(32 * 1024)});
+        let draft = NotificationDraft::new(TenantId::default_tenant(), "e".into(), payload, None, None, 64 * 1024);
+        let notification = draft.expect("a valid draft").accept(now);
+        PendingAck { notification, delivered_at: now, deadline: now + Duration::seconds(30) }
+    }
+
+    fn user(name: &str) -> UserKey {
+        UserKey::new(TenantId::default_tenant(), UserId::parse(name).expect("a valid user id"))
+    }
+
+    #[tokio::test]
+    async fn finished_records_keep_no_notification() {
+        let store = MemoryAckStore::new();
+        let now = Utc::now();
+        let (acked, expiring) = (pending(now), pending(now));
+        store.track(&user("a"), &acked).await.unwrap();
+        store.track(&user("a"), &expiring).await.unwrap();
+        assert_eq!(store.notifications_held(), 2);
+        store.ack(&user("a"), acked.notification.id, now).await.unwrap();
+        store.expire_due(now + Duration::seconds(31)).await.unwrap();
+        assert_eq!(store.notifications_held(), 0, "acknowledged and expired records drop their payload");
+        // The markers still answer precisely.
+        assert!(matches!(store.ack(&user("a"), acked.notification.id, now).await, Err(AckError::AlreadyAcknowledged)));
+        let late = store.ack(&user("a"), expiring.notification.id, now + Duration::seconds(32)).await;
+        assert!(matches!(late, Err(AckError::Expired)));
+    }
+
+    #[tokio::test]
+    async fn records_are_bounded() {
+        let store = MemoryAckStore::with_max_records(3);
+        let now = Utc::now();
+        let mut tracked = Vec::new();
+        for _ in 0..3 {
+            let p = pending(now);
+            store.track(&user("a"), &p).await.unwrap();
+            tracked.push(p);
+        }
+        assert!(matches!(store.track(&user("a"), &pending(now)).await, Err(AckError::Full { max: 3 })));
+        for p in &tracked {
+            store.ack(&user("a"), p.notification.id, now).await.unwrap();
+        }
+        // Room again for pending records; the finished markers stay within the bound too.
+        for _ in 0..3 {
+            let p = pending(now);
+            store.track(&user("a"), &p).await.unwrap();
+            store.ack(&user("a"), p.notification.id, now).await.unwrap();
+        }
+        assert!(store.inner.lock().records.len() <= 3, "finished markers beyond the bound are forgotten");
     }
 }

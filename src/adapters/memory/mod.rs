@@ -4,6 +4,6 @@ mod ack_store;
 mod offline_queue;
 mod template_store;
 
-pub use ack_store::MemoryAckStore;
+pub use ack_store::{MemoryAckStore, DEFAULT_MAX_RECORDS as DEFAULT_MAX_ACK_RECORDS};
 pub use offline_queue::MemoryOfflineQueue;
 pub use template_store::MemoryTemplateStore;

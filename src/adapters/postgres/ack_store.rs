@@ -1,5 +1,6 @@
 //! Postgres ACK store: one row per (notification id, tenant, user) in `ack_records` with a status,
-//! and lifetime counters in `ack_counters`.
+//! and lifetime counters in `ack_counters`. The notification is kept only while the row is pending:
+//! acknowledging or expiring it clears the column.
 //!
 //! A successful ACK is one statement (update the record, bump a counter); only a failed ACK pays a
 //! second query to say precisely why. Row locks taken by the UPDATE make a double ACK from two
@@ -93,11 +94,25 @@ impl AckStore for PostgresAckStore {
         Ok(())
     }
 
+    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+        sqlx::query(
+            "DELETE FROM ack_records \
+             WHERE notification_id = $1 AND tenant_id = $2 AND user_id = $3 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(user.tenant.as_str())
+        .bind(user.user.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let slot = (id.as_u128() % COUNTER_SLOTS) as i16;
         let latency: Option<i64> = sqlx::query_scalar(
             "WITH acked AS ( \
-                 UPDATE ack_records SET status = 'acknowledged', finished_at = $4 \
+                 UPDATE ack_records SET status = 'acknowledged', finished_at = $4, notification = NULL \
                  WHERE notification_id = $1 AND tenant_id = $2 AND user_id = $3 \
                    AND status = 'pending' AND deadline > $4 \
                  RETURNING GREATEST(0, floor(extract(epoch FROM ($4 - delivered_at)) * 1000))::bigint \
@@ -148,15 +163,15 @@ impl AckStore for PostgresAckStore {
             // SKIP LOCKED lets two nodes sweep at once without waiting on each other or on ACKs.
             let rows = sqlx::query(
                 "WITH due AS ( \
-                     SELECT notification_id, tenant_id, user_id FROM ack_records \
+                     SELECT notification_id, tenant_id, user_id, notification FROM ack_records \
                      WHERE status = 'pending' AND deadline <= $1 \
                      ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED \
                  ), moved AS ( \
-                     UPDATE ack_records r SET status = 'expired', finished_at = $1 \
+                     UPDATE ack_records r SET status = 'expired', finished_at = $1, notification = NULL \
                      FROM due \
                      WHERE r.notification_id = due.notification_id AND r.tenant_id = due.tenant_id \
                        AND r.user_id = due.user_id AND r.status = 'pending' \
-                     RETURNING r.tenant_id, r.user_id, r.notification, r.delivered_at, r.deadline \
+                     RETURNING r.tenant_id, r.user_id, due.notification, r.delivered_at, r.deadline \
                  ), counted AS ( \
                      UPDATE ack_counters SET expired = expired + (SELECT count(*) FROM moved) \
                      WHERE slot = 0 AND EXISTS (SELECT 1 FROM moved) \

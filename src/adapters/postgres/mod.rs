@@ -23,9 +23,6 @@ pub use template_store::PostgresTemplateStore;
 /// The schema the stores expect, embedded at build time (no database needed to compile).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// How long `connect` (and later every pool checkout) waits before reporting the database unreachable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Why the Postgres pool could not be opened. The URL is never echoed: it may carry a password.
 #[derive(Debug, Error)]
 pub enum PostgresConnectError {
@@ -42,13 +39,16 @@ pub enum PostgresConnectError {
 }
 
 /// Opens a pool of at most `max_connections` to `url`, proves one connection works, and applies the
-/// pending migrations.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, PostgresConnectError> {
+/// pending migrations. `timeout` bounds the connect, every pool checkout and, on the server, every
+/// statement (`statement_timeout`): a statement the caller gave up on is cancelled by Postgres rather
+/// than committed later, so a store call that timed out did not happen.
+pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<PgPool, PostgresConnectError> {
     let options = PgConnectOptions::from_str(url).map_err(PostgresConnectError::InvalidUrl)?;
+    let options = options.options([("statement_timeout", format!("{}ms", timeout.as_millis().max(1)))]);
     let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(""));
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(timeout)
         .connect_with(options)
         .await
         .map_err(|source| PostgresConnectError::Connect { target, source })?;

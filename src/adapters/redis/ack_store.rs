@@ -4,15 +4,18 @@
 //!
 //! Keys: `<prefix>:ack:id:<id>` (expires once the deadline and the marker retention have passed),
 //! `<prefix>:ack:due` and `<prefix>:ack:stats`. Keeping every holder of an id in one hash is what lets
-//! `ack` tell `WrongUser` from `UnknownNotification` in one look-up.
+//! `ack` tell `WrongUser` from `UnknownNotification` in one look-up. Per holder the hash keeps
+//! `m:<holder>` (status and times) and, while pending only, `d:<holder>` (the notification, for a
+//! redelivery): acknowledging or expiring a record deletes its `d:` field.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use redis::aio::ConnectionManager;
-use redis::{RedisError, Script};
+use std::sync::Arc;
+
+use redis::Script;
 use uuid::Uuid;
 
-use super::{connect_manager, micros};
+use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
 use crate::domain::{TenantId, UserId, UserKey};
 use crate::ports::{AckError, AckStore};
@@ -24,24 +27,35 @@ const MIN_MARKER_RETENTION: Duration = Duration::minutes(10);
 const EXPIRE_BATCH: usize = 500;
 
 pub struct RedisAckStore {
-    con: ConnectionManager,
+    redis: Arc<ResilientRedis>,
     prefix: String,
     track: Script,
     ack: Script,
+    forget: Script,
     expire: Script,
 }
 
 impl RedisAckStore {
-    /// Connects to `url` and checks that the server answers; fails within a few seconds otherwise.
-    pub async fn connect(url: &str, key_prefix: &str) -> Result<Self, AckError> {
-        let con = connect_manager(url).await.map_err(|e| AckError::Unavailable(Box::new(e)))?;
-        Ok(Self {
-            con,
+    /// An ACK store on the shared connection: every call goes through its breaker and timeout.
+    pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str) -> Self {
+        Self {
+            redis,
             prefix: key_prefix.to_owned(),
             track: Script::new(include_str!("scripts/ack_track.lua")),
             ack: Script::new(include_str!("scripts/ack_ack.lua")),
+            forget: Script::new(include_str!("scripts/ack_forget.lua")),
             expire: Script::new(include_str!("scripts/ack_expire.lua")),
-        })
+        }
+    }
+
+    /// Connects to `url` with the default timeout and breaker, and checks that the server answers.
+    pub async fn connect(url: &str, key_prefix: &str) -> Result<Self, RedisConnectError> {
+        let redis = ResilientRedis::connect_reachable(url, ResilienceSettings::default()).await?;
+        Ok(Self::new(redis, key_prefix))
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, call: redis::ScriptInvocation<'_>) -> Result<T, AckError> {
+        self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
     fn id_key_prefix(&self) -> String {
@@ -61,7 +75,7 @@ impl RedisAckStore {
     }
 }
 
-fn unavailable(e: RedisError) -> AckError {
+fn unavailable(e: RedisCallError) -> AckError {
     AckError::Unavailable(Box::new(e))
 }
 
@@ -91,33 +105,29 @@ impl AckStore for RedisAckStore {
         let (delivered, deadline) = (micros(pending.delivered_at), micros(pending.deadline));
         let timeout = pending.deadline - pending.delivered_at;
         let ttl = timeout + timeout.max(MIN_MARKER_RETENTION);
-        self.track
-            .key(self.id_key(id))
-            .key(self.due_key())
+        let mut call = self.track.key(self.id_key(id));
+        call.key(self.due_key())
             .arg(holder(user))
             .arg(due_member(user, id))
             .arg(format!("p|{delivered}|{deadline}"))
             .arg(json)
             .arg(deadline)
-            .arg(ttl.num_milliseconds().max(1))
-            .invoke_async::<i64>(&mut self.con.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(ttl.num_milliseconds().max(1));
+        self.run::<i64>(call).await?;
+        Ok(())
+    }
+
+    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+        let mut call = self.forget.key(self.id_key(id));
+        call.key(self.due_key()).arg(holder(user)).arg(due_member(user, id));
+        self.run::<i64>(call).await?;
         Ok(())
     }
 
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
-        let outcome: i64 = self
-            .ack
-            .key(self.id_key(id))
-            .key(self.due_key())
-            .key(self.stats_key())
-            .arg(holder(user))
-            .arg(due_member(user, id))
-            .arg(micros(now))
-            .invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)?;
+        let mut call = self.ack.key(self.id_key(id));
+        call.key(self.due_key()).key(self.stats_key()).arg(holder(user)).arg(due_member(user, id)).arg(micros(now));
+        let outcome: i64 = self.run(call).await?;
         match outcome {
             -1 => Err(AckError::UnknownNotification),
             -2 => Err(AckError::WrongUser),
@@ -131,16 +141,9 @@ impl AckStore for RedisAckStore {
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError> {
         let mut expired = Vec::new();
         loop {
-            let (examined, flat): (usize, Vec<String>) = self
-                .expire
-                .key(self.due_key())
-                .key(self.stats_key())
-                .arg(micros(now))
-                .arg(EXPIRE_BATCH)
-                .arg(self.id_key_prefix())
-                .invoke_async(&mut self.con.clone())
-                .await
-                .map_err(unavailable)?;
+            let mut call = self.expire.key(self.due_key());
+            call.key(self.stats_key()).arg(micros(now)).arg(EXPIRE_BATCH).arg(self.id_key_prefix());
+            let (examined, flat): (usize, Vec<String>) = self.run(call).await?;
             for pair in flat.chunks_exact(2) {
                 let pending: PendingAck =
                     serde_json::from_str(&pair[1]).map_err(|e| AckError::Corrupt(format!("pending ACK: {e}")))?;
@@ -153,13 +156,10 @@ impl AckStore for RedisAckStore {
     }
 
     async fn stats(&self) -> Result<AckStats, AckError> {
+        let mut pipe = redis::pipe();
+        pipe.zcard(self.due_key()).hget(self.stats_key(), &["acknowledged", "expired", "ack_time_ms_total"]);
         let (pending, (acknowledged, expired, total_ms)): (u64, (Option<u64>, Option<u64>, Option<u64>)) =
-            redis::pipe()
-                .zcard(self.due_key())
-                .hget(self.stats_key(), &["acknowledged", "expired", "ack_time_ms_total"])
-                .query_async(&mut self.con.clone())
-                .await
-                .map_err(unavailable)?;
+            self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)?;
         let acknowledged = acknowledged.unwrap_or(0);
         let total_ms = total_ms.unwrap_or(0);
         Ok(AckStats {
@@ -171,6 +171,6 @@ impl AckStore for RedisAckStore {
     }
 
     async fn check_health(&self) -> Result<(), AckError> {
-        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+        self.redis.ping().await.map_err(unavailable)
     }
 }

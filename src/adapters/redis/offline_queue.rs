@@ -8,11 +8,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
-use redis::{RedisError, Script};
+use std::sync::Arc;
+
+use redis::Script;
 use uuid::Uuid;
 
-use super::{connect_manager, micros};
+use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
 use crate::domain::UserKey;
 use crate::ports::{OfflineQueue, QueueError};
@@ -24,7 +25,7 @@ const REGISTRY_BATCH: usize = 200;
 const KEY_TTL_GRACE_MS: i64 = 60_000;
 
 pub struct RedisOfflineQueue {
-    con: ConnectionManager,
+    redis: Arc<ResilientRedis>,
     prefix: String,
     policy: QueuePolicy,
     enqueue: Script,
@@ -34,18 +35,23 @@ pub struct RedisOfflineQueue {
 }
 
 impl RedisOfflineQueue {
-    /// Connects to `url` and checks that the server answers; fails within a few seconds otherwise.
-    pub async fn connect(url: &str, key_prefix: &str, policy: QueuePolicy) -> Result<Self, QueueError> {
-        let con = connect_manager(url).await.map_err(|e| QueueError::Unavailable(Box::new(e)))?;
-        Ok(Self {
-            con,
+    /// A queue on the shared connection: every call goes through its breaker and timeout.
+    pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str, policy: QueuePolicy) -> Self {
+        Self {
+            redis,
             prefix: key_prefix.to_owned(),
             policy,
             enqueue: Script::new(include_str!("scripts/queue_enqueue.lua")),
             peek: Script::new(include_str!("scripts/queue_peek.lua")),
             remove: Script::new(include_str!("scripts/queue_remove.lua")),
             purge: Script::new(include_str!("scripts/queue_purge.lua")),
-        })
+        }
+    }
+
+    /// Connects to `url` with the default timeout and breaker, and checks that the server answers.
+    pub async fn connect(url: &str, key_prefix: &str, policy: QueuePolicy) -> Result<Self, RedisConnectError> {
+        let redis = ResilientRedis::connect_reachable(url, ResilienceSettings::default()).await?;
+        Ok(Self::new(redis, key_prefix, policy))
     }
 
     fn queue_key(&self, user: &UserKey) -> String {
@@ -58,18 +64,13 @@ impl RedisOfflineQueue {
 
     /// One step of walking the registry: the next cursor (0 when done) and a batch of queue keys.
     async fn registry_batch(&self, cursor: u64) -> Result<(u64, Vec<String>), QueueError> {
-        redis::cmd("SSCAN")
-            .arg(self.registry_key())
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(REGISTRY_BATCH)
-            .query_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        let mut cmd = redis::cmd("SSCAN");
+        cmd.arg(self.registry_key()).arg(cursor).arg("COUNT").arg(REGISTRY_BATCH);
+        self.redis.call(|mut con| async move { cmd.query_async(&mut con).await }).await.map_err(unavailable)
     }
 }
 
-fn unavailable(e: RedisError) -> QueueError {
+fn unavailable(e: RedisCallError) -> QueueError {
     QueueError::Unavailable(Box::new(e))
 }
 
@@ -91,15 +92,9 @@ fn decode(entry: &str) -> Result<QueuedNotification, QueueError> {
 impl OfflineQueue for RedisOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
         let ttl_ms = (item.expires_at - item.enqueued_at).num_milliseconds().max(0) + KEY_TTL_GRACE_MS;
-        self.enqueue
-            .key(self.queue_key(user))
-            .key(self.registry_key())
-            .arg(encode(item)?)
-            .arg(self.policy.max_per_user)
-            .arg(ttl_ms)
-            .invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)
+        let mut call = self.enqueue.key(self.queue_key(user));
+        call.key(self.registry_key()).arg(encode(item)?).arg(self.policy.max_per_user).arg(ttl_ms);
+        self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
     async fn peek(
@@ -111,14 +106,10 @@ impl OfflineQueue for RedisOfflineQueue {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let entries: Vec<String> = self
-            .peek
-            .key(self.queue_key(user))
-            .arg(micros(now))
-            .arg(limit)
-            .invoke_async(&mut self.con.clone())
-            .await
-            .map_err(unavailable)?;
+        let mut call = self.peek.key(self.queue_key(user));
+        call.arg(micros(now)).arg(limit);
+        let entries: Vec<String> =
+            self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)?;
         entries.iter().map(|entry| decode(entry)).collect()
     }
 
@@ -131,7 +122,7 @@ impl OfflineQueue for RedisOfflineQueue {
         for id in ids {
             call.arg(id.hyphenated().to_string());
         }
-        call.invoke_async(&mut self.con.clone()).await.map_err(unavailable)
+        self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
@@ -140,12 +131,11 @@ impl OfflineQueue for RedisOfflineQueue {
         loop {
             let (next, keys) = self.registry_batch(cursor).await?;
             if !keys.is_empty() {
+                let mut call = self.purge.key(self.registry_key());
+                call.key(keys).arg(micros(now));
                 purged += self
-                    .purge
-                    .key(self.registry_key())
-                    .key(keys)
-                    .arg(micros(now))
-                    .invoke_async::<u64>(&mut self.con.clone())
+                    .redis
+                    .call(|mut con| async move { call.invoke_async::<u64>(&mut con).await })
                     .await
                     .map_err(unavailable)?;
             }
@@ -168,7 +158,7 @@ impl OfflineQueue for RedisOfflineQueue {
             let lengths: Vec<u64> = if keys.is_empty() {
                 Vec::new()
             } else {
-                pipe.query_async(&mut self.con.clone()).await.map_err(unavailable)?
+                self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)?
             };
             // Keys whose ttl ran out are still registered until the next purge; they count as empty.
             for len in lengths.into_iter().filter(|len| *len > 0) {
@@ -183,6 +173,6 @@ impl OfflineQueue for RedisOfflineQueue {
     }
 
     async fn check_health(&self) -> Result<(), QueueError> {
-        redis::cmd("PING").query_async::<()>(&mut self.con.clone()).await.map_err(unavailable)
+        self.redis.ping().await.map_err(unavailable)
     }
 }

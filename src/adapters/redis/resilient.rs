@@ -30,6 +30,22 @@ pub struct ResilienceSettings {
     pub reconnect_max_delay: Duration,
 }
 
+/// The documented defaults of `REDIS_TIMEOUT_MS`, `REDIS_BREAKER_*` and `REDIS_RECONNECT_*`.
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        Self {
+            breaker: BreakerSettings {
+                failure_threshold: 5,
+                success_threshold: 2,
+                open_duration: Duration::from_secs(10),
+            },
+            timeout: Duration::from_millis(1000),
+            reconnect_min_delay: Duration::from_millis(200),
+            reconnect_max_delay: Duration::from_millis(5000),
+        }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum RedisCallError {
     #[error("Redis circuit breaker is open; not trying")]
@@ -161,6 +177,24 @@ impl ResilientRedis {
             _ => self.breaker.record(permit, true),
         }
         outcome
+    }
+
+    /// Like [`Self::connect`], but the server must answer now: for stores, which never start on a
+    /// Redis they cannot reach.
+    ///
+    /// # Errors
+    /// [`RedisConnectError::InvalidUrl`], or [`RedisConnectError::Unreachable`] when the first PING fails.
+    pub async fn connect_reachable(url: &str, settings: ResilienceSettings) -> Result<Arc<Self>, RedisConnectError> {
+        let this = Self::connect(url, settings).await?;
+        match this.ping().await {
+            Ok(()) => Ok(this),
+            Err(source) => Err(RedisConnectError::Unreachable { addr: this.addr.clone(), source }),
+        }
+    }
+
+    /// The `host:port` it talks to (never the URL, which may carry a password).
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// A PING through the breaker.

@@ -402,7 +402,9 @@ async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
                 AckFailure::Store(AckError::WrongUser) => "NOT_YOUR_NOTIFICATION",
                 AckFailure::Store(AckError::AlreadyAcknowledged) => "ALREADY_ACKNOWLEDGED",
                 AckFailure::Store(AckError::Expired) => "ACK_EXPIRED",
-                AckFailure::Store(AckError::Unavailable(_) | AckError::Corrupt(_)) => "ACK_STORE_UNAVAILABLE",
+                AckFailure::Store(AckError::Unavailable(_) | AckError::Corrupt(_) | AckError::Full { .. }) => {
+                    "ACK_STORE_UNAVAILABLE"
+                }
             };
             Err((code, e.to_string()))
         }

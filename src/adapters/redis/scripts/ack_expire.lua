@@ -15,6 +15,8 @@ for _, member in ipairs(members) do
     redis.call('HSET', key, 'm:' .. holder, 'e' .. string.sub(meta, 2))
     out[#out + 1] = holder
     out[#out + 1] = redis.call('HGET', key, 'd:' .. holder) or ''
+    -- Handed back once, for a redelivery; the marker keeps only status and times.
+    redis.call('HDEL', key, 'd:' .. holder)
   end
 end
 if #out > 0 then
