@@ -304,6 +304,8 @@ pub struct RedisSettings {
     pub breaker_open_ms: u64,
     pub reconnect_min_delay_ms: u64,
     pub reconnect_max_delay_ms: u64,
+    /// How often the Pub/Sub subscriber PINGs its subscription to notice a dead connection.
+    pub pubsub_keepalive_ms: u64,
 }
 
 impl Default for RedisSettings {
@@ -318,6 +320,7 @@ impl Default for RedisSettings {
             breaker_open_ms: 10_000,
             reconnect_min_delay_ms: 200,
             reconnect_max_delay_ms: 5_000,
+            pubsub_keepalive_ms: 15_000,
         }
     }
 }

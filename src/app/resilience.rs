@@ -20,9 +20,6 @@ use crate::adapters::redis::pubsub::{self, PubSubSettings, PubSubStatus};
 use crate::adapters::redis::{ResilienceSettings, ResilientRedis};
 use crate::ports::DynRateLimiter;
 
-/// How often the subscriber PINGs an idle subscription to notice a dead connection.
-const PUBSUB_KEEPALIVE: Duration = Duration::from_secs(15);
-
 pub struct Resilience {
     pub rate_limit: Option<Arc<RateLimitPolicy>>,
     pub redis: RedisHandles,
@@ -75,7 +72,7 @@ pub async fn open(settings: &Settings) -> Result<Resilience, StoreError> {
         channels: settings.redis.channel_list(),
         max_payload_bytes: settings.server.body_limit_bytes,
         timeout: Duration::from_millis(settings.redis.timeout_ms),
-        keepalive_interval: PUBSUB_KEEPALIVE,
+        keepalive_interval: Duration::from_millis(settings.redis.pubsub_keepalive_ms),
         reconnect_min_delay: Duration::from_millis(settings.redis.reconnect_min_delay_ms),
         reconnect_max_delay: Duration::from_millis(settings.redis.reconnect_max_delay_ms),
     });
