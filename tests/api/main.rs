@@ -10,12 +10,14 @@ mod batch;
 mod channel_info;
 mod cli;
 mod delivery;
+mod fault_proxy;
 mod health_stats;
 mod heartbeat;
 mod limits;
 mod observability;
 mod offline_queue;
 mod ordering;
+mod postgres_outage;
 mod protocol;
 mod pubsub;
 mod rate_limit;
@@ -24,6 +26,10 @@ mod redis_support;
 mod shutdown;
 mod slow_consumer;
 mod sse;
+// Shared with the store contract suites; only its Postgres half is needed here.
+#[allow(dead_code)]
+#[path = "../support_backends/mod.rs"]
+mod support_backends;
 mod templates;
 mod tenancy;
 mod validation;

@@ -9,11 +9,7 @@ use serde_json::json;
 
 use super::{call, create, order_shipped, shipped_payload, shipped_variables};
 use crate::helpers::spawn_app;
-
-// Shared with the store contract suites; only its Postgres half is needed here.
-#[allow(dead_code)]
-#[path = "../../support_backends/mod.rs"]
-mod support_backends;
+use crate::support_backends;
 
 #[tokio::test]
 async fn templates_survive_a_restart_on_postgres() {
