@@ -11,6 +11,10 @@ use crate::domain::{Identity, TenantId, UserId};
 pub struct Claims {
     pub sub: String,
     pub exp: u64,
+    /// Not before. Declared so that a value that is not a number is refused rather than skipped
+    /// (the JWT library ignores an `nbf` it cannot read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,6 +31,8 @@ pub enum AuthError {
     Missing,
     #[error("token has expired")]
     Expired,
+    #[error("token is not valid yet (its nbf is in the future)")]
+    NotYetValid,
     #[error("token signature is invalid")]
     BadSignature,
     #[error("token algorithm is not allowed; only HS256 is accepted")]
@@ -47,6 +53,7 @@ impl AuthError {
         match self {
             AuthError::Missing => "MISSING_TOKEN",
             AuthError::Expired => "TOKEN_EXPIRED",
+            AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
             AuthError::BadSignature => "INVALID_SIGNATURE",
             AuthError::BadAlgorithm => "INVALID_ALGORITHM",
             AuthError::BadAudience => "INVALID_AUDIENCE",
@@ -88,7 +95,9 @@ pub struct JwtAuth {
 impl JwtAuth {
     pub fn new(settings: JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
+        // Clock skew allowed on `exp` and on `nbf` alike.
         validation.leeway = 5;
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &settings.issuer {
             Some(iss) => {
@@ -121,6 +130,7 @@ impl JwtAuth {
         }
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidSignature => AuthError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::BadAlgorithm,
             ErrorKind::InvalidAudience => AuthError::BadAudience,
@@ -151,6 +161,7 @@ impl JwtAuth {
         let claims = Claims {
             sub: user.to_owned(),
             exp: now + ttl_seconds,
+            nbf: None,
             iat: Some(now),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
@@ -183,9 +194,22 @@ mod tests {
         let a = auth(None);
         let other = JwtAuth::new(JwtSettings { secret: "other".into(), ..Default::default() });
         assert_eq!(a.verify(&other.mint("u", None, 60).unwrap()), Err(AuthError::BadSignature));
-        let expired = Claims { sub: "u".into(), exp: 1000, iat: None, iss: None, aud: None, tenant_id: None };
+        let expired =
+            Claims { sub: "u".into(), exp: 1000, nbf: None, iat: None, iss: None, aud: None, tenant_id: None };
         let t = encode(&Header::default(), &expired, &EncodingKey::from_secret(b"s3cret")).unwrap();
         assert_eq!(a.verify(&t), Err(AuthError::Expired));
+        let now = chrono::Utc::now().timestamp() as u64;
+        let early = serde_json::json!({"sub": "u", "exp": now + 7200, "nbf": now + 3600});
+        let t = encode(&Header::default(), &early, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert_eq!(a.verify(&t), Err(AuthError::NotYetValid));
+        assert_eq!(AuthError::NotYetValid.code(), "TOKEN_NOT_YET_VALID");
+        // The leeway that forgives a clock behind on `exp` forgives one behind on `nbf`.
+        let skewed = serde_json::json!({"sub": "u", "exp": now + 60, "nbf": now + 3});
+        let t = encode(&Header::default(), &skewed, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert!(a.verify(&t).is_ok());
+        let unreadable = serde_json::json!({"sub": "u", "exp": now + 60, "nbf": "soon"});
+        let t = encode(&Header::default(), &unreadable, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert!(matches!(a.verify(&t), Err(AuthError::BadClaims(_))));
         // alg: none, built by hand.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo0MTAyNDQ0ODAwfQ.";
         assert_eq!(a.verify(none), Err(AuthError::BadAlgorithm));
