@@ -110,6 +110,22 @@ async fn audience_is_checked_when_configured() {
 }
 
 #[tokio::test]
+async fn an_audience_array_is_accepted_and_any_member_may_match() {
+    let exp = now_secs() + 60;
+    let open = spawn_app(&[]).await;
+    let array = open.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "broker"]}));
+    assert_eq!(open.connect_ws(&array).await.user_id, "alice", "no JWT_AUDIENCE: aud is not checked");
+
+    let app = spawn_app(&[("JWT_AUDIENCE", "ara-clients")]).await;
+    let matching = app.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "ara-clients"]}));
+    assert_eq!(app.connect_ws(&matching).await.user_id, "alice");
+    let sse = app.try_connect_sse(&format!("token={matching}"), None).await.unwrap_or_else(|r| panic!("{}", r.text));
+    assert_eq!(sse.user_id, "alice");
+    let none = app.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "broker"]}));
+    app.try_connect_ws(Some(&none)).await.err().expect("refused").assert(401, "INVALID_AUDIENCE");
+}
+
+#[tokio::test]
 async fn issuer_is_checked_when_configured() {
     let app = spawn_app(&[("JWT_ISSUER", "ara-auth")]).await;
     let exp = now_secs() + 60;

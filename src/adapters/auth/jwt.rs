@@ -20,9 +20,18 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+}
+
+/// `aud` is one string or an array of them (RFC 7519 §4.1.3; Keycloak and Auth0 issue arrays). The
+/// JWT library checks it against `JWT_AUDIENCE`: any member matching is enough.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -164,7 +173,7 @@ impl JwtAuth {
             nbf: None,
             iat: Some(now),
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            aud: self.settings.audience.clone().map(Audience::One),
             tenant_id: tenant.map(str::to_owned),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -219,5 +228,37 @@ mod tests {
         let wrong = JwtAuth::new(JwtSettings { secret: "s3cret".into(), issuer: None, audience: Some("other".into()) });
         assert_eq!(with_aud.verify(&wrong.mint("u", None, 60).unwrap()), Err(AuthError::BadAudience));
         assert!(with_aud.verify(&with_aud.mint("u", None, 60).unwrap()).is_ok());
+    }
+
+    fn signed(claims: serde_json::Value) -> String {
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(b"s3cret")).unwrap()
+    }
+
+    #[test]
+    fn audience_may_be_a_string_or_an_array() {
+        let exp = chrono::Utc::now().timestamp() as u64 + 60;
+        let many = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": ["account", "ara"]}));
+        let none_matching = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": ["account", "billing"]}));
+        let empty = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": []}));
+        // Unchecked without JWT_AUDIENCE, in either form.
+        for token in [&many, &none_matching, &empty] {
+            assert_eq!(auth(None).verify(token).map(|id| id.user.as_str().to_owned()), Ok("u".to_owned()));
+        }
+        let with_aud = auth(Some("ara"));
+        assert!(with_aud.verify(&many).is_ok(), "one member matching is enough");
+        assert_eq!(with_aud.verify(&none_matching), Err(AuthError::BadAudience));
+        assert_eq!(with_aud.verify(&empty), Err(AuthError::BadAudience));
+        let number = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": 7}));
+        assert!(matches!(auth(None).verify(&number), Err(AuthError::BadClaims(_))));
+    }
+
+    #[test]
+    fn minted_audience_is_a_string() {
+        use base64::Engine;
+        let token = auth(Some("ara")).mint("u", None, 60).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(claims["aud"], "ara");
     }
 }
