@@ -10,6 +10,8 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
+use crate::domain::Quoted;
+
 /// The secret used in development mode when none is configured; production refuses it.
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
@@ -468,7 +470,7 @@ impl Settings {
             if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
                 return Err(ConfigError::Invalid {
                     setting: "CORS_ORIGINS".into(),
-                    message: format!("{bad:?} is not an origin like https://app.example.com"),
+                    message: format!("{} is not an origin like https://app.example.com", Quoted(bad)),
                 });
             }
         }

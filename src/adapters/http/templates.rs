@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
-use crate::domain::{Priority, Template, TemplateId, TemplateSpec};
+use crate::domain::{Priority, Quoted, Template, TemplateId, TemplateSpec};
 
 /// The fields a client defines, on create and on update.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -103,7 +103,7 @@ pub struct TemplateList {
 }
 
 fn not_found(id: &TemplateId) -> ApiError {
-    ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: format!("no template with id {:?}", id.as_str()) }
+    ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: format!("no template with id {}", Quoted(id.as_str())) }
 }
 
 /// Creates a template.

@@ -128,7 +128,7 @@ impl Subscriber {
                     if subscribed_before {
                         self.status.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    tracing::info!(channels = ?s.channels, "subscribed to Redis Pub/Sub");
+                    tracing::info!(channels = %s.channels.join(", "), "subscribed to Redis Pub/Sub");
                     subscribed_before = true;
                     failures = 0;
                     delays = backoff::delays(s.reconnect_min_delay, s.reconnect_max_delay);
