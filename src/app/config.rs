@@ -93,6 +93,14 @@ fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     StringLike::deserialize(d).map(String::from)
 }
 
+/// A `*_REDIS_KEY_PREFIX`. Keys are formed as `<prefix>:<rest>`, so one trailing `:` (as in
+/// `ara:queue:`) is dropped here, once for every store, instead of doubling into `ara:queue::oq:…`.
+/// Only one: `ara:queue::` keeps the double colon of keys written before this rule.
+pub(super) fn key_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = string_like(d)?;
+    Ok(raw.strip_suffix(':').map_or_else(|| raw.clone(), str::to_owned))
+}
+
 fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<StringLike>::deserialize(d)?.map(String::from).filter(|s| !s.is_empty()))
 }
@@ -216,7 +224,7 @@ pub struct QueueSettings {
     pub max_size_per_user: usize,
     pub message_ttl_seconds: u32,
     pub cleanup_interval_seconds: u64,
-    #[serde(deserialize_with = "string_like")]
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
 }
 
@@ -228,7 +236,7 @@ impl Default for QueueSettings {
             max_size_per_user: 100,
             message_ttl_seconds: 3600,
             cleanup_interval_seconds: 300,
-            redis_key_prefix: "ara:queue:".into(),
+            redis_key_prefix: "ara:queue".into(),
         }
     }
 }
@@ -242,7 +250,7 @@ pub struct AckSettings {
     pub cleanup_interval_seconds: u64,
     /// High and Critical notifications not acknowledged in time are sent again.
     pub redeliver: bool,
-    #[serde(deserialize_with = "string_like")]
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
 }
 
@@ -254,7 +262,7 @@ impl Default for AckSettings {
             timeout_seconds: 30,
             cleanup_interval_seconds: 60,
             redeliver: false,
-            redis_key_prefix: "ara:ack:".into(),
+            redis_key_prefix: "ara:ack".into(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_like, ConfigError, Settings};
+use super::{key_prefix, ConfigError, Settings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::ports::Quota;
 
@@ -31,7 +31,9 @@ pub struct RateLimitSettings {
     pub http_burst_size: u32,
     /// `GET /ws` and `GET /sse`: new connections per minute per client IP.
     pub ws_connections_per_minute: u32,
-    #[serde(deserialize_with = "string_like")]
+    /// Keys are `<prefix>:<burst>/<interval_us>:<client>`; one trailing `:` is dropped, as from every
+    /// key prefix.
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
     /// How often the local limiter forgets keys whose budget is full again.
     pub cleanup_interval_seconds: u64,
@@ -45,7 +47,7 @@ impl Default for RateLimitSettings {
             http_requests_per_second: 100,
             http_burst_size: 200,
             ws_connections_per_minute: 10,
-            redis_key_prefix: "ara:ratelimit:".into(),
+            redis_key_prefix: "ara:ratelimit".into(),
             cleanup_interval_seconds: 60,
         }
     }

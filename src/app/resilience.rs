@@ -55,7 +55,9 @@ pub async fn open(settings: &Settings) -> Result<Resilience, StoreError> {
         })?;
         let policy = match (&connection, redis_limiter) {
             (Some(redis), true) => {
-                let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &r.redis_key_prefix));
+                // The limiter appends to its prefix as it is; the separator every prefix gets is added here.
+                let prefix = format!("{}:", r.redis_key_prefix);
+                let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &prefix));
                 let fallback = Arc::new(FallbackRateLimiter::new(primary, local));
                 let limiter: DynRateLimiter = fallback.clone();
                 let mut policy = RateLimitPolicy::new(limiter, http, connections, trusted.unwrap_or_default());

@@ -73,7 +73,8 @@ pub struct TemplateView {
     pub priority: Option<Priority>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
-    /// The variable names the payload template uses, in order of first appearance.
+    /// The variable names the payload template uses, each once, in reading order with object keys
+    /// sorted (as the payload template is stored and returned).
     pub variables: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
