@@ -10,6 +10,8 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
+use crate::domain::Quoted;
+
 /// The secret used in development mode when none is configured; production refuses it.
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
 
@@ -89,6 +91,14 @@ impl From<StringLike> for String {
 
 fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     StringLike::deserialize(d).map(String::from)
+}
+
+/// A `*_REDIS_KEY_PREFIX`. Keys are formed as `<prefix>:<rest>`, so one trailing `:` (as in
+/// `ara:queue:`) is dropped here, once for every store, instead of doubling into `ara:queue::oq:…`.
+/// Only one: `ara:queue::` keeps the double colon of keys written before this rule.
+pub(super) fn key_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = string_like(d)?;
+    Ok(raw.strip_suffix(':').map_or_else(|| raw.clone(), str::to_owned))
 }
 
 fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -217,7 +227,7 @@ pub struct QueueSettings {
     pub max_size_per_user: usize,
     pub message_ttl_seconds: u32,
     pub cleanup_interval_seconds: u64,
-    #[serde(deserialize_with = "string_like")]
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
 }
 
@@ -229,7 +239,7 @@ impl Default for QueueSettings {
             max_size_per_user: 100,
             message_ttl_seconds: 3600,
             cleanup_interval_seconds: 300,
-            redis_key_prefix: "ara:queue:".into(),
+            redis_key_prefix: "ara:queue".into(),
         }
     }
 }
@@ -243,7 +253,7 @@ pub struct AckSettings {
     pub cleanup_interval_seconds: u64,
     /// High and Critical notifications not acknowledged in time are sent again.
     pub redeliver: bool,
-    #[serde(deserialize_with = "string_like")]
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
     /// Memory backend: pending records kept at most (beyond, deliveries go untracked), and as many
     /// finished ones (beyond, the oldest are forgotten early).
@@ -258,7 +268,7 @@ impl Default for AckSettings {
             timeout_seconds: 30,
             cleanup_interval_seconds: 60,
             redeliver: false,
-            redis_key_prefix: "ara:ack:".into(),
+            redis_key_prefix: "ara:ack".into(),
             max_records: crate::adapters::memory::DEFAULT_MAX_ACK_RECORDS,
         }
     }
@@ -313,6 +323,8 @@ pub struct RedisSettings {
     pub breaker_open_ms: u64,
     pub reconnect_min_delay_ms: u64,
     pub reconnect_max_delay_ms: u64,
+    /// How often the Pub/Sub subscriber PINGs its subscription to notice a dead connection.
+    pub pubsub_keepalive_ms: u64,
 }
 
 impl Default for RedisSettings {
@@ -327,6 +339,7 @@ impl Default for RedisSettings {
             breaker_open_ms: 10_000,
             reconnect_min_delay_ms: 200,
             reconnect_max_delay_ms: 5_000,
+            pubsub_keepalive_ms: 15_000,
         }
     }
 }
@@ -477,7 +490,7 @@ impl Settings {
             if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
                 return Err(ConfigError::Invalid {
                     setting: "CORS_ORIGINS".into(),
-                    message: format!("{bad:?} is not an origin like https://app.example.com"),
+                    message: format!("{} is not an origin like https://app.example.com", Quoted(bad)),
                 });
             }
         }

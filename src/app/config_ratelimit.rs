@@ -1,10 +1,11 @@
 //! The `RATELIMIT_*` settings, and the checks of every setting the rate limiter, the Redis Pub/Sub
 //! trigger and the shared Redis connection read (`REDIS_PUBSUB_ENABLED`, `REDIS_CHANNELS`,
-//! `REDIS_TIMEOUT_MS`, `REDIS_BREAKER_*`, `REDIS_RECONNECT_*`, `TRUSTED_PROXIES`).
+//! `REDIS_TIMEOUT_MS`, `REDIS_BREAKER_*`, `REDIS_RECONNECT_*`, `REDIS_PUBSUB_KEEPALIVE_MS`,
+//! `TRUSTED_PROXIES`).
 
 use serde::{Deserialize, Serialize};
 
-use super::{string_like, ConfigError, Settings};
+use super::{key_prefix, ConfigError, Settings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::ports::Quota;
 
@@ -30,7 +31,9 @@ pub struct RateLimitSettings {
     pub http_burst_size: u32,
     /// `GET /ws` and `GET /sse`: new connections per minute per client IP.
     pub ws_connections_per_minute: u32,
-    #[serde(deserialize_with = "string_like")]
+    /// Keys are `<prefix>:<burst>/<interval_us>:<client>`; one trailing `:` is dropped, as from every
+    /// key prefix.
+    #[serde(deserialize_with = "key_prefix")]
     pub redis_key_prefix: String,
     /// How often the local limiter forgets keys whose budget is full again.
     pub cleanup_interval_seconds: u64,
@@ -44,7 +47,7 @@ impl Default for RateLimitSettings {
             http_requests_per_second: 100,
             http_burst_size: 200,
             ws_connections_per_minute: 10,
-            redis_key_prefix: "ara:ratelimit:".into(),
+            redis_key_prefix: "ara:ratelimit".into(),
             cleanup_interval_seconds: 60,
         }
     }
@@ -97,6 +100,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         ("REDIS_BREAKER_SUCCESS_THRESHOLD", u64::from(redis.breaker_success_threshold)),
         ("REDIS_BREAKER_OPEN_MS", redis.breaker_open_ms),
         ("REDIS_RECONNECT_MIN_DELAY_MS", redis.reconnect_min_delay_ms),
+        ("REDIS_PUBSUB_KEEPALIVE_MS", redis.pubsub_keepalive_ms),
     ] {
         if value == 0 {
             return invalid(name, "must be greater than 0".into());
@@ -131,6 +135,7 @@ mod tests {
         assert_eq!(s.ratelimit.connection_quota().unwrap().burst.get(), 10);
         assert!(!s.redis.pubsub_enabled);
         assert_eq!(s.redis.channel_list(), ["ara:notifications"]);
+        assert_eq!(s.redis.pubsub_keepalive_ms, 15_000);
         assert!(s.trusted_proxies.is_none());
     }
 
@@ -143,6 +148,7 @@ mod tests {
             ("REDIS_PUBSUB_ENABLED", "true"),
             ("REDIS_CHANNELS", "a, b,"),
             ("REDIS_BREAKER_OPEN_MS", "250"),
+            ("REDIS_PUBSUB_KEEPALIVE_MS", "200"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
         ])
         .unwrap();
@@ -151,6 +157,7 @@ mod tests {
         assert_eq!(s.ratelimit.ws_connections_per_minute, 2);
         assert_eq!(s.redis.channel_list(), ["a", "b"]);
         assert_eq!(s.redis.breaker_open_ms, 250);
+        assert_eq!(s.redis.pubsub_keepalive_ms, 200);
         assert_eq!(s.trusted_proxies.as_deref(), Some("10.0.0.0/8, 127.0.0.1"));
     }
 
@@ -162,6 +169,8 @@ mod tests {
         assert!(error(&[("REDIS_PUBSUB_ENABLED", "true"), ("REDIS_CHANNELS", " , ")]).contains("REDIS_CHANNELS"));
         assert!(error(&[("RATELIMIT_BACKEND", "redis"), ("REDIS_URL", "")]).contains("REDIS_URL"));
         assert!(error(&[("REDIS_TIMEOUT_MS", "0")]).contains("REDIS_TIMEOUT_MS"));
+        // A zero keep-alive would be a busy loop of PINGs.
+        assert!(error(&[("REDIS_PUBSUB_KEEPALIVE_MS", "0")]).contains("REDIS_PUBSUB_KEEPALIVE_MS"));
         assert!(error(&[("RATELIMIT_BACKEND", "memcached")]).contains("RATELIMIT_BACKEND"));
         // Limits are not checked while rate limiting is off.
         assert!(Settings::from_pairs([("RATELIMIT_ENABLED", "false"), ("RATELIMIT_HTTP_BURST_SIZE", "0")]).is_ok());

@@ -86,3 +86,67 @@ fn template_backend_is_checked() {
     let err = Settings::from_pairs([("TEMPLATE_BACKEND", "redis")]).unwrap_err().to_string();
     assert!(err.contains("TEMPLATE_BACKEND") && err.contains("memory"), "{err}");
 }
+
+#[test]
+fn redis_key_prefixes_lose_one_trailing_colon() {
+    let defaults = Settings::from_pairs([]).unwrap();
+    let prefixes = |s: &Settings| {
+        (s.queue.redis_key_prefix.clone(), s.ack.redis_key_prefix.clone(), s.ratelimit.redis_key_prefix.clone())
+    };
+    assert_eq!(prefixes(&defaults), ("ara:queue".into(), "ara:ack".into(), "ara:ratelimit".into()));
+    // As the reference shows them, and without the colon: the same keys.
+    let s = Settings::from_pairs([
+        ("QUEUE_REDIS_KEY_PREFIX", "ara:queue:"),
+        ("ACK_REDIS_KEY_PREFIX", "ara:ack"),
+        ("RATELIMIT_REDIS_KEY_PREFIX", "ara:ratelimit:"),
+    ])
+    .unwrap();
+    assert_eq!(prefixes(&s), prefixes(&defaults));
+    // Once only, and from the end only.
+    let s =
+        Settings::from_pairs([("QUEUE_REDIS_KEY_PREFIX", "ara:queue::"), ("ACK_REDIS_KEY_PREFIX", ":a:b")]).unwrap();
+    assert_eq!((s.queue.redis_key_prefix.as_str(), s.ack.redis_key_prefix.as_str()), ("ara:queue:", ":a:b"));
+    // From a TOML file too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ara.toml");
+    std::fs::write(&path, "[queue]\nredis_key_prefix = \"q:\"\n[ratelimit]\nredis_key_prefix = \"rl:\"\n").unwrap();
+    let figment = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(&path));
+    let s = Settings::from_figment(figment).unwrap();
+    assert_eq!((s.queue.redis_key_prefix.as_str(), s.ratelimit.redis_key_prefix.as_str()), ("q", "rl"));
+}
+
+/// `ara.example.toml` is the reference of the file format: it must name every setting (commented
+/// out when unset by default) and give each its default.
+#[test]
+fn the_example_file_holds_every_setting_at_its_default() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ara.example.toml");
+    let figment = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(path));
+    let loaded = serde_json::to_value(Settings::from_figment(figment).unwrap()).unwrap();
+    let defaults = serde_json::to_value(Settings::from_pairs([]).unwrap()).unwrap();
+    assert_eq!(loaded, defaults, "a value in ara.example.toml is not its default");
+
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut named = std::collections::HashSet::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = format!("{name}.");
+            continue;
+        }
+        let setting = line.trim_start_matches('#').trim_start();
+        if let Some((key, _)) = setting.split_once(" = ") {
+            if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                named.insert(format!("{section}{key}"));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (key, value) in defaults.as_object().unwrap() {
+        match value.as_object() {
+            Some(fields) => missing.extend(fields.keys().map(|f| format!("{key}.{f}"))),
+            None => missing.push(key.clone()),
+        }
+    }
+    missing.retain(|setting| !named.contains(setting));
+    assert!(missing.is_empty(), "ara.example.toml does not name {missing:?}");
+}

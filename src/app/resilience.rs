@@ -20,9 +20,6 @@ use crate::adapters::redis::pubsub::{self, PubSubSettings, PubSubStatus};
 use crate::adapters::redis::{ResilienceSettings, ResilientRedis};
 use crate::ports::DynRateLimiter;
 
-/// How often the subscriber PINGs an idle subscription to notice a dead connection.
-const PUBSUB_KEEPALIVE: Duration = Duration::from_secs(15);
-
 pub struct Resilience {
     pub rate_limit: Option<Arc<RateLimitPolicy>>,
     pub redis: RedisHandles,
@@ -66,7 +63,9 @@ pub async fn open(settings: &Settings, connection: Option<Arc<ResilientRedis>>) 
         })?;
         let policy = match (&connection, redis_limiter) {
             (Some(redis), true) => {
-                let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &r.redis_key_prefix));
+                // The limiter appends to its prefix as it is; the separator every prefix gets is added here.
+                let prefix = format!("{}:", r.redis_key_prefix);
+                let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &prefix));
                 let fallback = Arc::new(FallbackRateLimiter::new(primary, local));
                 let limiter: DynRateLimiter = fallback.clone();
                 let mut policy = RateLimitPolicy::new(limiter, http, connections, trusted.unwrap_or_default());
@@ -83,7 +82,7 @@ pub async fn open(settings: &Settings, connection: Option<Arc<ResilientRedis>>) 
         channels: settings.redis.channel_list(),
         max_payload_bytes: settings.server.body_limit_bytes,
         timeout: Duration::from_millis(settings.redis.timeout_ms),
-        keepalive_interval: PUBSUB_KEEPALIVE,
+        keepalive_interval: Duration::from_millis(settings.redis.pubsub_keepalive_ms),
         reconnect_min_delay: Duration::from_millis(settings.redis.reconnect_min_delay_ms),
         reconnect_max_delay: Duration::from_millis(settings.redis.reconnect_max_delay_ms),
     });

@@ -2,13 +2,15 @@
 
 use thiserror::Error;
 
+use super::Quoted;
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ValidationError {
-    #[error("invalid channel name {name:?}: must be 1-64 characters of A-Z a-z 0-9 _ . -")]
+    #[error("invalid channel name {}: must be 1-64 characters of A-Z a-z 0-9 _ . -", Quoted(.name))]
     InvalidChannelName { name: String },
     #[error("invalid user id: must be 1-128 characters without control characters")]
     InvalidUserId,
-    #[error("invalid tenant id {id:?}: must be 1-64 characters of A-Z a-z 0-9 _ . -")]
+    #[error("invalid tenant id {}: must be 1-64 characters of A-Z a-z 0-9 _ . -", Quoted(.id))]
     InvalidTenantId { id: String },
     #[error("event_type must not be empty and at most 128 characters")]
     InvalidEventType,
@@ -20,7 +22,7 @@ pub enum ValidationError {
     PayloadTooLarge { size: usize, max: usize },
     #[error("ttl must be between 1 and {max} seconds")]
     InvalidTtl { max: u32 },
-    #[error("invalid template id {id:?}: must be 1-64 characters of A-Z a-z 0-9 _ -")]
+    #[error("invalid template id {}: must be 1-64 characters of A-Z a-z 0-9 _ -", Quoted(.id))]
     InvalidTemplateId { id: String },
     #[error("template name must not be empty, at most 128 characters and free of control characters")]
     InvalidTemplateName,

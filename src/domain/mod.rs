@@ -6,12 +6,14 @@
 pub mod error;
 pub mod ids;
 pub mod notification;
+pub mod quoted;
 pub mod target;
 pub mod template;
 
 pub use error::ValidationError;
 pub use ids::{ChannelName, ConnectionId, Identity, TenantId, UserId, UserKey};
 pub use notification::{Notification, NotificationDraft, Priority};
+pub use quoted::Quoted;
 pub use target::Target;
 pub use template::{Template, TemplateId, TemplateSpec};
 pub mod ack;

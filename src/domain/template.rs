@@ -101,7 +101,8 @@ impl Template {
         Self { id, spec, created_at: now, updated_at: now }
     }
 
-    /// The variable names the payload template uses, in order of first appearance.
+    /// The variable names the payload template uses, each once, in reading order with object keys
+    /// sorted (as the payload template is stored and returned).
     pub fn variables(&self) -> Vec<String> {
         placeholders(&self.spec.payload_template)
     }

@@ -14,17 +14,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::domain::{Template, TemplateId, TemplateSpec, TenantId};
+use crate::domain::{Quoted, Template, TemplateId, TemplateSpec, TenantId};
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, Error)]
 pub enum TemplateStoreError {
     /// MUST be returned by `create` when the tenant already has a template with this id.
-    #[error("a template with id {0:?} already exists")]
+    #[error("a template with id {} already exists", Quoted(.0.as_str()))]
     Duplicate(TemplateId),
     /// MUST be returned by `update` and `delete` when the tenant has no template with this id.
-    #[error("no template with id {0:?}")]
+    #[error("no template with id {}", Quoted(.0.as_str()))]
     NotFound(TemplateId),
     /// The store cannot be reached (connection refused, pool exhausted, timeout); retrying may help.
     #[error("template store is unavailable: {0}")]

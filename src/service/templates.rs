@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::domain::template::RenderError;
-use crate::domain::{NotificationDraft, Priority, Template, TemplateId, TemplateSpec, TenantId, ValidationError};
+use crate::domain::{
+    NotificationDraft, Priority, Quoted, Template, TemplateId, TemplateSpec, TenantId, ValidationError,
+};
 use crate::ports::{DynClock, DynTemplateStore, TemplateStoreError};
 
 /// Where a send's event type and payload come from.
@@ -60,7 +62,7 @@ pub enum ResolveError {
     /// The request mixes or omits the content fields.
     #[error("{0}")]
     InvalidContent(&'static str),
-    #[error("no template with id {0:?}")]
+    #[error("no template with id {}", Quoted(.0.as_str()))]
     TemplateNotFound(TemplateId),
     #[error("missing template variables: {}", .0.join(", "))]
     MissingVariables(Vec<String>),

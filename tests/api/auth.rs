@@ -46,6 +46,21 @@ async fn expired_token_is_refused() {
 }
 
 #[tokio::test]
+async fn token_not_valid_yet_is_refused_over_websocket_and_sse() {
+    let app = spawn_app(&[]).await;
+    let now = now_secs();
+    let early = app.sign(&json!({"sub": "alice", "exp": now + 7200, "nbf": now + 3600}));
+    app.try_connect_ws(Some(&early)).await.err().expect("refused").assert(401, "TOKEN_NOT_YET_VALID");
+    let refusal = app.try_connect_sse(&format!("token={early}"), None).await.err().expect("refused");
+    refusal.assert_error(401, "TOKEN_NOT_YET_VALID");
+    // Already valid: accepted on both.
+    let valid = app.sign(&json!({"sub": "alice", "exp": now + 7200, "nbf": now - 60}));
+    assert_eq!(app.connect_ws(&valid).await.user_id, "alice");
+    let sse = app.try_connect_sse(&format!("token={valid}"), None).await.unwrap_or_else(|r| panic!("{}", r.text));
+    assert_eq!(sse.user_id, "alice");
+}
+
+#[tokio::test]
 async fn token_signed_with_another_secret_is_refused() {
     let app = spawn_app(&[]).await;
     let token = sign(&json!({"sub": "alice", "exp": now_secs() + 60}), "not-the-server-secret", Algorithm::HS256);
@@ -92,6 +107,22 @@ async fn audience_is_checked_when_configured() {
     app.try_connect_ws(Some(&missing)).await.err().expect("refused").assert(401, "INVALID_AUDIENCE");
     let right = app.sign(&json!({"sub": "alice", "exp": exp, "aud": "ara-clients"}));
     assert_eq!(app.connect_ws(&right).await.user_id, "alice");
+}
+
+#[tokio::test]
+async fn an_audience_array_is_accepted_and_any_member_may_match() {
+    let exp = now_secs() + 60;
+    let open = spawn_app(&[]).await;
+    let array = open.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "broker"]}));
+    assert_eq!(open.connect_ws(&array).await.user_id, "alice", "no JWT_AUDIENCE: aud is not checked");
+
+    let app = spawn_app(&[("JWT_AUDIENCE", "ara-clients")]).await;
+    let matching = app.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "ara-clients"]}));
+    assert_eq!(app.connect_ws(&matching).await.user_id, "alice");
+    let sse = app.try_connect_sse(&format!("token={matching}"), None).await.unwrap_or_else(|r| panic!("{}", r.text));
+    assert_eq!(sse.user_id, "alice");
+    let none = app.sign(&json!({"sub": "alice", "exp": exp, "aud": ["account", "broker"]}));
+    app.try_connect_ws(Some(&none)).await.err().expect("refused").assert(401, "INVALID_AUDIENCE");
 }
 
 #[tokio::test]

@@ -172,3 +172,34 @@ async fn templated_messages_are_rendered_and_bad_ones_counted() {
     let stats = app.stats().await;
     assert_eq!(stats["pubsub"]["malformed"].as_u64(), Some(2), "{stats}");
 }
+
+/// A subscribed connection answers PING with `["pong", ""]`; the keep-alive once took that for a
+/// failure and resubscribed every period, losing what was published meanwhile.
+#[tokio::test]
+async fn a_healthy_subscription_outlives_many_keepalives_without_losing_a_message() {
+    let Some(url) = shared_redis().await else { return };
+    let channel = unique("ara-test-keepalive");
+    let app = app_with_pubsub(&url, &channel, &[("REDIS_PUBSUB_KEEPALIVE_MS", "200")]).await;
+    let mut alice = app.connect_user("alice", "default").await;
+
+    // About 15 keep-alive periods, a message every 20 ms.
+    let started = Instant::now();
+    let mut published = 0u32;
+    while started.elapsed() < Duration::from_secs(3) {
+        let message =
+            json!({"target": {"type": "user", "id": "alice"}, "event_type": "tick", "payload": {"n": published}});
+        let heard_by = publish_json(&url, &channel, &message).await;
+        assert_eq!(heard_by, 1, "message {published}: nobody was subscribed ({:?} in)", started.elapsed());
+        published += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in 0..published {
+        let got = alice.recv_notification().await;
+        assert_eq!(got["payload"]["n"], n, "message {n} of {published}: {got}");
+    }
+    let stats = app.stats().await;
+    let pubsub = &stats["pubsub"];
+    assert_eq!(pubsub["delivered"].as_u64(), Some(u64::from(published)), "{stats}");
+    assert_eq!((pubsub["reconnects"].as_u64(), pubsub["subscriptions_lost"].as_u64()), (Some(0), Some(0)), "{stats}");
+    assert_eq!(pubsub["subscribed"], true, "{stats}");
+}

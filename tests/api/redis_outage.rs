@@ -148,3 +148,42 @@ async fn starts_without_redis_and_connects_when_it_appears() {
     publish_json(&url, CHANNEL, &to_alice("late")).await;
     assert_eq!(alice.recv_notification().await["event_type"], "late");
 }
+
+/// A subscription Redis drops (`CLIENT KILL TYPE pubsub`) while the server stays up is noticed at
+/// once, counted, shown in `/health` until the subscriber is back, and then delivery resumes.
+#[tokio::test]
+async fn a_killed_subscription_is_counted_shown_and_resubscribed() {
+    let Some(redis) = RedisServer::start().await else { return };
+    let url = redis.url();
+    // A resubscribe delay long enough for `/health` to be seen while the subscription is gone.
+    let app = app_with_pubsub(
+        &url,
+        CHANNEL,
+        &[("REDIS_RECONNECT_MIN_DELAY_MS", "1500"), ("REDIS_RECONNECT_MAX_DELAY_MS", "3000")],
+    )
+    .await;
+    let mut alice = app.connect_user("alice", "default").await;
+    publish_json(&url, CHANNEL, &to_alice("before")).await;
+    assert_eq!(alice.recv_notification().await["event_type"], "before");
+    assert_eq!(app.stats().await["pubsub"]["subscriptions_lost"], 0);
+
+    let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+    let mut con = client.get_multiplexed_async_connection().await.expect("Redis answers");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut con).await.unwrap();
+    assert_eq!(killed, 1, "Ara's subscriber was the one pubsub client");
+
+    let down =
+        wait_for_health(&app, "the subscription gone", |h| h["dependencies"]["pubsub"]["subscribed"] == false).await;
+    assert_eq!((&down["status"], &down["dependencies"]["pubsub"]["status"]), (&json!("degraded"), &json!("down")));
+    let stats = app.stats().await;
+    assert_eq!(stats["pubsub"]["subscriptions_lost"], 1, "{stats}");
+    let metrics = app.get("/metrics").await.text;
+    assert!(metrics.lines().any(|l| l == "ara_pubsub_subscriptions_lost_total 1"), "{metrics}");
+
+    wait_for_health(&app, "subscribed again", |h| h["dependencies"]["pubsub"]["subscribed"] == true).await;
+    publish_json(&url, CHANNEL, &to_alice("after")).await;
+    assert_eq!(alice.recv_notification().await["event_type"], "after");
+    let stats = app.stats().await;
+    let pubsub = &stats["pubsub"];
+    assert_eq!((pubsub["reconnects"].as_u64(), pubsub["subscriptions_lost"].as_u64()), (Some(1), Some(1)), "{stats}");
+}

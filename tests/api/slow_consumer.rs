@@ -214,3 +214,57 @@ async fn with_drop_oldest_a_client_whose_socket_stays_full_is_closed_after_the_w
     again.ping().await;
     assert_socket_ends(slow).await;
 }
+
+/// An SSE client over a socket with a small receive buffer that reads nothing after its request.
+async fn stalled_sse(app: &TestApp, user: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF can be set");
+    let mut stream = socket.connect(app.addr).await.expect("the server accepts");
+    let request = format!(
+        "GET /sse?token={} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        app.token(user, "default"),
+        app.addr
+    );
+    stream.write_all(request.as_bytes()).await.expect("the request is sent");
+    stream
+}
+
+/// Reads what the server left in the socket; passes once the server closed its end.
+async fn assert_tcp_closed(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let deadline = Instant::now() + GONE_WITHIN;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("the stalled SSE connection was never closed"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_sse_client_that_stops_reading_is_unregistered_and_its_connection_dropped() {
+    for policy in ["disconnect", "drop_oldest"] {
+        let app = spawn_app(&[
+            ("WEBSOCKET_OUTBOUND_QUEUE_SIZE", "4"),
+            ("WEBSOCKET_SLOW_CONSUMER_POLICY", policy),
+            ("WEBSOCKET_WRITE_TIMEOUT_SECONDS", "1"),
+            ("WEBSOCKET_MAX_CONNECTIONS_PER_USER", "1"),
+        ])
+        .await;
+        let stalled = stalled_sse(&app, "reader").await;
+        app.wait_for_stat("connections", "1", |n| n == 1).await;
+        let blob = "x".repeat(16 * 1024);
+        for seq in 0..200 {
+            app.send_to_user("reader", "bulk", json!({"seq": seq, "blob": blob})).await;
+        }
+        let stats = app.wait_for_stats("the stalled SSE connection gone", |s| s["connections"] == 0).await;
+        assert_eq!(stats["slow_consumers_disconnected"], 1, "{policy}: {stats}");
+        let mut again = reconnect_within(&app, "reader").await;
+        again.ping().await;
+        assert_tcp_closed(stalled).await;
+    }
+}

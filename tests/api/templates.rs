@@ -136,6 +136,36 @@ async fn bad_template_requests_get_structured_errors() {
     assert_eq!(call(&app, Method::GET, TEMPLATES, None).await.body["total"], 1, "nothing invalid was stored");
 }
 
+/// Messages name the template id as the user wrote it (`"nope"`), never as Rust debug text
+/// (`TemplateId("nope")`).
+#[tokio::test]
+async fn template_errors_name_the_id_in_plain_text() {
+    let app = spawn_app(&[]).await;
+    create(&app, &order_shipped()).await;
+    let message = |reply: &Reply| reply.body["error"]["message"].as_str().unwrap_or_default().to_owned();
+
+    let send = json!({"target_user_id": "alice", "template_id": "nope", "variables": {}});
+    let reply = app.post("/api/v1/notifications/send", &send).await;
+    reply.assert_error(404, "TEMPLATE_NOT_FOUND");
+    assert_eq!(message(&reply), r#"no template with id "nope""#, "{}", reply.text);
+
+    let fields = json!({"name": "n", "event_type": "e"});
+    for reply in [
+        call(&app, Method::GET, "/api/v1/templates/nope", None).await,
+        call(&app, Method::PUT, "/api/v1/templates/nope", Some(&fields)).await,
+        call(&app, Method::DELETE, "/api/v1/templates/nope", None).await,
+    ] {
+        reply.assert_error(404, "TEMPLATE_NOT_FOUND");
+        assert_eq!(message(&reply), r#"no template with id "nope""#, "{}", reply.text);
+    }
+    let reply = call(&app, Method::POST, TEMPLATES, Some(&order_shipped())).await;
+    reply.assert_error(409, "TEMPLATE_EXISTS");
+    assert_eq!(message(&reply), r#"a template with id "order-shipped" already exists"#, "{}", reply.text);
+    let reply = call(&app, Method::GET, "/api/v1/templates/bad.id", None).await;
+    reply.assert_error(400, "VALIDATION_ERROR");
+    assert!(message(&reply).starts_with(r#"invalid template id "bad.id": "#), "{}", reply.text);
+}
+
 #[tokio::test]
 async fn templated_sends_reach_websocket_clients_on_every_target() {
     let app = spawn_app(&[]).await;

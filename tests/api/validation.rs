@@ -113,3 +113,20 @@ async fn wrong_method_is_not_allowed() {
     app.get(SEND).await.assert_error(405, "METHOD_NOT_ALLOWED");
     app.post("/health", &json!({})).await.assert_error(405, "METHOD_NOT_ALLOWED");
 }
+
+/// A value quoted in a message reads as it was sent: `"…"`, JSON-escaped, never Rust's debug
+/// notation (which writes U+200B as `\u{200b}`).
+#[tokio::test]
+async fn messages_quote_values_as_sent() {
+    let app = spawn_app(&[]).await;
+    let odd = "zo\u{200b}e";
+    let reply = app.get(&format!("/api/v1/users/{odd}/subscriptions")).await;
+    reply.assert_error(404, "USER_NOT_FOUND");
+    assert_eq!(reply.body["error"]["message"], format!("user \"{odd}\" is not connected"), "{}", reply.text);
+
+    let mut alice = app.connect_user("alice", "default").await;
+    let id = format!("not-{odd}");
+    alice.send_json(&json!({"type": "Ack", "payload": {"notification_id": id}})).await;
+    let frame = alice.recv_error("INVALID_NOTIFICATION_ID").await;
+    assert_eq!(frame["message"], format!("\"{id}\" is not a notification id"), "{frame}");
+}

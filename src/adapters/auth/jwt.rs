@@ -11,14 +11,27 @@ use crate::domain::{Identity, TenantId, UserId};
 pub struct Claims {
     pub sub: String,
     pub exp: u64,
+    /// Not before. Declared so that a value that is not a number is refused rather than skipped
+    /// (the JWT library ignores an `nbf` it cannot read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+}
+
+/// `aud` is one string or an array of them (RFC 7519 §4.1.3; Keycloak and Auth0 issue arrays). The
+/// JWT library checks it against `JWT_AUDIENCE`: any member matching is enough.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -27,6 +40,8 @@ pub enum AuthError {
     Missing,
     #[error("token has expired")]
     Expired,
+    #[error("token is not valid yet (its nbf is in the future)")]
+    NotYetValid,
     #[error("token signature is invalid")]
     BadSignature,
     #[error("token algorithm is not allowed; only HS256 is accepted")]
@@ -47,6 +62,7 @@ impl AuthError {
         match self {
             AuthError::Missing => "MISSING_TOKEN",
             AuthError::Expired => "TOKEN_EXPIRED",
+            AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
             AuthError::BadSignature => "INVALID_SIGNATURE",
             AuthError::BadAlgorithm => "INVALID_ALGORITHM",
             AuthError::BadAudience => "INVALID_AUDIENCE",
@@ -88,7 +104,9 @@ pub struct JwtAuth {
 impl JwtAuth {
     pub fn new(settings: JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
+        // Clock skew allowed on `exp` and on `nbf` alike.
         validation.leeway = 5;
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         match &settings.issuer {
             Some(iss) => {
@@ -121,6 +139,7 @@ impl JwtAuth {
         }
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidSignature => AuthError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::BadAlgorithm,
             ErrorKind::InvalidAudience => AuthError::BadAudience,
@@ -151,9 +170,10 @@ impl JwtAuth {
         let claims = Claims {
             sub: user.to_owned(),
             exp: now + ttl_seconds,
+            nbf: None,
             iat: Some(now),
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            aud: self.settings.audience.clone().map(Audience::One),
             tenant_id: tenant.map(str::to_owned),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -183,9 +203,22 @@ mod tests {
         let a = auth(None);
         let other = JwtAuth::new(JwtSettings { secret: "other".into(), ..Default::default() });
         assert_eq!(a.verify(&other.mint("u", None, 60).unwrap()), Err(AuthError::BadSignature));
-        let expired = Claims { sub: "u".into(), exp: 1000, iat: None, iss: None, aud: None, tenant_id: None };
+        let expired =
+            Claims { sub: "u".into(), exp: 1000, nbf: None, iat: None, iss: None, aud: None, tenant_id: None };
         let t = encode(&Header::default(), &expired, &EncodingKey::from_secret(b"s3cret")).unwrap();
         assert_eq!(a.verify(&t), Err(AuthError::Expired));
+        let now = chrono::Utc::now().timestamp() as u64;
+        let early = serde_json::json!({"sub": "u", "exp": now + 7200, "nbf": now + 3600});
+        let t = encode(&Header::default(), &early, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert_eq!(a.verify(&t), Err(AuthError::NotYetValid));
+        assert_eq!(AuthError::NotYetValid.code(), "TOKEN_NOT_YET_VALID");
+        // The leeway that forgives a clock behind on `exp` forgives one behind on `nbf`.
+        let skewed = serde_json::json!({"sub": "u", "exp": now + 60, "nbf": now + 3});
+        let t = encode(&Header::default(), &skewed, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert!(a.verify(&t).is_ok());
+        let unreadable = serde_json::json!({"sub": "u", "exp": now + 60, "nbf": "soon"});
+        let t = encode(&Header::default(), &unreadable, &EncodingKey::from_secret(b"s3cret")).unwrap();
+        assert!(matches!(a.verify(&t), Err(AuthError::BadClaims(_))));
         // alg: none, built by hand.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo0MTAyNDQ0ODAwfQ.";
         assert_eq!(a.verify(none), Err(AuthError::BadAlgorithm));
@@ -195,5 +228,37 @@ mod tests {
         let wrong = JwtAuth::new(JwtSettings { secret: "s3cret".into(), issuer: None, audience: Some("other".into()) });
         assert_eq!(with_aud.verify(&wrong.mint("u", None, 60).unwrap()), Err(AuthError::BadAudience));
         assert!(with_aud.verify(&with_aud.mint("u", None, 60).unwrap()).is_ok());
+    }
+
+    fn signed(claims: serde_json::Value) -> String {
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(b"s3cret")).unwrap()
+    }
+
+    #[test]
+    fn audience_may_be_a_string_or_an_array() {
+        let exp = chrono::Utc::now().timestamp() as u64 + 60;
+        let many = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": ["account", "ara"]}));
+        let none_matching = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": ["account", "billing"]}));
+        let empty = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": []}));
+        // Unchecked without JWT_AUDIENCE, in either form.
+        for token in [&many, &none_matching, &empty] {
+            assert_eq!(auth(None).verify(token).map(|id| id.user.as_str().to_owned()), Ok("u".to_owned()));
+        }
+        let with_aud = auth(Some("ara"));
+        assert!(with_aud.verify(&many).is_ok(), "one member matching is enough");
+        assert_eq!(with_aud.verify(&none_matching), Err(AuthError::BadAudience));
+        assert_eq!(with_aud.verify(&empty), Err(AuthError::BadAudience));
+        let number = signed(serde_json::json!({"sub": "u", "exp": exp, "aud": 7}));
+        assert!(matches!(auth(None).verify(&number), Err(AuthError::BadClaims(_))));
+    }
+
+    #[test]
+    fn minted_audience_is_a_string() {
+        use base64::Engine;
+        let token = auth(Some("ara")).mint("u", None, 60).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(claims["aud"], "ara");
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
-use crate::domain::{ChannelName, TenantId, UserId, UserKey};
+use crate::domain::{ChannelName, Quoted, TenantId, UserId, UserKey};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelInfo {
@@ -54,7 +54,7 @@ pub async fn get_channel(
     let subscriber_count =
         state.registry.channel_subscribers(&TenantId::default_tenant(), &channel).ok_or_else(|| ApiError::Missing {
             code: "CHANNEL_NOT_FOUND",
-            message: format!("no subscribers on channel {name:?}"),
+            message: format!("no subscribers on channel {}", Quoted(&name)),
         })?;
     Ok(Json(ChannelInfo { name, subscriber_count }))
 }
@@ -71,7 +71,7 @@ pub async fn user_subscriptions(
     let user = UserId::parse(&user_id)?;
     let (connections, channels) =
         state.registry.subscriptions_of(&UserKey::new(TenantId::default_tenant(), user)).ok_or_else(|| {
-            ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {user_id:?} is not connected") }
+            ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {} is not connected", Quoted(&user_id)) }
         })?;
     Ok(Json(UserSubscriptions { user_id, connections, channels: channels.iter().map(|c| c.to_string()).collect() }))
 }

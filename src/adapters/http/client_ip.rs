@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::domain::Quoted;
+
 const FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// The client's address. `peer` is `None` only when the server runs without connection info.
@@ -43,7 +45,7 @@ pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
         .map(|s| {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{s:?} is not an IP address or network (like 10.0.0.0/8)"))
+                .map_err(|_| format!("{} is not an IP address or network (like 10.0.0.0/8)", Quoted(s)))
         })
         .collect()
 }

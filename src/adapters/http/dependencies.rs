@@ -4,9 +4,15 @@
 //! Each dependency is `healthy`, `degraded` (working, but on a fallback or half-recovered) or `down`.
 //! None of them stops Ara delivering to local connections, so none of them turns `/health` into a
 //! 503: they make the overall status `degraded`.
+//!
+//! `/health` must answer promptly whatever is down (load balancers and orchestrators time it out), so
+//! every probe runs concurrently and is given at most [`PROBE_TIMEOUT`]; one that has not answered by
+//! then counts as failed.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -56,11 +62,46 @@ pub struct HealthEntries {
     pub degraded: bool,
 }
 
+/// How long one dependency probe may take before `/health` reports it as failed; well under the
+/// one second `/health` answers in.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(750);
+
+/// Whether `check` succeeded within [`PROBE_TIMEOUT`]. A probe still running then is dropped.
+pub async fn probe<E>(check: impl Future<Output = Result<(), E>>) -> bool {
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, check).await, Ok(Ok(())))
+}
+
+/// [`probe`] for a call through the Redis circuit breaker: it runs on a task of its own (already
+/// bounded by `REDIS_TIMEOUT_MS`), so that when `/health` stops waiting the call still finishes and
+/// the breaker records it, instead of holding a half-open probe slot for a caller that vanished.
+async fn probe_detached<E: Send + 'static>(check: impl Future<Output = Result<(), E>> + Send + 'static) -> bool {
+    let task = tokio::spawn(check);
+    matches!(tokio::time::timeout(PROBE_TIMEOUT, task).await, Ok(Ok(Ok(()))))
+}
+
 pub async fn health(state: &AppState) -> HealthEntries {
     let mut entries = HealthEntries::default();
-    if let Some(redis) = &state.redis.connection {
-        // A PING through the breaker: fails at once while it is open, never waits past the timeout.
-        let answered = redis.ping().await.is_ok();
+    let redis_probe = state.redis.connection.clone().map(|redis| async move { redis.ping().await });
+    let limiter_probe = state.rate_limit.as_ref().map(|policy| {
+        let limiter = policy.limiter.clone();
+        async move { limiter.check_health().await }
+    });
+    let (redis_answered, limiter_answered) = tokio::join!(
+        async {
+            match redis_probe {
+                Some(ping) => Some(probe_detached(ping).await),
+                None => None,
+            }
+        },
+        async {
+            match limiter_probe {
+                Some(check) => Some(probe_detached(check).await),
+                None => None,
+            }
+        },
+    );
+    if let (Some(redis), Some(answered)) = (&state.redis.connection, redis_answered) {
+        // A PING through the breaker: fails at once while it is open.
         let breaker = redis.breaker_state();
         let status = match (answered, breaker) {
             (true, BreakerState::Closed) => "healthy",
@@ -73,9 +114,9 @@ pub async fn health(state: &AppState) -> HealthEntries {
         let subscribed = pubsub.is_subscribed();
         entries.pubsub = Some(PubSubHealth { status: if subscribed { "healthy" } else { "down" }, subscribed });
     }
-    if let Some(policy) = &state.rate_limit {
+    if let (Some(policy), Some(answered)) = (&state.rate_limit, limiter_answered) {
         // A limiter whose own backend does not answer is answering with its fallback.
-        let fallback = policy.limiter.check_health().await.is_err();
+        let fallback = !answered;
         entries.rate_limiter = Some(RateLimiterHealth {
             status: if fallback { "degraded" } else { "healthy" },
             backend: policy.limiter.backend(),

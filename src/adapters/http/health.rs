@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use super::dependencies::{self, HealthEntries, StatsEntries};
+use super::dependencies::{self, probe, HealthEntries, StatsEntries};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::ack::AckStats;
@@ -37,16 +37,24 @@ struct Dependencies {
     responses((status = 200, description = "Serving (status healthy or degraded)", body = super::openapi::HealthDoc),
         (status = 503, description = "Shutting down", body = super::openapi::HealthDoc)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let offline_queue = match state.notifier.offline_queue() {
-        Some(q) => Some(if q.check_health().await.is_ok() { "healthy" } else { "down" }),
-        None => None,
-    };
-    let ack_store = match state.notifier.ack_store() {
-        Some(a) => Some(if a.check_health().await.is_ok() { "healthy" } else { "down" }),
-        None => None,
-    };
-    let template_store = if state.templates.check_health().await.is_ok() { "healthy" } else { "down" };
-    let resilience = dependencies::health(&state).await;
+    // Every probe at once, each bounded: a hung dependency costs `PROBE_TIMEOUT`, not its own timeout
+    // added to everyone else's.
+    let (offline_queue, ack_store, template_store, resilience) = tokio::join!(
+        async {
+            match state.notifier.offline_queue() {
+                Some(q) => Some(up_or_down(probe(q.check_health()).await)),
+                None => None,
+            }
+        },
+        async {
+            match state.notifier.ack_store() {
+                Some(a) => Some(up_or_down(probe(a.check_health()).await)),
+                None => None,
+            }
+        },
+        async { up_or_down(probe(state.templates.check_health()).await) },
+        dependencies::health(&state),
+    );
     let degraded =
         offline_queue == Some("down") || ack_store == Some("down") || template_store == "down" || resilience.degraded;
     let (code, status) = if state.shutdown.is_cancelled() {
@@ -63,6 +71,14 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         dependencies: Dependencies { offline_queue, ack_store, template_store, resilience },
     };
     (code, Json(body))
+}
+
+fn up_or_down(healthy: bool) -> &'static str {
+    if healthy {
+        "healthy"
+    } else {
+        "down"
+    }
 }
 
 #[derive(Serialize)]

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
-use crate::domain::{Priority, Template, TemplateId, TemplateSpec};
+use crate::domain::{Priority, Quoted, Template, TemplateId, TemplateSpec};
 
 /// The fields a client defines, on create and on update.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -73,7 +73,8 @@ pub struct TemplateView {
     pub priority: Option<Priority>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
-    /// The variable names the payload template uses, in order of first appearance.
+    /// The variable names the payload template uses, each once, in reading order with object keys
+    /// sorted (as the payload template is stored and returned).
     pub variables: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -103,7 +104,7 @@ pub struct TemplateList {
 }
 
 fn not_found(id: &TemplateId) -> ApiError {
-    ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: format!("no template with id {:?}", id.as_str()) }
+    ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: format!("no template with id {}", Quoted(id.as_str())) }
 }
 
 /// Creates a template.

@@ -39,6 +39,7 @@ pub struct Metrics {
     pub redis_breaker_state: IntGaugeVec,
     pub redis_reconnects: IntCounterVec,
     pub pubsub_messages: IntCounterVec,
+    pub pubsub_subscriptions_lost: IntCounter,
     // Read from the delivery core and the stores at scrape time.
     snapshot: scrape::SnapshotGauges,
 }
@@ -68,8 +69,11 @@ impl Metrics {
                 registry.register(Box::new(h.clone()))?;
                 Ok(h)
             };
-        let batch_requests = IntCounter::new("batch_requests_total", "Batch send requests.")?;
-        registry.register(Box::new(batch_requests.clone()))?;
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(Self {
@@ -121,7 +125,7 @@ impl Metrics {
                 "Notifications per batch request.",
                 &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0],
             )?,
-            batch_requests,
+            batch_requests: counter("batch_requests_total", "Batch send requests.")?,
             ratelimit_decisions: counter_vec(
                 "ratelimit_requests_total",
                 "Rate-limit decisions by kind (http, websocket, sse) and decision (allowed, denied).",
@@ -138,6 +142,10 @@ impl Metrics {
                 "pubsub_messages_total",
                 "Redis Pub/Sub trigger messages by result (delivered, malformed, failed).",
                 &["result"],
+            )?,
+            pubsub_subscriptions_lost: counter(
+                "pubsub_subscriptions_lost_total",
+                "Redis Pub/Sub subscriptions that ended (connection closed or keep-alive failed).",
             )?,
             snapshot: scrape::SnapshotGauges::register(&registry)?,
             registry,

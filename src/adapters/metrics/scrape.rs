@@ -123,6 +123,7 @@ pub async fn metrics_handler(State(state): State<AppState>) -> Response {
         mirror(&metrics.pubsub_messages.with_label_values(&["failed"]), stats.failed);
         metrics.redis_up.with_label_values(&["pubsub"]).set(i64::from(stats.subscribed));
         mirror(&metrics.redis_reconnects.with_label_values(&["pubsub"]), stats.reconnects);
+        mirror(&metrics.pubsub_subscriptions_lost, stats.subscriptions_lost);
     }
     drop(guard);
     if let Some(queue) = state.notifier.offline_queue() {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::domain::{Priority, Template, TemplateId, TemplateSpec, TenantId};
+use crate::domain::{Priority, Quoted, Template, TemplateId, TemplateSpec, TenantId};
 use crate::ports::{TemplateStore, TemplateStoreError};
 
 const COLUMNS: &str =
@@ -62,7 +62,7 @@ fn from_row(row: &PgRow) -> Result<Template, TemplateStoreError> {
         None => None,
         Some(p) => Some(
             serde_json::from_value::<Priority>(serde_json::Value::String(p.clone()))
-                .map_err(|_| corrupt(format!("priority {p:?} of {id}")))?,
+                .map_err(|_| corrupt(format!("priority {} of {}", Quoted(&p), Quoted(id.as_str()))))?,
         ),
     };
     let ttl_seconds = match row.try_get::<Option<i32>, _>("ttl_seconds").map_err(store_error)? {

@@ -5,7 +5,8 @@
 //! with its reason and counted; the next one is handled as usual. When the connection is lost (or
 //! a keep-alive PING goes unanswered) the subscriber reconnects with exponential backoff and ±10%
 //! jitter and subscribes again. Pub/Sub is fire-and-forget: what is published while no node is
-//! subscribed is lost (use the HTTP API when a sender needs an answer).
+//! subscribed is lost (use the HTTP API when a sender needs an answer), so every lost subscription
+//! is counted (`subscriptions_lost`) and logged with its reason.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use serde::Serialize;
+use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff, pubsub_message};
@@ -40,6 +42,7 @@ pub struct PubSubStatus {
     malformed: AtomicU64,
     failed: AtomicU64,
     reconnects: AtomicU64,
+    lost: AtomicU64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +55,9 @@ pub struct PubSubStats {
     /// Valid messages whose send failed (e.g. the offline queue was unavailable).
     pub failed: u64,
     pub reconnects: u64,
+    /// Live subscriptions that ended (connection closed, keep-alive failed); each one may have lost
+    /// what was published until the next subscription.
+    pub subscriptions_lost: u64,
 }
 
 impl PubSubStatus {
@@ -68,8 +74,20 @@ impl PubSubStatus {
             malformed: get(&self.malformed),
             failed: get(&self.failed),
             reconnects: get(&self.reconnects),
+            subscriptions_lost: get(&self.lost),
         }
     }
+}
+
+/// Why a live subscription ended.
+#[derive(Debug, Error)]
+enum Lost {
+    #[error("the connection closed")]
+    Closed,
+    #[error("the keep-alive PING failed: {0}")]
+    PingFailed(#[source] redis::RedisError),
+    #[error("the keep-alive PING got no answer within {0} ms")]
+    PingTimedOut(u128),
 }
 
 /// Runs the subscriber until `shutdown` is cancelled.
@@ -110,14 +128,16 @@ impl Subscriber {
                     if subscribed_before {
                         self.status.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    tracing::info!(channels = ?s.channels, "subscribed to Redis Pub/Sub");
+                    tracing::info!(channels = %s.channels.join(", "), "subscribed to Redis Pub/Sub");
                     subscribed_before = true;
                     failures = 0;
                     delays = backoff::delays(s.reconnect_min_delay, s.reconnect_max_delay);
                     self.status.connected.store(true, Ordering::Relaxed);
                     let why = self.pump(sink, stream).await;
                     self.status.connected.store(false, Ordering::Relaxed);
-                    tracing::warn!(reason = why, "lost the Redis Pub/Sub subscription; resubscribing");
+                    let lost = self.status.lost.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(reason = %why, subscriptions_lost = lost,
+                        "lost the Redis Pub/Sub subscription; messages published until it is back are lost; resubscribing");
                 }
                 Err(e) => {
                     failures += 1;
@@ -146,19 +166,24 @@ impl Subscriber {
     }
 
     /// Handles messages until the connection is gone; returns why.
-    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> &'static str {
+    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> Lost {
         let mut keepalive = tokio::time::interval(self.settings.keepalive_interval);
+        // A slow message must not be followed by a burst of PINGs.
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keepalive.tick().await;
         loop {
             tokio::select! {
                 message = stream.next() => match message {
                     Some(message) => self.handle(message.get_channel_name(), message.get_payload_bytes()).await,
-                    None => return "connection closed",
+                    None => return Lost::Closed,
                 },
                 _ = keepalive.tick() => {
-                    let ping = tokio::time::timeout(self.settings.timeout, sink.ping::<String>()).await;
-                    if !matches!(ping, Ok(Ok(_))) {
-                        return "keep-alive PING unanswered";
+                    // A subscribed connection answers PING with `["pong", ""]`, not `PONG`: any reply
+                    // that is not an error proves the connection alive.
+                    match tokio::time::timeout(self.settings.timeout, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Lost::PingFailed(e),
+                        Err(_) => return Lost::PingTimedOut(self.settings.timeout.as_millis()),
                     }
                 }
             }

@@ -377,8 +377,9 @@ async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str)
 }
 
 async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
-    let id = Uuid::parse_str(raw_id)
-        .map_err(|_| ("INVALID_NOTIFICATION_ID", format!("{raw_id:?} is not a notification id")))?;
+    let id = Uuid::parse_str(raw_id).map_err(|_| {
+        ("INVALID_NOTIFICATION_ID", format!("{} is not a notification id", crate::domain::Quoted(raw_id)))
+    })?;
     let acked = state.notifier.ack(&entry.identity.key(), id).await;
     let result = match &acked {
         Ok(_) => "acked",

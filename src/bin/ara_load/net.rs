@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ara::domain::Quoted;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The server under load.
@@ -17,17 +18,16 @@ pub struct Server {
 /// Parses `http://host:port`, `ws://host:port` (a path is ignored) and refuses any host that is not
 /// loopback: load tests on this workplace may only target the machine itself.
 pub fn parse_server(url: &str) -> Result<Server, String> {
-    let rest = ["http://", "ws://"]
-        .iter()
-        .find_map(|scheme| url.strip_prefix(scheme))
-        .ok_or_else(|| format!("--url {url:?}: expected http://HOST:PORT or ws://HOST:PORT (TLS is not supported)"))?;
+    let rest = ["http://", "ws://"].iter().find_map(|scheme| url.strip_prefix(scheme)).ok_or_else(|| {
+        format!("--url {}: expected http://HOST:PORT or ws://HOST:PORT (TLS is not supported)", Quoted(url))
+    })?;
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => v6.split_once(']').map(|(h, rest)| (h, rest.strip_prefix(':'))).unwrap_or((v6, None)),
         None => authority.split_once(':').map(|(h, p)| (h, Some(p))).unwrap_or((authority, None)),
     };
     let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| format!("--url {url:?}: bad port {p:?}"))?,
+        Some(p) => p.parse::<u16>().map_err(|_| format!("--url {}: bad port {}", Quoted(url), Quoted(p)))?,
         None => 80,
     };
     let host_clean = host;
@@ -44,8 +44,9 @@ pub fn parse_server(url: &str) -> Result<Server, String> {
 
 fn refusal(host: &str) -> String {
     format!(
-        "refusing to target {host:?}: ara-load only sends load to loopback addresses (127.0.0.0/8, ::1, \
-         localhost) — this workplace forbids load traffic to any other host"
+        "refusing to target {}: ara-load only sends load to loopback addresses (127.0.0.0/8, ::1, \
+         localhost) — this workplace forbids load traffic to any other host",
+        Quoted(host)
     )
 }
 
@@ -107,5 +108,13 @@ mod tests {
             assert!(parse_server(url).is_err(), "{url}");
         }
         assert!(parse_server("http://8.8.8.8:80").unwrap_err().contains("loopback"));
+    }
+
+    #[test]
+    fn errors_read_as_plain_text() {
+        assert!(parse_server("http://8.8.8.8:80").unwrap_err().starts_with(r#"refusing to target "8.8.8.8": "#));
+        assert!(parse_server("http://127.0.0.1:x").unwrap_err().ends_with(r#"bad port "x""#));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(crate::ws::io_reason(&refused), "connection refused", "not Rust's ConnectionRefused");
     }
 }

@@ -235,11 +235,17 @@ fn row(out: &mut String, name: &str, s: &Summary) {
     );
 }
 
+/// A command-line value as it is typed (`e2e`, `smoke`), not as Rust spells the variant.
+fn value_name(value: &impl clap::ValueEnum) -> String {
+    value.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+}
+
 /// The human-readable summary.
 pub fn table(r: &Report) -> String {
     let mut o = String::new();
     let c = &r.connections;
-    let _ = writeln!(o, "ara-load {:?} / {:?} against {} — {:.1} s", r.scenario, r.plan.profile, r.url, r.elapsed_s);
+    let (scenario, profile) = (value_name(&r.scenario), value_name(&r.plan.profile));
+    let _ = writeln!(o, "ara-load {scenario} / {profile} against {} — {:.1} s", r.url, r.elapsed_s);
     let _ = writeln!(
         o,
         "connections  {} of {} ({:.2}%), {} stalled, {} closed by server",

@@ -62,7 +62,7 @@ pub fn io_reason(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE) => "too many open files (client)".into(),
         Some(libc::EADDRNOTAVAIL | libc::EADDRINUSE) => "no free source port".into(),
-        _ => format!("{:?}", e.kind()),
+        _ => e.kind().to_string(),
     }
 }
 

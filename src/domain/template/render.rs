@@ -45,7 +45,8 @@ pub fn render(template: &Value, variables: &Map<String, Value>, max_bytes: usize
     }
 }
 
-/// The variable names `template` uses, each once, in order of first appearance.
+/// The variable names `template` uses, each once, in reading order: objects by sorted key (how
+/// `serde_json` keeps them), arrays in order, each string left to right.
 pub fn placeholders(template: &Value) -> Vec<String> {
     fn walk(v: &Value, seen: &mut HashSet<String>, out: &mut Vec<String>) {
         match v {
