@@ -4,6 +4,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::FromRequest;
 use axum::http::StatusCode;
 
+use super::body_timeout;
 use super::error::ApiError;
 
 #[derive(Debug, FromRequest)]
@@ -12,6 +13,11 @@ pub struct ApiJson<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if let JsonRejection::BytesRejection(e) = &rejection {
+            if body_timeout::timed_out(e) {
+                return ApiError::RequestTimeout;
+            }
+        }
         match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {

@@ -184,6 +184,12 @@ impl Modify for CommonResponses {
                 }
                 if op.request_body.is_some() {
                     add_response(op, "400", "INVALID_JSON, INVALID_REQUEST or VALIDATION_ERROR", "ErrorResponse");
+                    add_response(
+                        op,
+                        "408",
+                        "REQUEST_TIMEOUT (the body took longer than SERVER_REQUEST_TIMEOUT_SECONDS)",
+                        "ErrorResponse",
+                    );
                     add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");
                     add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
                 }

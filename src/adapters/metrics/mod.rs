@@ -39,6 +39,8 @@ pub struct Metrics {
     pub redis_breaker_state: IntGaugeVec,
     pub redis_reconnects: IntCounterVec,
     pub pubsub_messages: IntCounterVec,
+    pub tcp_connections_refused: IntCounterVec,
+    pub http_connection_timeouts: IntCounterVec,
     // Read from the delivery core and the stores at scrape time.
     snapshot: scrape::SnapshotGauges,
 }
@@ -138,6 +140,16 @@ impl Metrics {
                 "pubsub_messages_total",
                 "Redis Pub/Sub trigger messages by result (delivered, malformed, failed).",
                 &["result"],
+            )?,
+            tcp_connections_refused: counter_vec(
+                "tcp_connections_refused_total",
+                "TCP connections closed at accept, by reason (per_ip_limit).",
+                &["reason"],
+            )?,
+            http_connection_timeouts: counter_vec(
+                "http_connection_timeouts_total",
+                "HTTP connections closed by a server timeout, by timeout (header_read, idle).",
+                &["timeout"],
             )?,
             snapshot: scrape::SnapshotGauges::register(&registry)?,
             registry,
