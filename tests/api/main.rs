@@ -28,4 +28,5 @@ mod slow_consumer;
 mod sse;
 mod templates;
 mod tenancy;
+mod unknown_fields;
 mod validation;
