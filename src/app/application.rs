@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +13,8 @@ use super::config::Settings;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
-use crate::adapters::http::{router, AppState, Shared, WsConfig};
+use crate::adapters::http::client_ip::parse_trusted_proxies;
+use crate::adapters::http::{router, serve, AppState, ServeConfig, Shared, Timeouts, WsConfig};
 use crate::adapters::metrics::Metrics;
 use crate::adapters::runtime::TokioTimer;
 use crate::ports::{CloseReason, SystemClock};
@@ -37,6 +37,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     router: axum::Router,
+    serve: ServeConfig,
     shutdown_timeout: Duration,
     cleanup_interval: Duration,
     queue_cleanup_interval: Duration,
@@ -92,6 +93,7 @@ impl Application {
                 write_timeout: Duration::from_secs(ws.write_timeout_seconds.max(1)),
             },
             body_limit_bytes: settings.server.body_limit_bytes,
+            request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -102,10 +104,25 @@ impl Application {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let router = router(state.clone(), settings.cors.origin_list());
+        let serve = ServeConfig {
+            timeouts: Timeouts {
+                header_read: Duration::from_secs(settings.server.header_read_timeout_seconds),
+                idle: Duration::from_secs(settings.server.idle_timeout_seconds),
+            },
+            max_connections_per_ip: settings.server.max_connections_per_ip,
+            // Already validated with the other settings.
+            uncapped: settings
+                .trusted_proxies
+                .as_deref()
+                .map(parse_trusted_proxies)
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+        };
         Ok(Self {
             listener,
             state,
             router,
+            serve,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_seconds),
             cleanup_interval: Duration::from_secs(ws.cleanup_interval_seconds),
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
@@ -134,6 +151,7 @@ impl Application {
             listener,
             state,
             router,
+            serve: serve_config,
             shutdown_timeout,
             cleanup_interval,
             queue_cleanup_interval,
@@ -171,17 +189,9 @@ impl Application {
             token.cancelled().await;
             registry.close_all(CloseReason::Shutdown);
         };
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        // Notifications are small writes that must leave at once: Nagle's algorithm would hold one back
-        // while the previous is unacknowledged (up to the peer's delayed-ACK timer).
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-            }
-        });
-        let served = axum::serve(listener, service).with_graceful_shutdown(on_shutdown);
+        let served = serve(listener, router, serve_config, state.metrics.clone(), on_shutdown);
         let result = tokio::select! {
-            r = served => r,
+            () = served => Ok(()),
             // HTTP keep-alive connections may outlive the grace period; they do not hold shutdown.
             _ = async { state.shutdown.cancelled().await; tokio::time::sleep(shutdown_timeout).await } => Ok(()),
         };

@@ -114,11 +114,30 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// How long shutdown waits for connections to close.
     pub shutdown_timeout_seconds: u64,
+    /// A new connection must deliver a request's headers within this; so must a keep-alive one once
+    /// the next request has begun to arrive.
+    pub header_read_timeout_seconds: u64,
+    /// A keep-alive connection with no request in flight is closed after this.
+    pub idle_timeout_seconds: u64,
+    /// An API request's body must arrive within this of its headers (408 otherwise).
+    pub request_timeout_seconds: u64,
+    /// Open TCP connections per client address (IPv6: per /64); 0 = unlimited. `TRUSTED_PROXIES` are
+    /// exempt.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: "0.0.0.0".into(), port: 8080, body_limit_bytes: 64 * 1024, shutdown_timeout_seconds: 10 }
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_seconds: 10,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            request_timeout_seconds: 30,
+            max_connections_per_ip: 256,
+        }
     }
 }
 
@@ -454,6 +473,9 @@ impl Settings {
             ("WEBSOCKET_CONNECTION_TIMEOUT_SECONDS", ws.connection_timeout_seconds),
             ("WEBSOCKET_CLEANUP_INTERVAL_SECONDS", ws.cleanup_interval_seconds),
             ("WEBSOCKET_WRITE_TIMEOUT_SECONDS", ws.write_timeout_seconds),
+            ("SERVER_HEADER_READ_TIMEOUT_SECONDS", self.server.header_read_timeout_seconds),
+            ("SERVER_IDLE_TIMEOUT_SECONDS", self.server.idle_timeout_seconds),
+            ("SERVER_REQUEST_TIMEOUT_SECONDS", self.server.request_timeout_seconds),
         ] {
             if value == 0 {
                 return invalid(name, "must be at least 1 second");

@@ -263,8 +263,17 @@ async fn an_sse_client_that_stops_reading_is_unregistered_and_its_connection_dro
         }
         let stats = app.wait_for_stats("the stalled SSE connection gone", |s| s["connections"] == 0).await;
         assert_eq!(stats["slow_consumers_disconnected"], 1, "{policy}: {stats}");
+        // The user's queue replays to the next connection (notifications sent after the cut), then
+        // the connection answers as usual.
         let mut again = reconnect_within(&app, "reader").await;
-        again.ping().await;
+        again.send_json(&json!({"type": "Ping"})).await;
+        loop {
+            let frame = again.recv_json().await;
+            if frame["type"] == "pong" {
+                break;
+            }
+            assert_eq!(frame["type"], "notification", "{policy}: only replayed notifications come first");
+        }
         assert_tcp_closed(stalled).await;
     }
 }

@@ -18,14 +18,15 @@ from ara_client.models import (
     BatchResponse,
     ChannelInfo,
     ChannelList,
-    ContentPayloadType0,
-    ContentVariablesType0,
+    BatchItemPayloadType0,
     CreateTemplate,
     ErrorResponse,
     Priority,
     SendResponse,
     SendToChannel,
     SendToUser,
+    SendToUserPayloadType0,
+    SendToUserVariablesType0,
     TargetSpecType0,
     TargetSpecType0Type,
     TargetSpecType3,
@@ -53,7 +54,7 @@ def main():
         body=SendToUser(
             target_user_id=user,
             event_type="client.hello",
-            payload=ContentPayloadType0.from_dict({"n": 1}),
+            payload=SendToUserPayloadType0.from_dict({"n": 1}),
             priority=Priority.HIGH,
         ),
     )
@@ -94,7 +95,7 @@ def main():
     templated = send_to_user.sync(
         client=client,
         body=SendToUser(
-            target_user_id=user, template_id=tid, variables=ContentVariablesType0.from_dict({"name": "Ada"})
+            target_user_id=user, template_id=tid, variables=SendToUserVariablesType0.from_dict({"name": "Ada"})
         ),
     )
     expect(isinstance(templated, SendResponse) and templated.delivered_to == 1, "templated send delivered")
@@ -106,7 +107,7 @@ def main():
                 BatchItem(
                     target=TargetSpecType0(id=user, type_=TargetSpecType0Type.USER),
                     event_type="batch.one",
-                    payload=ContentPayloadType0.from_dict({"i": 0}),
+                    payload=BatchItemPayloadType0.from_dict({"i": 0}),
                 ),
                 BatchItem(target=TargetSpecType3(name=channel, type_=TargetSpecType3Type.CHANNEL), event_type="batch.two"),
                 BatchItem(target=TargetSpecType0(id=user, type_=TargetSpecType0Type.USER), event_type="batch.one"),

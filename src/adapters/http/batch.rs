@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Body as ErrorResponse};
-use super::extract::ApiJson;
-use super::send::Content;
+use super::extract::{unknown_field, ApiJson};
+use super::send::send_body;
 use super::state::AppState;
 use super::target_spec::TargetSpec;
 use crate::domain::{NotificationDraft, Target, TenantId};
@@ -24,6 +24,7 @@ pub const MAX_ITEMS: usize = 100;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// 1–100 items, each parsed and reported on its own.
     #[schema(value_type = Vec<BatchItem>, min_items = 1, max_items = 100)]
@@ -36,11 +37,10 @@ pub struct BatchRequest {
     pub atomic: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct BatchItem {
-    target: TargetSpec,
-    #[serde(flatten)]
-    content: Content,
+send_body! {
+    BatchItem {
+        target: TargetSpec,
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,11 +121,27 @@ struct Prepared {
     target: Target,
 }
 
-async fn prepare(state: &AppState, raw: serde_json::Value) -> Result<Prepared, ApiError> {
-    let item: BatchItem = serde_json::from_value(raw)
-        .map_err(|e| ApiError::BadRequest { code: "INVALID_ITEM", message: format!("invalid batch item: {e}") })?;
-    let target = item.target.into_target()?;
-    let draft = super::send::draft_from(state, TenantId::default_tenant(), item.content).await?;
+/// Reads one item. Its other errors are the item's own (the inner `Err`), but an unknown field refuses
+/// the whole batch (the outer one): the sender's idea of the format is not the server's — a
+/// `tenant_id` or a misspelt `priority` would otherwise change where or how an item goes — so none
+/// of its items should go out.
+fn parse_item(index: usize, raw: serde_json::Value) -> Result<Result<BatchItem, ApiError>, ApiError> {
+    match serde_json::from_value(raw) {
+        Ok(item) => Ok(Ok(item)),
+        Err(e) => {
+            let message = e.to_string();
+            if let Some(unknown) = unknown_field(&message) {
+                let message = format!("notifications[{index}]: {unknown}");
+                return Err(ApiError::BadRequest { code: "UNKNOWN_FIELD", message });
+            }
+            Ok(Err(ApiError::BadRequest { code: "INVALID_ITEM", message: format!("invalid batch item: {message}") }))
+        }
+    }
+}
+
+async fn prepare(state: &AppState, item: BatchItem) -> Result<Prepared, ApiError> {
+    let target = item.target.to_target()?;
+    let draft = super::send::draft_from(state, TenantId::default_tenant(), item.into_content()).await?;
     Ok(Prepared { draft, target })
 }
 
@@ -137,7 +153,7 @@ fn dedup_key(p: &Prepared) -> String {
 /// Sends up to 100 notifications, each with its own target.
 #[utoipa::path(post, path = "/api/v1/notifications/batch", tag = "notifications", request_body = BatchRequest,
     responses((status = 200, description = "Per-item results; items can fail on their own", body = BatchResponse),
-        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, EMPTY_BATCH, BATCH_TOO_LARGE, or BATCH_VALIDATION_FAILED (atomic batches; the body then also carries `results`)", body = ErrorResponse),
+        (status = 400, description = "INVALID_JSON, INVALID_REQUEST, UNKNOWN_FIELD (in the request, an item or its target; nothing is sent), EMPTY_BATCH, BATCH_TOO_LARGE, or BATCH_VALIDATION_FAILED (atomic batches; the body then also carries `results`)", body = ErrorResponse),
         (status = 413, description = "PAYLOAD_TOO_LARGE (over 1 MiB)", body = ErrorResponse),
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse)))]
 pub async fn send_batch(
@@ -155,9 +171,16 @@ pub async fn send_batch(
     }
     state.metrics.batch_requests.inc();
     state.metrics.batch_size.observe(req.notifications.len() as f64);
-    let mut prepared = Vec::with_capacity(req.notifications.len());
-    for raw in req.notifications {
-        prepared.push(prepare(&state, raw).await);
+    let mut parsed = Vec::with_capacity(req.notifications.len());
+    for (index, raw) in req.notifications.into_iter().enumerate() {
+        parsed.push(parse_item(index, raw)?);
+    }
+    let mut prepared = Vec::with_capacity(parsed.len());
+    for item in parsed {
+        prepared.push(match item {
+            Ok(item) => prepare(&state, item).await,
+            Err(e) => Err(e),
+        });
     }
     if req.atomic && prepared.iter().any(Result::is_err) {
         let results = prepared

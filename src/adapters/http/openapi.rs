@@ -2,8 +2,9 @@
 //! `/api-docs/openapi.json` with Swagger UI at `/docs`, and committed as `openapi/openapi.json`.
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, SecurityRequirement};
+use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequirement};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{batch, channels, health, send, target_spec, templates};
@@ -136,12 +137,12 @@ fn metrics() {}
         send::Content, send::SendToUser, send::SendToUsers, send::SendToChannel, send::SendToChannels,
         send::SendResponse, batch::BatchRequest, batch::BatchItem, batch::ItemResult, batch::Summary,
         batch::BatchResponse, target_spec::TargetSpec,
-        templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateFields, templates::TemplateView,
+        templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         HealthDoc, StatsDoc, AckStatsDoc, UserIdSchema, ChannelNameSchema, TemplateIdSchema, EventTypeSchema,
     )),
-    modifiers(&CommonResponses),
+    modifiers(&CommonResponses, &ClosedTargetVariants),
     tags(
         (name = "notifications", description = "Send notifications"),
         (name = "templates", description = "Reusable notification templates"),
@@ -183,7 +184,18 @@ impl Modify for CommonResponses {
                     }
                 }
                 if op.request_body.is_some() {
-                    add_response(op, "400", "INVALID_JSON, INVALID_REQUEST or VALIDATION_ERROR", "ErrorResponse");
+                    add_response(
+                        op,
+                        "400",
+                        "INVALID_JSON, INVALID_REQUEST, UNKNOWN_FIELD or VALIDATION_ERROR",
+                        "ErrorResponse",
+                    );
+                    add_response(
+                        op,
+                        "408",
+                        "REQUEST_TIMEOUT (the body took longer than SERVER_REQUEST_TIMEOUT_SECONDS)",
+                        "ErrorResponse",
+                    );
                     add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");
                     add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
                 }
@@ -194,6 +206,25 @@ impl Modify for CommonResponses {
                         "RATE_LIMIT_EXCEEDED (with Retry-After and X-RateLimit-* headers)",
                         "RateLimitError",
                     );
+                }
+            }
+        }
+    }
+}
+
+/// utoipa writes `additionalProperties: false` for `deny_unknown_fields` structs, but not for the
+/// variants of an internally tagged enum; `TargetSpec` refuses unknown fields as well, so its variants
+/// are closed here.
+struct ClosedTargetVariants;
+
+impl Modify for ClosedTargetVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        let name = <target_spec::TargetSpec as ToSchema>::name();
+        if let Some(RefOr::T(Schema::OneOf(variants))) = components.schemas.get_mut(name.as_ref()) {
+            for variant in &mut variants.items {
+                if let RefOr::T(Schema::Object(object)) = variant {
+                    object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
                 }
             }
         }

@@ -12,6 +12,7 @@ use super::state::AppState;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use super::body_timeout::{self, BodyDeadline};
 use super::{api_key, batch, channels, health, openapi, rate_limit, request_id, send, templates};
 use crate::adapters::{metrics, sse, ws};
 
@@ -43,7 +44,12 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/stats", get(health::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
         // Outside the key check, so that guessing keys is limited per IP too.
-        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api));
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api))
+        // Outermost of these, so the body's clock starts when its headers have been read.
+        .route_layer(middleware::map_request_with_state(
+            BodyDeadline(state.request_body_timeout),
+            body_timeout::bound_request_body,
+        ));
     let per_ip = || middleware::from_fn_with_state(state.clone(), rate_limit::limit_connections);
     Router::new()
         .merge(protected)

@@ -5,74 +5,98 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::openapi::{ChannelNameSchema, EventTypeSchema, PrioritySchema, TemplateIdSchema, UserIdSchema};
+use super::openapi::{ChannelNameSchema, UserIdSchema};
 use super::state::AppState;
-use crate::domain::{ChannelName, NotificationDraft, Priority, Target, TenantId, UserId};
+use crate::domain::{ChannelName, NotificationDraft, Target, TenantId, UserId};
 use crate::service::{ContentSource, SendReport};
 
-/// What every send carries besides its target: `event_type` and `payload` (default `{}`), or
-/// `template_id` and `variables` (default `{}`). `priority` and `ttl` override a template's defaults.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Content {
-    /// What happened, e.g. `order.shipped` (1–128 characters). Required unless `template_id` is given.
-    #[schema(value_type = Option<EventTypeSchema>, example = "order.shipped")]
-    pub event_type: Option<String>,
-    /// Any JSON (default `{}`); not allowed with `template_id`.
-    #[schema(value_type = Option<Object>)]
-    pub payload: Option<serde_json::Value>,
-    /// Render the content from this template instead of `event_type` + `payload`.
-    #[schema(value_type = Option<TemplateIdSchema>)]
-    pub template_id: Option<String>,
-    /// Values for the template's `{{placeholders}}`.
-    #[schema(value_type = Option<Object>)]
-    pub variables: Option<serde_json::Map<String, serde_json::Value>>,
-    #[schema(value_type = Option<PrioritySchema>)]
-    pub priority: Option<Priority>,
-    /// Seconds (1–604800) after which the notification is not worth delivering.
-    #[schema(minimum = 1, maximum = 604800)]
-    pub ttl: Option<u32>,
+/// Declares a send body: its own fields, then every field of [`Content`]. Unknown fields are refused
+/// (`UNKNOWN_FIELD`), which `#[serde(flatten)]` would not allow, hence the fields written out by the
+/// macro rather than a flattened `Content`.
+macro_rules! send_body {
+    ($(#[$attr:meta])* $name:ident { $($(#[$field_attr:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// What happened, e.g. `order.shipped` (1–128 characters). Required unless `template_id` is given.
+            #[schema(value_type = Option<$crate::adapters::http::openapi::EventTypeSchema>, example = "order.shipped")]
+            pub event_type: Option<String>,
+            /// Any JSON (default `{}`); not allowed with `template_id`.
+            #[schema(value_type = Option<Object>)]
+            pub payload: Option<serde_json::Value>,
+            /// Render the content from this template instead of `event_type` + `payload`.
+            #[schema(value_type = Option<$crate::adapters::http::openapi::TemplateIdSchema>)]
+            pub template_id: Option<String>,
+            /// Values for the template's `{{placeholders}}`.
+            #[schema(value_type = Option<Object>)]
+            pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+            #[schema(value_type = Option<$crate::adapters::http::openapi::PrioritySchema>)]
+            pub priority: Option<$crate::domain::Priority>,
+            /// Seconds (1–604800) after which the notification is not worth delivering.
+            #[schema(minimum = 1, maximum = 604800)]
+            pub ttl: Option<u32>,
+        }
+
+        impl $name {
+            /// The content fields, once the body's own fields have been read.
+            pub fn into_content(self) -> $crate::adapters::http::send::Content {
+                $crate::adapters::http::send::Content {
+                    event_type: self.event_type,
+                    payload: self.payload,
+                    template_id: self.template_id,
+                    variables: self.variables,
+                    priority: self.priority,
+                    ttl: self.ttl,
+                }
+            }
+        }
+    };
+}
+pub(crate) use send_body;
+
+send_body! {
+    /// What every send carries besides its target: `event_type` and `payload` (default `{}`), or
+    /// `template_id` and `variables` (default `{}`). `priority` and `ttl` override a template's defaults.
+    Content {}
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SendToUser {
-    /// The user; every live connection of theirs gets the notification.
-    #[schema(value_type = UserIdSchema)]
-    pub target_user_id: String,
-    #[serde(flatten)]
-    pub content: Content,
+send_body! {
+    SendToUser {
+        /// The user; every live connection of theirs gets the notification.
+        #[schema(value_type = UserIdSchema)]
+        target_user_id: String,
+    }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SendToUsers {
-    /// 1–1000 users; duplicates are sent once.
-    #[schema(value_type = Vec<UserIdSchema>, min_items = 1, max_items = 1000)]
-    pub target_user_ids: Vec<String>,
-    #[serde(flatten)]
-    pub content: Content,
+send_body! {
+    SendToUsers {
+        /// 1–1000 users; duplicates are sent once.
+        #[schema(value_type = Vec<UserIdSchema>, min_items = 1, max_items = 1000)]
+        target_user_ids: Vec<String>,
+    }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SendToChannel {
-    /// Channel name: 1–64 characters of `A-Z a-z 0-9 _ . -`.
-    #[schema(value_type = ChannelNameSchema)]
-    pub channel: String,
-    #[serde(flatten)]
-    pub content: Content,
+send_body! {
+    SendToChannel {
+        /// Channel name: 1–64 characters of `A-Z a-z 0-9 _ . -`.
+        #[schema(value_type = ChannelNameSchema)]
+        channel: String,
+    }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SendToChannels {
-    /// 1–1000 channels; a connection on several gets one copy.
-    #[schema(value_type = Vec<ChannelNameSchema>, min_items = 1, max_items = 1000)]
-    pub channels: Vec<String>,
-    #[serde(flatten)]
-    pub content: Content,
+send_body! {
+    SendToChannels {
+        /// 1–1000 channels; a connection on several gets one copy.
+        #[schema(value_type = Vec<ChannelNameSchema>, min_items = 1, max_items = 1000)]
+        channels: Vec<String>,
+    }
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -110,7 +134,7 @@ pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) ->
 
 /// The error answers every single send shares; `openapi.rs` adds them to each send operation.
 pub const SEND_ERRORS: &[(&str, &str)] = &[
-    ("400", "INVALID_JSON, INVALID_REQUEST, VALIDATION_ERROR or MISSING_VARIABLES"),
+    ("400", "INVALID_JSON, INVALID_REQUEST, UNKNOWN_FIELD, VALIDATION_ERROR or MISSING_VARIABLES"),
     ("404", "TEMPLATE_NOT_FOUND"),
     ("413", "PAYLOAD_TOO_LARGE"),
     ("415", "UNSUPPORTED_MEDIA_TYPE"),
@@ -131,7 +155,7 @@ pub async fn send_to_user(
     ApiJson(req): ApiJson<SendToUser>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::User(UserId::parse(&req.target_user_id)?);
-    deliver(&state, req.content, target).await
+    deliver(&state, req.into_content(), target).await
 }
 
 /// Sends to several users.
@@ -142,7 +166,7 @@ pub async fn send_to_users(
     ApiJson(req): ApiJson<SendToUsers>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::users(&req.target_user_ids)?;
-    deliver(&state, req.content, target).await
+    deliver(&state, req.into_content(), target).await
 }
 
 /// Sends to every connection of the tenant.
@@ -152,7 +176,7 @@ pub async fn broadcast(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Content>,
 ) -> Result<Json<SendResponse>, ApiError> {
-    deliver(&state, req, Target::Broadcast).await
+    deliver(&state, req.into_content(), Target::Broadcast).await
 }
 
 /// Sends to the subscribers of one channel.
@@ -163,7 +187,7 @@ pub async fn send_to_channel(
     ApiJson(req): ApiJson<SendToChannel>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::Channel(ChannelName::parse(&req.channel)?);
-    deliver(&state, req.content, target).await
+    deliver(&state, req.into_content(), target).await
 }
 
 /// Sends to the subscribers of several channels.
@@ -174,5 +198,5 @@ pub async fn send_to_channels(
     ApiJson(req): ApiJson<SendToChannels>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::channels(&req.channels)?;
-    deliver(&state, req.content, target).await
+    deliver(&state, req.into_content(), target).await
 }

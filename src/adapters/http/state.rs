@@ -51,6 +51,8 @@ pub struct Shared {
     pub api_key: Option<Arc<str>>,
     pub ws: WsConfig,
     pub body_limit_bytes: usize,
+    /// How long an API request's body may take to arrive (`SERVER_REQUEST_TIMEOUT_SECONDS`).
+    pub request_body_timeout: Duration,
     pub started_at: Instant,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,

@@ -16,22 +16,11 @@ use super::state::AppState;
 use crate::domain::{Priority, Quoted, Template, TemplateId, TemplateSpec};
 
 /// The fields a client defines, on create and on update.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TemplateFields {
-    /// 1–128 characters, not only whitespace, no control characters.
-    #[schema(value_type = super::openapi::EventTypeSchema)]
     pub name: String,
-    /// The event type of every notification sent with this template (not substituted).
-    #[schema(value_type = super::openapi::EventTypeSchema)]
     pub event_type: String,
-    /// Any JSON; `{{variable}}` placeholders in its strings are filled at send time. Default `{}`.
-    #[serde(default = "empty_object")]
     pub payload_template: Value,
-    /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
-    #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
     pub priority: Option<Priority>,
-    /// Default ttl in seconds (1–604800) when a send sets none.
-    #[schema(minimum = 1, maximum = 604800)]
     pub ttl: Option<u32>,
 }
 
@@ -45,21 +34,61 @@ impl TemplateFields {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateTemplate {
-    /// 1–64 characters of `A-Z a-z 0-9 _ -`.
-    #[schema(value_type = super::openapi::TemplateIdSchema)]
-    pub id: String,
-    #[serde(flatten)]
-    pub fields: TemplateFields,
+/// Declares a template body: its `id`, then the [`TemplateFields`], unknown fields refused (which a
+/// flattened `TemplateFields` would not allow).
+macro_rules! template_body {
+    ($(#[$attr:meta])* $name:ident { $(#[$id_attr:meta])* id: $id:ty }) => {
+        $(#[$attr])*
+        #[derive(Debug, Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(#[$id_attr])*
+            pub id: $id,
+            /// 1–128 characters, not only whitespace, no control characters.
+            #[schema(value_type = super::openapi::EventTypeSchema)]
+            pub name: String,
+            /// The event type of every notification sent with this template (not substituted).
+            #[schema(value_type = super::openapi::EventTypeSchema)]
+            pub event_type: String,
+            /// Any JSON; `{{variable}}` placeholders in its strings are filled at send time. Default `{}`.
+            #[serde(default = "empty_object")]
+            pub payload_template: Value,
+            /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
+            #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
+            pub priority: Option<Priority>,
+            /// Default ttl in seconds (1–604800) when a send sets none.
+            #[schema(minimum = 1, maximum = 604800)]
+            pub ttl: Option<u32>,
+        }
+
+        impl $name {
+            fn into_parts(self) -> ($id, TemplateFields) {
+                let fields = TemplateFields {
+                    name: self.name,
+                    event_type: self.event_type,
+                    payload_template: self.payload_template,
+                    priority: self.priority,
+                    ttl: self.ttl,
+                };
+                (self.id, fields)
+            }
+        }
+    };
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct UpdateTemplate {
-    /// Optional; when given it must equal the id in the path (ids cannot be changed).
-    pub id: Option<String>,
-    #[serde(flatten)]
-    pub fields: TemplateFields,
+template_body! {
+    CreateTemplate {
+        /// 1–64 characters of `A-Z a-z 0-9 _ -`.
+        #[schema(value_type = super::openapi::TemplateIdSchema)]
+        id: String
+    }
+}
+
+template_body! {
+    UpdateTemplate {
+        /// Optional; when given it must equal the id in the path (ids cannot be changed).
+        id: Option<String>
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -110,14 +139,15 @@ fn not_found(id: &TemplateId) -> ApiError {
 /// Creates a template.
 #[utoipa::path(post, path = "/api/v1/templates", tag = "templates", request_body = CreateTemplate,
     responses((status = 201, body = TemplateView, headers(("location" = String, description = "The template's URL"))),
-        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST or INVALID_JSON", body = ErrorResponse),
+        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST, UNKNOWN_FIELD or INVALID_JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 409, description = "TEMPLATE_EXISTS", body = ErrorResponse)))]
 pub async fn create_template(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateTemplate>,
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TemplateView>), ApiError> {
-    let id = TemplateId::parse(&req.id)?;
-    let template = state.templates.create(id, req.fields.into_spec()?).await?;
+    let (id, fields) = req.into_parts();
+    let id = TemplateId::parse(&id)?;
+    let template = state.templates.create(id, fields.into_spec()?).await?;
     let location = format!("/api/v1/templates/{}", template.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(template.into())))
 }
@@ -148,7 +178,7 @@ pub async fn get_template(
 #[utoipa::path(put, path = "/api/v1/templates/{id}", tag = "templates", request_body = UpdateTemplate,
     params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
     responses((status = 200, body = TemplateView),
-        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST or INVALID_JSON", body = ErrorResponse),
+        (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST, UNKNOWN_FIELD or INVALID_JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn update_template(
     State(state): State<AppState>,
@@ -156,13 +186,14 @@ pub async fn update_template(
     ApiJson(req): ApiJson<UpdateTemplate>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let id = TemplateId::parse(&id)?;
-    if req.id.as_deref().is_some_and(|given| given != id.as_str()) {
+    let (given, fields) = req.into_parts();
+    if given.as_deref().is_some_and(|given| given != id.as_str()) {
         return Err(ApiError::BadRequest {
             code: "INVALID_REQUEST",
             message: "the id in the body must match the path: template ids cannot be changed".into(),
         });
     }
-    Ok(Json(state.templates.update(&id, req.fields.into_spec()?).await?.into()))
+    Ok(Json(state.templates.update(&id, fields.into_spec()?).await?.into()))
 }
 
 /// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.

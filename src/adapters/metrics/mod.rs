@@ -40,6 +40,8 @@ pub struct Metrics {
     pub redis_reconnects: IntCounterVec,
     pub pubsub_messages: IntCounterVec,
     pub pubsub_subscriptions_lost: IntCounter,
+    pub tcp_connections_refused: IntCounterVec,
+    pub http_connection_timeouts: IntCounterVec,
     // Read from the delivery core and the stores at scrape time.
     snapshot: scrape::SnapshotGauges,
 }
@@ -146,6 +148,16 @@ impl Metrics {
             pubsub_subscriptions_lost: counter(
                 "pubsub_subscriptions_lost_total",
                 "Redis Pub/Sub subscriptions that ended (connection closed or keep-alive failed).",
+            )?,
+            tcp_connections_refused: counter_vec(
+                "tcp_connections_refused_total",
+                "TCP connections closed at accept, by reason (per_ip_limit).",
+                &["reason"],
+            )?,
+            http_connection_timeouts: counter_vec(
+                "http_connection_timeouts_total",
+                "HTTP connections closed by a server timeout, by timeout (header_read, idle).",
+                &["timeout"],
             )?,
             snapshot: scrape::SnapshotGauges::register(&registry)?,
             registry,

@@ -7,6 +7,7 @@
 //! ```
 //! `target` is one of `{"type":"user","id"}`, `{"type":"users","ids"}`, `{"type":"broadcast"}`,
 //! `{"type":"channel","name"}`, `{"type":"channels","names"}`. `tenant_id` defaults to `default`.
+//! Any other field, in the message or its target, makes it malformed.
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -15,7 +16,10 @@ use crate::adapters::http::target_spec::TargetSpec;
 use crate::domain::{Priority, Target, TenantId, ValidationError};
 use crate::service::{ContentSource, ResolveError};
 
+/// Unknown fields make the message malformed: a misspelt `priority` or `tenant_id` would otherwise
+/// deliver it differently from what its publisher meant.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Message {
     target: TargetSpec,
     event_type: Option<String>,
@@ -56,7 +60,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMessage, MessageError> {
         None => TenantId::default_tenant(),
         Some(raw) => TenantId::parse(raw)?,
     };
-    let target = message.target.into_target()?;
+    let target = message.target.to_target()?;
     let content =
         ContentSource::from_parts(message.event_type, message.payload, message.template_id, message.variables)?;
     Ok(ParsedMessage { tenant, target, content, priority: message.priority, ttl: message.ttl })
@@ -95,6 +99,10 @@ mod tests {
         assert!(reason(br#"{"target":{"type":"channel","name":"bad name"},"event_type":"e"}"#).contains("channel"));
         assert!(reason(br#"{"target":{"type":"broadcast"},"event_type":"e","tenant_id":"a b"}"#).contains("tenant"));
         assert!(reason(br#"{"target":{"type":"broadcast"},"template_id":"t","event_type":"e"}"#).contains("either"));
+        assert!(reason(br#"{"target":{"type":"broadcast"},"event_type":"e","prioritty":"high"}"#)
+            .contains("unknown field `prioritty`"));
+        assert!(reason(br#"{"target":{"type":"user","id":"a","tenant":"x"},"event_type":"e"}"#)
+            .contains("unknown field `tenant`"));
         let templated = parse(br#"{"target":{"type":"broadcast"},"template_id":"t","variables":{"a":1}}"#).unwrap();
         assert!(matches!(templated.content, ContentSource::Template { .. }));
     }

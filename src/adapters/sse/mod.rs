@@ -3,18 +3,18 @@
 //! `EventSource` that reconnects with `Last-Event-ID` gets the queued notifications after that id.
 
 mod stream;
-
-use std::convert::Infallible;
+mod watchdog;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, Sse};
-use futures_util::Stream;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::Sse;
+use axum::response::IntoResponse;
+use axum::Extension;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::adapters::connection::{authenticate, open_connection};
-use crate::adapters::http::{ApiError, AppState};
+use crate::adapters::http::{ApiError, AppState, ConnectionAbort};
 use crate::domain::ChannelName;
 use crate::service::{SubscribeError, Transport};
 
@@ -28,8 +28,9 @@ pub struct SseQuery {
 pub async fn connect(
     State(state): State<AppState>,
     Query(query): Query<SseQuery>,
+    abort: Option<Extension<ConnectionAbort>>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let identity = authenticate(&state, query.token, &headers)?;
     let channels: Vec<ChannelName> = query
         .channels
@@ -61,5 +62,9 @@ pub async fn connect(
             SubscribeError::Closed => ApiError::Unavailable { code: "CONNECTION_CLOSED", message: e.to_string() },
         })?;
     }
-    Ok(Sse::new(stream::events(registration, receiver, state)))
+    let abort = abort.map(|Extension(abort)| abort);
+    // The stream is the connection's only use: once it ends, the connection goes too, rather than
+    // wait as a keep-alive connection (EventSource reconnects on a new one anyway).
+    let close = [(header::CONNECTION, HeaderValue::from_static("close"))];
+    Ok((close, Sse::new(stream::events(registration, receiver, state, abort))))
 }

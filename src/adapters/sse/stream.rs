@@ -3,6 +3,7 @@
 //! `error` when the server closes the connection.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::response::sse::Event;
 use futures_util::Stream;
@@ -10,14 +11,17 @@ use serde_json::json;
 use tokio::time::{interval_at, Instant, Interval};
 use uuid::Uuid;
 
+use super::watchdog::{self, Progress, StreamEnd};
 use crate::adapters::connection::{write_span, Next, Registration, SinkReceiver};
-use crate::adapters::http::AppState;
+use crate::adapters::http::{AppState, ConnectionAbort};
 use crate::adapters::metrics::LatencyRecorder;
 use crate::domain::ConnectionId;
 use crate::ports::{CloseReason, OutboundFrame, TraceLink};
 
 struct EventState {
-    registration: Registration,
+    /// Unregisters the connection and stops its watchdog when the stream goes.
+    end: StreamEnd,
+    progress: Arc<Progress>,
     receiver: SinkReceiver,
     state: AppState,
     heartbeat: Interval,
@@ -32,10 +36,14 @@ pub fn events(
     registration: Registration,
     receiver: SinkReceiver,
     state: AppState,
+    abort: Option<ConnectionAbort>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let every = state.ws.heartbeat_interval;
+    let progress = Arc::new(Progress::default());
+    let end = watchdog::spawn(registration, receiver.close_watch(), progress.clone(), abort, &state);
     let start = EventState {
-        registration,
+        end,
+        progress,
         receiver,
         heartbeat: interval_at(Instant::now() + every, every),
         greeted: false,
@@ -46,6 +54,7 @@ pub fn events(
     };
     futures_util::stream::unfold(start, |mut s| async move {
         let event = next_event(&mut s).await?;
+        s.progress.handed_over();
         Some((Ok(event), s))
     })
 }
@@ -54,7 +63,7 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
     if s.finished {
         return None;
     }
-    let entry = s.registration.entry.clone();
+    let entry = s.end.registration().entry.clone();
     if !s.greeted {
         s.greeted = true;
         let data = json!({
@@ -69,6 +78,7 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
         let ids = std::mem::take(&mut s.written);
         s.state.notifier.confirm_replayed(&entry.identity.key(), &ids).await;
     }
+    s.progress.waiting();
     tokio::select! {
         next = s.receiver.next() => match next? {
             Next::Frame(frame) => {

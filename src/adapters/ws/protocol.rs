@@ -7,17 +7,52 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ConnectionId;
 use crate::ports::OutboundFrame;
 
+/// A client frame. Unknown fields, beside `type` and `payload` or inside `payload`, make it invalid
+/// (`INVALID_FRAME` naming the field): read through [`WireFrame`], since serde has no per-variant
+/// `deny_unknown_fields`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", content = "payload")]
+#[serde(from = "WireFrame")]
 pub enum ClientFrame {
-    #[serde(alias = "subscribe")]
     Subscribe { channels: Vec<String> },
-    #[serde(alias = "unsubscribe")]
     Unsubscribe { channels: Vec<String> },
+    Ping,
+    Ack { notification_id: String },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", content = "payload", deny_unknown_fields)]
+enum WireFrame {
+    #[serde(alias = "subscribe")]
+    Subscribe(Channels),
+    #[serde(alias = "unsubscribe")]
+    Unsubscribe(Channels),
     #[serde(alias = "ping")]
     Ping,
     #[serde(alias = "ack")]
-    Ack { notification_id: String },
+    Ack(AckPayload),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Channels {
+    channels: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckPayload {
+    notification_id: String,
+}
+
+impl From<WireFrame> for ClientFrame {
+    fn from(frame: WireFrame) -> Self {
+        match frame {
+            WireFrame::Subscribe(Channels { channels }) => ClientFrame::Subscribe { channels },
+            WireFrame::Unsubscribe(Channels { channels }) => ClientFrame::Unsubscribe { channels },
+            WireFrame::Ping => ClientFrame::Ping,
+            WireFrame::Ack(AckPayload { notification_id }) => ClientFrame::Ack { notification_id },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -81,6 +116,20 @@ mod tests {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ack { .. }));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"Nope"}"#).is_err());
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"subscribe","payload":{"channels":[]}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Subscribe { .. }), "lowercase types are accepted too");
+    }
+
+    #[test]
+    fn refuses_unknown_fields_naming_them() {
+        for (raw, field) in [
+            (r#"{"type":"Subscribe","payload":{"channels":["a"],"chanels":["b"]}}"#, "chanels"),
+            (r#"{"type":"Ack","payload":{"notification_id":"x","extra":1}}"#, "extra"),
+            (r#"{"type":"Ping","id":1}"#, "id"),
+        ] {
+            let e = serde_json::from_str::<ClientFrame>(raw).unwrap_err().to_string();
+            assert!(e.contains(&format!("\"{field}\"")) || e.contains(&format!("`{field}`")), "{raw}: {e}");
+        }
     }
 
     #[test]
