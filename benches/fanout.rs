@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ara::adapters::connection::{channel_sink, SinkReceiver};
+use ara::delivery::{connection_queue, QueueReceiver, SlowConsumerPolicy};
 use ara::domain::{ChannelName, Identity, NotificationDraft, Target, TenantId, UserId};
 use ara::ports::{CloseReason, ConnectionSink, OutboundFrame, SinkError};
 use ara::service::{ConnectionRegistry, DeliveryStats, Dispatcher, Limits, Transport};
@@ -82,9 +82,9 @@ fn main() {
     measure("channel, counting sink", subscribers, &counting, &Target::Channel(channel.clone()), || {});
     measure("broadcast, counting sink", subscribers, &counting, &Target::Broadcast, || {});
 
-    let receivers = parking_lot::Mutex::new(Vec::<SinkReceiver>::new());
+    let receivers = parking_lot::Mutex::new(Vec::<QueueReceiver>::new());
     let (real, channel) = dispatcher(subscribers, || {
-        let (sink, receiver) = channel_sink(1024, ara::adapters::connection::SlowConsumerPolicy::Disconnect);
+        let (sink, receiver) = connection_queue(1024, SlowConsumerPolicy::Disconnect);
         receivers.lock().push(receiver);
         sink
     });

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ara::adapters::connection::{channel_sink, Next, SlowConsumerPolicy};
 use ara::adapters::runtime::TokioTimer;
 use ara::adapters::{memory, postgres, redis};
+use ara::delivery::{connection_queue, Next, SlowConsumerPolicy};
 use ara::domain::queue::QueuePolicy;
 use ara::domain::{Identity, NotificationDraft, Target, TenantId, UserId};
 use ara::ports::{DynAckStore, DynOfflineQueue, SystemClock};
@@ -47,7 +47,12 @@ async fn service(stores: &Stores, policy: QueuePolicy) -> NotificationService {
     let dispatcher = Arc::new(Dispatcher::new(registry, Arc::new(DeliveryStats::default())));
     NotificationService::new(dispatcher, Arc::new(SystemClock), Arc::new(TokioTimer))
         .with_offline_queue(OfflineQueueConfig { store: stores.queue.clone(), policy, timeout: TIMEOUT })
-        .with_acks(AckConfig { store: stores.acks.clone(), timeout_seconds: 3600, redeliver: false, store_timeout: TIMEOUT })
+        .with_acks(AckConfig {
+            store: stores.acks.clone(),
+            timeout_seconds: 3600,
+            redeliver: false,
+            store_timeout: TIMEOUT,
+        })
 }
 
 /// Sends `RECIPIENTS / n` times to `n` users; returns the wall time.
@@ -71,7 +76,7 @@ async fn bench(name: &str, stores: Stores) {
         let notifier = service(&stores, policy).await;
         let online = users(n, &format!("on{n}"));
         for user in &online {
-            let (sink, mut receiver) = channel_sink(RECIPIENTS, SlowConsumerPolicy::Disconnect);
+            let (sink, mut receiver) = connection_queue(RECIPIENTS, SlowConsumerPolicy::Disconnect);
             let identity = Identity { tenant: tenant.clone(), user: user.clone() };
             notifier.connect(identity, Transport::WebSocket, sink, None).await.expect("registers");
             tokio::spawn(async move { while let Some(Next::Frame(_)) = receiver.next().await {} });

@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod delivery;
 pub mod domain;
 pub mod ports;
 pub mod service;

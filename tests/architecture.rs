@@ -45,6 +45,12 @@ fn domain_and_ports_import_no_runtime_or_driver() {
 }
 
 #[test]
+fn delivery_engine_imports_no_transport_or_driver() {
+    let bad = offenders("src/delivery", &["axum", "sqlx", "redis", "tower", "adapters", "app::"]);
+    assert!(bad.is_empty(), "src/delivery must not know transports or drivers:\n{}", bad.join("\n"));
+}
+
+#[test]
 fn delivery_core_imports_no_transport_or_driver() {
     let bad = offenders("src/service", &["axum", "sqlx", "redis", "tower", "tokio"]);
     assert!(bad.is_empty(), "src/service must not know transports or drivers:\n{}", bad.join("\n"));

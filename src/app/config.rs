@@ -184,7 +184,7 @@ pub struct WebSocketSettings {
     /// Largest client frame accepted.
     pub max_message_bytes: usize,
     /// `disconnect` (default) or `drop_oldest` for a connection whose queue is full.
-    pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
+    pub slow_consumer_policy: crate::delivery::SlowConsumerPolicy,
     /// A connection whose socket takes no data for this long is closed as a slow consumer.
     pub write_timeout_seconds: u64,
 }

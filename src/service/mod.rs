@@ -2,16 +2,13 @@
 //! them. Written against the ports only, so every transport (WebSocket, SSE) and every trigger (HTTP,
 //! Redis Pub/Sub) shares it.
 
-pub mod dispatcher;
-pub mod frame;
 pub mod notify;
-pub mod registry;
-pub mod stats;
 pub mod templates;
 mod user_locks;
 
-pub use dispatcher::{DispatchReport, Dispatcher};
+pub use crate::delivery::{
+    ConnectionEntry, ConnectionRegistry, DeliveryStats, DispatchReport, Dispatcher, Limits, RegisterError,
+    SubscribeError, Transport,
+};
 pub use notify::{AckConfig, AckFailure, NotificationService, OfflineQueueConfig, SendError, SendReport};
-pub use registry::{ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport};
-pub use stats::DeliveryStats;
 pub use templates::{ContentSource, ResolveError, TemplateResolver};

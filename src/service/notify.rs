@@ -27,10 +27,9 @@ use crate::ports::{
     AckError, DynAckStore, DynClock, DynOfflineQueue, DynSink, DynTimer, OutboundFrame, QueueError, Timer,
 };
 
-use super::frame::{notification_frame, trace_link};
-use super::registry::{ConnectionEntry, RegisterError, Transport};
 use super::user_locks::UserLocks;
-use super::Dispatcher;
+use crate::delivery::frame::{notification_frame, trace_link};
+use crate::delivery::{ConnectionEntry, Dispatcher, RegisterError, Transport};
 
 /// What a send did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ara::adapters::connection::{channel_sink, SlowConsumerPolicy};
 use ara::adapters::memory::{MemoryAckStore, MemoryOfflineQueue};
 use ara::adapters::runtime::TokioTimer;
+use ara::delivery::{connection_queue, SlowConsumerPolicy};
 use ara::domain::queue::QueuePolicy;
 use ara::domain::{Identity, NotificationDraft, Target, TenantId, UserId};
 use ara::ports::{AckStore, CloseReason, ConnectionSink, OfflineQueue, SystemClock};
@@ -30,7 +30,7 @@ async fn a_send_to_a_closing_connection_is_queued_and_not_tracked() {
 
     let tenant = TenantId::default_tenant();
     let user = UserId::parse("alice").unwrap();
-    let (sink, _receiver) = channel_sink(4, SlowConsumerPolicy::Disconnect);
+    let (sink, _receiver) = connection_queue(4, SlowConsumerPolicy::Disconnect);
     notifier
         .connect(Identity { tenant: tenant.clone(), user: user.clone() }, Transport::WebSocket, sink.clone(), None)
         .await

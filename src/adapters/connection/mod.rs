@@ -1,11 +1,9 @@
 //! What the WebSocket and SSE transports share: the bounded per-connection outbound queue, the
 //! registration guard, the authenticate-and-register step that precedes both, and their write spans.
 
-mod channel_sink;
 mod open;
 mod registration;
 pub mod write_span;
 
-pub use channel_sink::{channel_sink, ChannelSink, CloseWatch, Next, SinkReceiver, SlowConsumerPolicy};
 pub use open::{authenticate, bearer_token, open_connection, TokenQuery};
 pub use registration::Registration;

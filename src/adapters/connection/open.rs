@@ -5,9 +5,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{channel_sink, Registration, SinkReceiver};
+use super::Registration;
 use crate::adapters::auth::AuthError;
 use crate::adapters::http::{ApiError, AppState};
+use crate::delivery::{connection_queue, QueueReceiver};
 use crate::domain::Identity;
 use crate::service::Transport;
 
@@ -46,8 +47,8 @@ pub async fn open_connection(
     identity: Identity,
     transport: Transport,
     resume_after: Option<Uuid>,
-) -> Result<(Registration, SinkReceiver), ApiError> {
-    let (sink, receiver) = channel_sink(state.ws.outbound_queue_size, state.ws.slow_consumer_policy);
+) -> Result<(Registration, QueueReceiver), ApiError> {
+    let (sink, receiver) = connection_queue(state.ws.outbound_queue_size, state.ws.slow_consumer_policy);
     let entry = state.notifier.connect(identity, transport, sink, resume_after).await?;
     Ok((Registration::new(state.registry.clone(), entry, state.metrics.clone()), receiver))
 }

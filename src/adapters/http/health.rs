@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::dependencies::{self, probe, HealthEntries, StatsEntries};
 use super::error::ApiError;
 use super::state::AppState;
+use crate::delivery::stats::DeliverySnapshot;
 use crate::domain::ack::AckStats;
 use crate::domain::queue::QueueStats;
-use crate::service::stats::DeliverySnapshot;
 
 #[derive(Serialize)]
 pub struct Health {

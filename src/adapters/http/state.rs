@@ -19,7 +19,7 @@ pub struct WsConfig {
     pub idle_timeout: Duration,
     pub outbound_queue_size: usize,
     pub max_message_bytes: usize,
-    pub slow_consumer_policy: crate::adapters::connection::SlowConsumerPolicy,
+    pub slow_consumer_policy: crate::delivery::SlowConsumerPolicy,
     /// How long one write to a client's socket may take before the client counts as a slow consumer.
     pub write_timeout: Duration,
 }

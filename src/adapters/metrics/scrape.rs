@@ -8,7 +8,7 @@ use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncod
 
 use crate::adapters::http::AppState;
 use crate::adapters::redis::breaker::BreakerState;
-use crate::service::stats::TARGET_KINDS;
+use crate::delivery::stats::TARGET_KINDS;
 
 /// Values owned elsewhere (atomics, registry sizes, store counts), copied in at scrape time.
 pub(super) struct SnapshotGauges {

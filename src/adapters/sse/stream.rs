@@ -12,9 +12,10 @@ use tokio::time::{interval_at, Instant, Interval};
 use uuid::Uuid;
 
 use super::watchdog::{self, Progress, StreamEnd};
-use crate::adapters::connection::{write_span, Next, Registration, SinkReceiver};
+use crate::adapters::connection::{write_span, Registration};
 use crate::adapters::http::{AppState, ConnectionAbort};
 use crate::adapters::metrics::LatencyRecorder;
+use crate::delivery::{Next, QueueReceiver};
 use crate::domain::ConnectionId;
 use crate::ports::{CloseReason, OutboundFrame, TraceLink};
 
@@ -22,7 +23,7 @@ struct EventState {
     /// Unregisters the connection and stops its watchdog when the stream goes.
     end: StreamEnd,
     progress: Arc<Progress>,
-    receiver: SinkReceiver,
+    receiver: QueueReceiver,
     state: AppState,
     heartbeat: Interval,
     greeted: bool,
@@ -34,7 +35,7 @@ struct EventState {
 
 pub fn events(
     registration: Registration,
-    receiver: SinkReceiver,
+    receiver: QueueReceiver,
     state: AppState,
     abort: Option<ConnectionAbort>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::adapters::connection::{CloseWatch, Registration};
+use crate::adapters::connection::Registration;
 use crate::adapters::http::{AppState, ConnectionAbort};
+use crate::delivery::CloseWatch;
 use crate::ports::CloseReason;
 
 /// How long a closing stream may take to write its last event before its connection is dropped.

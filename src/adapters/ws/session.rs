@@ -15,9 +15,10 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientFrame, ServerFrame};
-use crate::adapters::connection::{write_span, Next, Registration, SinkReceiver};
+use crate::adapters::connection::{write_span, Registration};
 use crate::adapters::http::AppState;
 use crate::adapters::metrics::LatencyRecorder;
+use crate::delivery::{Next, QueueReceiver};
 use crate::domain::{ChannelName, ConnectionId};
 use crate::ports::AckError;
 use crate::ports::{CloseReason, OutboundFrame, TraceLink};
@@ -37,7 +38,7 @@ pub(super) fn run(
     socket: WebSocket,
     state: AppState,
     registration: Registration,
-    receiver: SinkReceiver,
+    receiver: QueueReceiver,
 ) -> impl std::future::Future<Output = ()> {
     let (tx, rx) = socket.split();
     session(tx, rx, state, registration, receiver)
@@ -48,7 +49,7 @@ async fn session(
     rx: SplitStream<WebSocket>,
     state: AppState,
     registration: Registration,
-    receiver: SinkReceiver,
+    receiver: QueueReceiver,
 ) {
     let entry = registration.entry.clone();
     let hello = ServerFrame::Connected {
@@ -98,7 +99,7 @@ fn text(frame: &OutboundFrame) -> Message {
 /// closing connection (above all a slow consumer whose socket is full) leaves the registry at once.
 async fn write_loop(
     mut tx: SplitSink<WebSocket, Message>,
-    mut rx: SinkReceiver,
+    mut rx: QueueReceiver,
     registration: &Registration,
     state: &AppState,
 ) -> bool {
@@ -133,7 +134,7 @@ enum WriteEnd {
 /// The writer's loop; returns how it ended.
 async fn write_frames(
     tx: &mut SplitSink<WebSocket, Message>,
-    rx: &mut SinkReceiver,
+    rx: &mut QueueReceiver,
     entry: &ConnectionEntry,
     state: &AppState,
     heartbeat: &mut tokio::time::Interval,
@@ -212,7 +213,7 @@ fn stalled(state: &AppState, entry: &ConnectionEntry) {
 /// replayed queue entries that were written.
 async fn write_batch(
     tx: &mut SplitSink<WebSocket, Message>,
-    rx: &mut SinkReceiver,
+    rx: &mut QueueReceiver,
     first: OutboundFrame,
     connection: ConnectionId,
     latency: &mut LatencyRecorder,

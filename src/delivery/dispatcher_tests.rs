@@ -1,7 +1,7 @@
 use super::*;
+use crate::delivery::registry::{Limits, Transport};
 use crate::domain::{ChannelName, Identity, NotificationDraft, TenantId, UserId};
 use crate::ports::ConnectionSink;
-use crate::service::registry::{Limits, Transport};
 use parking_lot::Mutex;
 
 /// Records frames up to `capacity`, then reports itself full.

@@ -1,4 +1,4 @@
-//! A [`ConnectionSink`] backed by a bounded tokio channel, plus a close signal that bypasses the queue
+//! One connection's outbound queue: a [`ConnectionSink`] backed by a bounded tokio channel, plus a close signal that bypasses the queue
 //! so that a full queue can still be told to close.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,7 +65,7 @@ pub enum SlowConsumerPolicy {
     DropOldest,
 }
 
-pub struct ChannelSink {
+pub struct ConnectionQueue {
     tx: Sender,
     close: Arc<CloseSignal>,
 }
@@ -83,7 +83,7 @@ enum Receiver {
 }
 
 /// The transport's end: frames in queue order, or the reason to close.
-pub struct SinkReceiver {
+pub struct QueueReceiver {
     rx: Receiver,
     close: Arc<CloseSignal>,
     /// Frames overwritten since the transport last reported them.
@@ -98,7 +98,7 @@ pub enum Next {
 }
 
 /// Creates a sink whose queue holds at most `capacity` frames.
-pub fn channel_sink(capacity: usize, policy: SlowConsumerPolicy) -> (Arc<ChannelSink>, SinkReceiver) {
+pub fn connection_queue(capacity: usize, policy: SlowConsumerPolicy) -> (Arc<ConnectionQueue>, QueueReceiver) {
     let capacity = capacity.max(1);
     let (tx, rx) = match policy {
         SlowConsumerPolicy::Disconnect => {
@@ -112,10 +112,10 @@ pub fn channel_sink(capacity: usize, policy: SlowConsumerPolicy) -> (Arc<Channel
     };
     let close =
         Arc::new(CloseSignal { reason: Mutex::new(None), closing: AtomicBool::new(false), notify: Notify::new() });
-    (Arc::new(ChannelSink { tx, close: close.clone() }), SinkReceiver { rx, close, dropped: 0 })
+    (Arc::new(ConnectionQueue { tx, close: close.clone() }), QueueReceiver { rx, close, dropped: 0 })
 }
 
-impl ConnectionSink for ChannelSink {
+impl ConnectionSink for ConnectionQueue {
     fn try_send(&self, frame: OutboundFrame) -> Result<(), SinkError> {
         // A connection being closed takes nothing more, so a slow consumer is reported (and counted)
         // once, not on every later dispatch.
@@ -143,7 +143,7 @@ impl ConnectionSink for ChannelSink {
     }
 }
 
-impl SinkReceiver {
+impl QueueReceiver {
     /// Waits for the next frame; a pending close takes precedence over queued frames.
     pub async fn next(&mut self) -> Option<Next> {
         if let Some(reason) = self.close.reason.lock().clone() {
