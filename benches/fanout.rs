@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ara::delivery::{connection_queue, QueueReceiver, SlowConsumerPolicy};
+use ara::delivery::{ConnectionRegistry, DeliveryStats, Dispatcher};
 use ara::domain::{ChannelName, Identity, NotificationDraft, Target, TenantId, UserId};
+use ara::domain::{Limits, Transport};
 use ara::ports::{CloseReason, ConnectionSink, OutboundFrame, SinkError};
-use ara::service::{ConnectionRegistry, DeliveryStats, Dispatcher, Limits, Transport};
 
 /// Sends per round; stays below the channel sink's capacity so that nobody becomes a slow consumer.
 const ROUND: usize = 64;
@@ -33,15 +34,16 @@ impl ConnectionSink for CountingSink {
 fn dispatcher(subscribers: usize, sink: impl Fn() -> Arc<dyn ConnectionSink>) -> (Dispatcher, ChannelName) {
     let limits =
         Limits { max_connections: subscribers, max_connections_per_user: 1, max_subscriptions_per_connection: 1 };
-    let registry = Arc::new(ConnectionRegistry::new(limits));
+    let registry = Arc::new(ConnectionRegistry::new());
     let channel = ChannelName::parse("bench").expect("valid channel");
     for i in 0..subscribers {
         let identity = Identity {
             tenant: TenantId::default_tenant(),
             user: UserId::parse(&format!("user-{i}")).expect("valid user"),
         };
-        let entry = registry.register(identity, Transport::WebSocket, sink(), chrono::Utc::now()).expect("room");
-        registry.subscribe(&entry, std::slice::from_ref(&channel)).expect("subscribed");
+        let entry =
+            registry.register(identity, Transport::WebSocket, sink(), chrono::Utc::now(), &limits).expect("room");
+        registry.subscribe(&entry, std::slice::from_ref(&channel), 1).expect("subscribed");
     }
     (Dispatcher::new(registry, Arc::new(DeliveryStats::default())), channel)
 }

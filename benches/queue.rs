@@ -69,7 +69,7 @@ async fn run(name: &str, queue: Arc<dyn OfflineQueue>, work: Work) {
         async move {
             let (user, items) = &w[u];
             for item in items {
-                q.enqueue(user, item).await.expect("enqueue");
+                q.enqueue(user, item, PER_USER).await.expect("enqueue");
             }
         }
     })
@@ -98,7 +98,7 @@ async fn run(name: &str, queue: Arc<dyn OfflineQueue>, work: Work) {
     );
 }
 
-async fn bench_postgres(policy: QueuePolicy, work: Work) {
+async fn bench_postgres(work: Work) {
     let admin_url = std::env::var("ARA_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("ara_bench_{}", uuid::Uuid::now_v7().simple());
@@ -114,7 +114,7 @@ async fn bench_postgres(policy: QueuePolicy, work: Work) {
     let pool = postgres::connect(&url, TASKS as u32, std::time::Duration::from_secs(5))
         .await
         .expect("connect to the bench database");
-    run("postgres", Arc::new(postgres::PostgresOfflineQueue::new(pool.clone(), policy)), work).await;
+    run("postgres", Arc::new(postgres::PostgresOfflineQueue::new(pool.clone())), work).await;
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop database");
 }
@@ -130,17 +130,17 @@ async fn main() {
     let work = workload(&policy);
     for backend in backends {
         match backend.as_str() {
-            "memory" => run("memory", Arc::new(memory::MemoryOfflineQueue::new(policy)), Arc::clone(&work)).await,
+            "memory" => run("memory", Arc::new(memory::MemoryOfflineQueue::new()), Arc::clone(&work)).await,
             "redis" => {
                 let url = std::env::var("ARA_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
                 let prefix = format!("ara-bench-{}", uuid::Uuid::now_v7().simple());
                 // Replay removes every entry, so the queue keys and the registry are gone afterwards.
-                match redis::RedisOfflineQueue::connect(&url, &prefix, policy).await {
+                match redis::RedisOfflineQueue::connect(&url, &prefix).await {
                     Ok(queue) => run("redis", Arc::new(queue), Arc::clone(&work)).await,
                     Err(e) => println!("redis: skipped, unreachable: {e}"),
                 }
             }
-            "postgres" => bench_postgres(policy, Arc::clone(&work)).await,
+            "postgres" => bench_postgres(Arc::clone(&work)).await,
             other => println!("unknown backend {other:?}; expected memory, redis or postgres"),
         }
     }

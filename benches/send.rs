@@ -11,16 +11,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ara::adapters::auth::{JwtAuth, JwtSettings};
 use ara::adapters::runtime::TokioTimer;
 use ara::adapters::{memory, postgres, redis};
-use ara::delivery::{connection_queue, Next, SlowConsumerPolicy};
+use ara::delivery::Next;
 use ara::domain::queue::QueuePolicy;
-use ara::domain::{Identity, NotificationDraft, Target, TenantId, UserId};
-use ara::ports::{DynAckStore, DynOfflineQueue, SystemClock};
-use ara::service::{
-    AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
-    Transport,
-};
+use ara::domain::{ConnectionPolicy, Identity, Limits, NotificationDraft, Target, TenantId, Transport, UserId};
+use ara::ports::{DynAckStore, DynOfflineQueue, PolicySource, RateQuotas, SystemClock};
+use ara::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
 use sqlx::Connection;
 
 /// Recipients per case: the number of sends is this divided by the users per send.
@@ -42,17 +40,42 @@ fn draft(tenant: &TenantId) -> NotificationDraft {
     NotificationDraft::new(tenant.clone(), "order.updated".into(), payload, None, None, 4096).expect("a valid draft")
 }
 
-async fn service(stores: &Stores, policy: QueuePolicy) -> NotificationService {
-    let registry = Arc::new(ConnectionRegistry::new(Limits { max_connections: 10_000, ..Limits::default() }));
-    let dispatcher = Arc::new(Dispatcher::new(registry, Arc::new(DeliveryStats::default())));
-    NotificationService::new(dispatcher, Arc::new(SystemClock), Arc::new(TokioTimer))
-        .with_offline_queue(OfflineQueueConfig { store: stores.queue.clone(), policy, timeout: TIMEOUT })
-        .with_acks(AckConfig {
-            store: stores.acks.clone(),
-            timeout_seconds: 3600,
-            redeliver: false,
-            store_timeout: TIMEOUT,
-        })
+/// The defaults, with room for every connection of the bench and a connection queue big enough for
+/// its sends.
+struct BenchPolicies;
+
+impl PolicySource for BenchPolicies {
+    fn limits(&self, _: &TenantId) -> Limits {
+        Limits { max_connections: 10_000, ..Limits::default() }
+    }
+    fn connection(&self, _: &TenantId) -> ConnectionPolicy {
+        ConnectionPolicy { outbound_queue_size: RECIPIENTS, ..ConnectionPolicy::default() }
+    }
+    fn queue(&self, _: &TenantId) -> QueuePolicy {
+        QueuePolicy::default()
+    }
+    fn max_payload_bytes(&self, _: &TenantId) -> usize {
+        4096
+    }
+    fn rate_quotas(&self) -> Option<RateQuotas> {
+        None
+    }
+}
+
+fn service(stores: &Stores) -> Arc<NotificationService> {
+    let parts = ServiceParts {
+        clock: Arc::new(SystemClock),
+        timer: Arc::new(TokioTimer),
+        policies: Arc::new(BenchPolicies),
+        templates: Arc::new(TemplateResolver::new(Arc::new(memory::MemoryTemplateStore::new()), Arc::new(SystemClock))),
+        verifier: Arc::new(JwtAuth::new(JwtSettings { secret: "bench".into(), ..Default::default() })),
+    };
+    let acks =
+        AckConfig { store: stores.acks.clone(), timeout_seconds: 3600, redeliver: false, store_timeout: TIMEOUT };
+    let service = NotificationService::new(parts)
+        .with_offline_queue(QueueConfig { store: stores.queue.clone(), timeout: TIMEOUT })
+        .with_acks(acks);
+    Arc::new(service)
 }
 
 /// Sends `RECIPIENTS / n` times to `n` users; returns the wall time.
@@ -71,14 +94,15 @@ async fn run_case(notifier: &NotificationService, tenant: &TenantId, targets: &[
 
 async fn bench(name: &str, stores: Stores) {
     let tenant = TenantId::parse("bench").expect("a valid tenant");
-    let policy = QueuePolicy::default();
     for n in FANOUTS {
-        let notifier = service(&stores, policy).await;
+        let notifier = service(&stores);
         let online = users(n, &format!("on{n}"));
+        let mut handles = Vec::with_capacity(n);
         for user in &online {
-            let (sink, mut receiver) = connection_queue(RECIPIENTS, SlowConsumerPolicy::Disconnect);
             let identity = Identity { tenant: tenant.clone(), user: user.clone() };
-            notifier.connect(identity, Transport::WebSocket, sink, None).await.expect("registers");
+            let (handle, mut receiver) =
+                notifier.connect(identity, Transport::WebSocket, None, &[]).await.expect("registers");
+            handles.push(handle);
             tokio::spawn(async move { while let Some(Next::Frame(_)) = receiver.next().await {} });
         }
         let took = run_case(&notifier, &tenant, &online).await;
@@ -86,6 +110,7 @@ async fn bench(name: &str, stores: Stores) {
         let offline = users(n, &format!("off{n}"));
         let took = run_case(&notifier, &tenant, &offline).await;
         report(name, "offline", n, took);
+        drop(handles);
     }
 }
 
@@ -114,9 +139,8 @@ async fn bench_postgres() {
         _ => format!("{admin_url}/{name}"),
     };
     let pool = postgres::connect(&url, 16, TIMEOUT).await.expect("connect to the bench database");
-    let policy = QueuePolicy::default();
     let stores = Stores {
-        queue: Arc::new(postgres::PostgresOfflineQueue::new(pool.clone(), policy)),
+        queue: Arc::new(postgres::PostgresOfflineQueue::new(pool.clone())),
         acks: Arc::new(postgres::PostgresAckStore::new(pool.clone())),
     };
     bench("postgres", stores).await;
@@ -127,9 +151,8 @@ async fn bench_postgres() {
 async fn bench_redis() {
     let url = std::env::var("ARA_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("ara-bench-{}", uuid::Uuid::now_v7().simple());
-    let policy = QueuePolicy::default();
     let (queue, acks) = match (
-        redis::RedisOfflineQueue::connect(&url, &prefix, policy).await,
+        redis::RedisOfflineQueue::connect(&url, &prefix).await,
         redis::RedisAckStore::connect(&url, &prefix).await,
     ) {
         (Ok(queue), Ok(acks)) => (queue, acks),
@@ -157,9 +180,8 @@ async fn main() {
     for backend in backends {
         match backend.as_str() {
             "memory" => {
-                let policy = QueuePolicy::default();
                 let stores = Stores {
-                    queue: Arc::new(memory::MemoryOfflineQueue::new(policy)),
+                    queue: Arc::new(memory::MemoryOfflineQueue::new()),
                     acks: Arc::new(memory::MemoryAckStore::with_max_records(10 * RECIPIENTS)),
                 };
                 bench("memory", stores).await;

@@ -16,7 +16,28 @@ use chrono::{DateTime, Duration, Utc};
 use support_backends::{base_now, notification, user, Opened};
 use uuid::Uuid;
 
-type Queue = Opened<dyn OfflineQueue>;
+/// A store under test and the per-user cap its test applies on every enqueue (the caller's policy).
+struct Queue {
+    store: Opened<dyn OfflineQueue>,
+    max_per_user: usize,
+}
+
+impl std::ops::Deref for Queue {
+    type Target = dyn OfflineQueue;
+    fn deref(&self) -> &(dyn OfflineQueue + 'static) {
+        &*self.store
+    }
+}
+
+impl Queue {
+    fn new(store: Arc<dyn OfflineQueue>, cleanup: Option<support_backends::Cleanup>, policy: QueuePolicy) -> Self {
+        Self { store: Opened::new(store, cleanup), max_per_user: policy.max_per_user }
+    }
+
+    async fn push(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, ara::ports::QueueError> {
+        self.store.enqueue(user, item, self.max_per_user).await
+    }
+}
 
 /// Opens a fresh, empty queue with `policy`; `None` when the backend is absent and skipping is allowed.
 trait Backend {
@@ -29,15 +50,15 @@ struct Postgres;
 
 impl Backend for Memory {
     async fn open(policy: QueuePolicy) -> Option<Queue> {
-        Some(Opened::new(Arc::new(memory::MemoryOfflineQueue::new(policy)), None))
+        Some(Queue::new(Arc::new(memory::MemoryOfflineQueue::new()), None, policy))
     }
 }
 
 impl Backend for Redis {
     async fn open(policy: QueuePolicy) -> Option<Queue> {
         let (url, prefix, cleanup) = support_backends::redis_target();
-        match redis::RedisOfflineQueue::connect(&url, &prefix, policy).await {
-            Ok(queue) => Some(Opened::new(Arc::new(queue), Some(cleanup))),
+        match redis::RedisOfflineQueue::connect(&url, &prefix).await {
+            Ok(queue) => Some(Queue::new(Arc::new(queue), Some(cleanup), policy)),
             Err(e) => support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e),
         }
     }
@@ -46,7 +67,7 @@ impl Backend for Redis {
 impl Backend for Postgres {
     async fn open(policy: QueuePolicy) -> Option<Queue> {
         let (pool, cleanup) = support_backends::postgres_database().await?;
-        Some(Opened::new(Arc::new(postgres::PostgresOfflineQueue::new(pool, policy)), Some(cleanup)))
+        Some(Queue::new(Arc::new(postgres::PostgresOfflineQueue::new(pool)), Some(cleanup), policy))
     }
 }
 
@@ -64,9 +85,9 @@ fn ids(items: &[QueuedNotification]) -> Vec<Uuid> {
     items.iter().map(|i| i.notification.id).collect()
 }
 
-async fn enqueue_all(queue: &dyn OfflineQueue, key: &UserKey, items: &[QueuedNotification]) {
+async fn enqueue_all(queue: &Queue, key: &UserKey, items: &[QueuedNotification]) {
     for i in items {
-        assert_eq!(queue.enqueue(key, i).await.unwrap(), 0, "nothing should overflow here");
+        assert_eq!(queue.push(key, i).await.unwrap(), 0, "nothing should overflow here");
     }
 }
 
@@ -75,7 +96,7 @@ async fn fifo_replay_order<B: Backend>() {
     let Some(queue) = B::open(policy).await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let items: Vec<_> = (0..5).map(|n| item(&alice, n, now, None, &policy)).collect();
-    enqueue_all(&*queue, &alice, &items).await;
+    enqueue_all(&queue, &alice, &items).await;
 
     let all = queue.peek(&alice, 10, now).await.unwrap();
     assert_eq!(all, items, "entries come back whole and oldest first");
@@ -91,7 +112,7 @@ async fn payloads_round_trip_verbatim<B: Backend>() {
     let (alice, now) = (user("acme", "alice"), base_now());
     let mut entry = item(&alice, 0, now, None, &policy);
     entry.notification.payload = serde_json::json!({"nul": "a\u{0}b", "emoji": "🦀", "deep": [[{"x": null}]]});
-    enqueue_all(&*queue, &alice, std::slice::from_ref(&entry)).await;
+    enqueue_all(&queue, &alice, std::slice::from_ref(&entry)).await;
     assert_eq!(queue.peek(&alice, 10, now).await.unwrap(), vec![entry]);
 }
 
@@ -102,7 +123,7 @@ async fn overflow_drops_oldest<B: Backend>() {
     let items: Vec<_> = (0..5).map(|n| item(&alice, n, now, None, &policy)).collect();
     let mut dropped = Vec::new();
     for i in &items {
-        dropped.push(queue.enqueue(&alice, i).await.unwrap());
+        dropped.push(queue.push(&alice, i).await.unwrap());
     }
     assert_eq!(dropped, [0, 0, 0, 1, 1]);
     assert_eq!(ids(&queue.peek(&alice, 10, now).await.unwrap()), ids(&items[2..]));
@@ -113,7 +134,7 @@ async fn expiry_by_queue_ttl<B: Backend>() {
     let Some(queue) = B::open(policy).await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let entry = item(&alice, 0, now, None, &policy);
-    enqueue_all(&*queue, &alice, std::slice::from_ref(&entry)).await;
+    enqueue_all(&queue, &alice, std::slice::from_ref(&entry)).await;
     assert_eq!(queue.peek(&alice, 10, entry.expires_at - Duration::milliseconds(1)).await.unwrap().len(), 1);
     assert!(queue.peek(&alice, 10, entry.expires_at).await.unwrap().is_empty(), "expired at expires_at");
     assert!(queue.peek(&alice, 10, now + Duration::hours(2)).await.unwrap().is_empty());
@@ -125,7 +146,7 @@ async fn expiry_by_own_ttl<B: Backend>() {
     let (alice, now) = (user("acme", "alice"), base_now());
     let short = item(&alice, 0, now, Some(5), &policy);
     let long = item(&alice, 1, now, None, &policy);
-    enqueue_all(&*queue, &alice, &[short.clone(), long.clone()]).await;
+    enqueue_all(&queue, &alice, &[short.clone(), long.clone()]).await;
     assert_eq!(queue.peek(&alice, 10, now + Duration::seconds(4)).await.unwrap(), [short, long.clone()]);
     assert_eq!(queue.peek(&alice, 10, now + Duration::seconds(5)).await.unwrap(), std::slice::from_ref(&long));
     // An expired entry does not count towards the limit either.
@@ -138,8 +159,8 @@ async fn purge_expired<B: Backend>() {
     let (alice, bob, now) = (user("acme", "alice"), user("acme", "bob"), base_now());
     let a = [item(&alice, 0, now, Some(5), &policy), item(&alice, 1, now, None, &policy)];
     let b = [item(&bob, 2, now, Some(5), &policy), item(&bob, 3, now, Some(6), &policy)];
-    enqueue_all(&*queue, &alice, &a).await;
-    enqueue_all(&*queue, &bob, &b).await;
+    enqueue_all(&queue, &alice, &a).await;
+    enqueue_all(&queue, &bob, &b).await;
 
     assert_eq!(queue.purge_expired(now + Duration::seconds(1)).await.unwrap(), 0);
     // Entry n is created n ms after `now`, and its own ttl counts from then.
@@ -157,7 +178,7 @@ async fn remove_only_given_ids<B: Backend>() {
     let Some(queue) = B::open(policy).await else { return };
     let (alice, bob, now) = (user("acme", "alice"), user("acme", "bob"), base_now());
     let items: Vec<_> = (0..4).map(|n| item(&alice, n, now, None, &policy)).collect();
-    enqueue_all(&*queue, &alice, &items).await;
+    enqueue_all(&queue, &alice, &items).await;
 
     assert_eq!(queue.remove(&bob, &ids(&items)).await.unwrap(), 0, "bob's queue holds none of them");
     let removed = queue.remove(&alice, &[items[1].notification.id, items[3].notification.id, Uuid::now_v7()]).await;
@@ -171,7 +192,7 @@ async fn tenant_isolation<B: Backend>() {
     let Some(queue) = B::open(policy).await else { return };
     let (in_acme, in_globex, now) = (user("acme", "alice"), user("globex", "alice"), base_now());
     let entry = item(&in_acme, 0, now, None, &policy);
-    enqueue_all(&*queue, &in_acme, std::slice::from_ref(&entry)).await;
+    enqueue_all(&queue, &in_acme, std::slice::from_ref(&entry)).await;
 
     assert!(queue.peek(&in_globex, 10, now).await.unwrap().is_empty());
     assert_eq!(queue.remove(&in_globex, &[entry.notification.id]).await.unwrap(), 0);
@@ -192,11 +213,11 @@ async fn concurrent_enqueue_during_replay<B: Backend>() {
 
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let (queue, alice) = (Arc::clone(&queue.store), alice.clone());
+        let (store, alice) = (Arc::clone(&queue.store.store), alice.clone());
         writers.push(tokio::spawn(async move {
             for i in 0..PER_WRITER {
                 let entry = item(&alice, w * 1000 + i, now, None, &policy);
-                assert_eq!(queue.enqueue(&alice, &entry).await.unwrap(), 0);
+                assert_eq!(store.enqueue(&alice, &entry, policy.max_per_user).await.unwrap(), 0);
                 tokio::task::yield_now().await;
             }
         }));
@@ -234,8 +255,8 @@ async fn stats_count_messages_and_users<B: Backend>() {
     let (alice, bob, now) = (user("acme", "alice"), user("globex", "bob"), base_now());
     let a: Vec<_> = (0..3).map(|n| item(&alice, n, now, None, &policy)).collect();
     let b: Vec<_> = (3..5).map(|n| item(&bob, n, now, None, &policy)).collect();
-    enqueue_all(&*queue, &alice, &a).await;
-    enqueue_all(&*queue, &bob, &b).await;
+    enqueue_all(&queue, &alice, &a).await;
+    enqueue_all(&queue, &bob, &b).await;
     assert_eq!(queue.stats().await.unwrap(), QueueStats { queued_messages: 5, users_with_queue: 2 });
     queue.remove(&alice, &ids(&a)).await.unwrap();
     assert_eq!(queue.stats().await.unwrap(), QueueStats { queued_messages: 2, users_with_queue: 1 });

@@ -10,32 +10,42 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
+use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnostic};
+use super::policies::StaticPolicies;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{router, serve, AppState, ServeConfig, Shared, Timeouts, WsConfig};
-use crate::adapters::metrics::Metrics;
+use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts};
+use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
-use crate::ports::{CloseReason, SystemClock};
-use crate::service::{
-    AckConfig, ConnectionRegistry, DeliveryStats, Dispatcher, Limits, NotificationService, OfflineQueueConfig,
-    TemplateResolver,
-};
+use crate::adapters::{sse, ws};
+use crate::domain::ErrorChain;
+use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
+use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot register metrics: {0}")]
+    #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
-    #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT): {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    service: Arc<NotificationService>,
+    /// Cancelled when the server begins to shut down.
+    shutdown: CancellationToken,
+    /// WebSocket connection tasks, awaited at shutdown.
+    tasks: TaskTracker,
+    metrics: Arc<Metrics>,
     router: axum::Router,
     serve: ServeConfig,
     shutdown_timeout: Duration,
@@ -48,62 +58,73 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         warn_about_development_defaults(&settings);
-        let ws = &settings.websocket;
-        let registry = Arc::new(ConnectionRegistry::new(Limits {
-            max_connections: ws.max_connections,
-            max_connections_per_user: ws.max_connections_per_user,
-            max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
-        }));
-        let dispatcher = Arc::new(Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())));
+        let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
+        let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
-        let mut notifier = NotificationService::new(dispatcher, Arc::new(SystemClock), Arc::new(TokioTimer));
-        if let Some((queue, policy)) = stores.queue {
-            notifier =
-                notifier.with_offline_queue(OfflineQueueConfig { store: queue.store, policy, timeout: queue.timeout });
+        let jwt = JwtAuth::new(JwtSettings {
+            secret: settings.jwt_secret().to_owned(),
+            issuer: settings.jwt.issuer.clone(),
+            audience: settings.jwt.audience.clone(),
+        });
+        let mut service = NotificationService::new(ServiceParts {
+            clock: Arc::new(SystemClock),
+            timer: Arc::new(TokioTimer),
+            policies: policies.clone(),
+            templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
+            verifier: Arc::new(jwt),
+        })
+        .with_observer(metrics.clone());
+        let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
+        if let Some(queue) = stores.queue {
+            store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));
+            service = service.with_offline_queue(QueueConfig { store: queue.store, timeout: queue.timeout });
         }
         if let Some(acks) = stores.acks {
-            notifier = notifier.with_acks(AckConfig {
+            store_diagnostics.push(Arc::new(AckDiagnostic(acks.store.clone())));
+            service = service.with_acks(AckConfig {
                 store: acks.store,
                 timeout_seconds: settings.ack.timeout_seconds,
                 redeliver: settings.ack.redeliver,
                 store_timeout: acks.timeout,
             });
         }
-        let notifier = Arc::new(notifier);
-        let templates = Arc::new(TemplateResolver::new(stores.templates, Arc::new(SystemClock)));
-        let resilience = resilience::open(&settings, redis).await?;
-        let jwt = JwtAuth::new(JwtSettings {
-            secret: settings.jwt_secret().to_owned(),
-            issuer: settings.jwt.issuer.clone(),
-            audience: settings.jwt.audience.clone(),
-        });
-        let state = AppState::new(Shared {
-            notifier,
-            templates,
-            registry,
-            jwt: Arc::new(jwt),
+        store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
+        let service = Arc::new(service);
+        let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
+        let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let api = AppState::new(Shared {
+            service: service.clone(),
             api_key: settings.api_key().map(Arc::from),
-            ws: WsConfig {
-                heartbeat_interval: Duration::from_secs(ws.heartbeat_interval_seconds),
-                idle_timeout: Duration::from_secs(ws.connection_timeout_seconds),
-                outbound_queue_size: ws.outbound_queue_size,
-                max_message_bytes: ws.max_message_bytes,
-                slow_consumer_policy: ws.slow_consumer_policy,
-                write_timeout: Duration::from_secs(ws.write_timeout_seconds.max(1)),
-            },
             body_limit_bytes: settings.server.body_limit_bytes,
             request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            shutdown: shutdown.clone(),
             rate_limit: resilience.rate_limit.clone(),
-            redis: resilience.redis.clone(),
-            metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
+            diagnostics: diagnostics.clone(),
+            metrics: metrics.clone(),
         });
+        let mut ws_routes = ws::router(ws::WsState::new(ws::WsShared {
+            service: service.clone(),
+            metrics: metrics.clone(),
+            tasks: tasks.clone(),
+        }));
+        let mut sse_routes = sse::router(sse::SseState { service: service.clone(), metrics: metrics.clone() });
+        if let Some(policy) = &resilience.rate_limit {
+            // New connections are limited per client address, before authentication.
+            let per_ip = || axum::middleware::from_fn_with_state(policy.clone(), rate_limit::limit_connections);
+            ws_routes = ws_routes.route_layer(per_ip());
+            sse_routes = sse_routes.route_layer(per_ip());
+        }
+        let metrics_routes =
+            metrics::router(MetricsState { metrics: metrics.clone(), service: service.clone(), diagnostics });
+        let routes = http::fallbacks(http::router(api).merge(ws_routes).merge(sse_routes).merge(metrics_routes))
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record_http));
+        let router = http::edge(routes, settings.cors.origin_list());
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
-        let router = router(state.clone(), settings.cors.origin_list());
         let serve = ServeConfig {
             timeouts: Timeouts {
                 header_read: Duration::from_secs(settings.server.header_read_timeout_seconds),
@@ -120,11 +141,14 @@ impl Application {
         };
         Ok(Self {
             listener,
-            state,
+            service,
+            shutdown,
+            tasks,
+            metrics,
             router,
             serve,
             shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_seconds),
-            cleanup_interval: Duration::from_secs(ws.cleanup_interval_seconds),
+            cleanup_interval: Duration::from_secs(settings.websocket.cleanup_interval_seconds),
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
@@ -137,11 +161,7 @@ impl Application {
 
     /// Cancelling this token shuts the server down gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.state.shutdown.clone()
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
+        self.shutdown.clone()
     }
 
     /// Serves until the shutdown token is cancelled, then closes every connection with 1001 and
@@ -149,7 +169,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             listener,
-            state,
+            service,
+            shutdown,
+            tasks,
+            metrics,
             router,
             serve: serve_config,
             shutdown_timeout,
@@ -158,45 +181,44 @@ impl Application {
             ack_cleanup_interval,
             resilience,
         } = self;
-        let resilience_tasks = resilience.spawn(&state);
-        let idle_timeout_ms = state.ws.idle_timeout.as_millis() as i64;
+        let resilience_tasks = resilience.spawn(&service, &shutdown);
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
-            spawn_periodic(&state, cleanup_interval, move |notifier| async move {
-                let closed = notifier.dispatcher().registry().close_idle(chrono::Utc::now(), idle_timeout_ms);
+            spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {
+                let closed = service.close_idle(chrono::Utc::now());
                 if closed > 0 {
                     tracing::info!(closed, "closed idle connections");
                 }
             }),
-            spawn_periodic(&state, queue_cleanup_interval, |notifier| async move {
-                match notifier.purge_expired_queue().await {
+            spawn_periodic(&service, &shutdown, queue_cleanup_interval, |service| async move {
+                match service.purge_expired_queue().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "purged expired offline queue entries"),
-                    Err(e) => tracing::warn!(error = %e, "offline queue cleanup failed"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "offline queue cleanup failed"),
                 }
             }),
-            spawn_periodic(&state, ack_cleanup_interval, |notifier| async move {
-                match notifier.expire_acks().await {
+            spawn_periodic(&service, &shutdown, ack_cleanup_interval, |service| async move {
+                match service.expire_acks().await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(expired = n, "expired unacknowledged notifications"),
-                    Err(e) => tracing::warn!(error = %e, "ACK expiry failed"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "ACK expiry failed"),
                 }
             }),
         ];
-        let token = state.shutdown.clone();
-        let registry = state.registry.clone();
+        let token = shutdown.clone();
+        let closing = service.clone();
         let on_shutdown = async move {
             token.cancelled().await;
-            registry.close_all(CloseReason::Shutdown);
+            closing.begin_shutdown();
         };
-        let served = serve(listener, router, serve_config, state.metrics.clone(), on_shutdown);
+        let served = serve(listener, router, serve_config, metrics, on_shutdown);
         let result = tokio::select! {
             () = served => Ok(()),
             // HTTP keep-alive connections may outlive the grace period; they do not hold shutdown.
-            _ = async { state.shutdown.cancelled().await; tokio::time::sleep(shutdown_timeout).await } => Ok(()),
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(shutdown_timeout).await } => Ok(()),
         };
-        state.tasks.close();
-        if tokio::time::timeout(shutdown_timeout, state.tasks.wait()).await.is_err() {
+        tasks.close();
+        if tokio::time::timeout(shutdown_timeout, tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
         for task in background.into_iter().chain(resilience_tasks) {
@@ -208,13 +230,18 @@ impl Application {
 }
 
 /// Runs `job` every `every` until shutdown.
-fn spawn_periodic<F, Fut>(state: &AppState, every: Duration, job: F) -> tokio::task::JoinHandle<()>
+fn spawn_periodic<F, Fut>(
+    service: &Arc<NotificationService>,
+    shutdown: &CancellationToken,
+    every: Duration,
+    job: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn(Arc<NotificationService>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let notifier = state.notifier.clone();
-    let token = state.shutdown.clone();
+    let notifier = service.clone();
+    let token = shutdown.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;

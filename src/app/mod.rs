@@ -3,8 +3,10 @@
 pub mod application;
 pub mod cli;
 pub mod config;
+mod diagnostics;
 pub mod fd_limit;
 pub mod logging;
+mod policies;
 mod resilience;
 mod stores;
 pub mod telemetry;

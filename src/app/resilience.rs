@@ -11,20 +11,26 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::config::{RateLimitBackend, Settings, StoreBackend};
+use super::diagnostics::RateLimiterDiagnostic;
 use super::stores::StoreError;
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{AppState, RateLimitPolicy, RedisHandles};
+use crate::adapters::http::RateLimitPolicy;
 use crate::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter, RedisRateLimiter};
 use crate::adapters::redis::breaker::BreakerSettings;
 use crate::adapters::redis::pubsub::{self, PubSubSettings, PubSubStatus};
-use crate::adapters::redis::{ResilienceSettings, ResilientRedis};
-use crate::ports::DynRateLimiter;
+use crate::adapters::redis::{PubSubDiagnostic, RedisDiagnostic, ResilienceSettings, ResilientRedis};
+use crate::ports::{DynDiagnostic, DynPolicySource, DynRateLimiter, DynTransportMetrics};
+use crate::service::NotificationService;
+use tokio_util::sync::CancellationToken;
 
 pub struct Resilience {
     pub rate_limit: Option<Arc<RateLimitPolicy>>,
-    pub redis: RedisHandles,
+    /// The Redis limiter's local fallback, for `/stats`.
+    pub fallback: Option<Arc<FallbackRateLimiter>>,
+    pub connection: Option<Arc<ResilientRedis>>,
+    pub pubsub: Option<Arc<PubSubStatus>>,
     local_limiter: Option<(Arc<LocalRateLimiter>, Duration)>,
-    pubsub: Option<PubSubSettings>,
+    pubsub_settings: Option<PubSubSettings>,
 }
 
 /// Opens the one Redis connection (breaker, timeout, reconnection) that every Redis feature shares —
@@ -44,15 +50,21 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     Ok(Some(connection))
 }
 
-pub async fn open(settings: &Settings, connection: Option<Arc<ResilientRedis>>) -> Result<Resilience, StoreError> {
+pub async fn open(
+    settings: &Settings,
+    connection: Option<Arc<ResilientRedis>>,
+    policies: DynPolicySource,
+    metrics: DynTransportMetrics,
+) -> Result<Resilience, StoreError> {
     let r = &settings.ratelimit;
     let redis_limiter = r.enabled && r.backend == RateLimitBackend::Redis;
     let mut local_limiter = None;
+    let mut fallback = None;
     let rate_limit = if r.enabled {
-        let (Some(http), Some(connections)) = (r.http_quota(), r.connection_quota()) else {
+        if policies.rate_quotas().is_none() {
             let message = "RATELIMIT_HTTP_* and RATELIMIT_WS_* must be greater than 0".into();
             return Err(StoreError::Unavailable { setting: "RATELIMIT_ENABLED", backend: "rate limiter", message });
-        };
+        }
         let local = Arc::new(LocalRateLimiter::new());
         local_limiter = Some((local.clone(), Duration::from_secs(r.cleanup_interval_seconds)));
         let trusted = settings.trusted_proxies.as_deref().map(parse_trusted_proxies).transpose();
@@ -61,33 +73,30 @@ pub async fn open(settings: &Settings, connection: Option<Arc<ResilientRedis>>) 
             backend: "rate limiter",
             message,
         })?;
-        let policy = match (&connection, redis_limiter) {
+        let limiter: DynRateLimiter = match (&connection, redis_limiter) {
             (Some(redis), true) => {
                 // The limiter appends to its prefix as it is; the separator every prefix gets is added here.
                 let prefix = format!("{}:", r.redis_key_prefix);
                 let primary = Arc::new(RedisRateLimiter::new(redis.clone(), &prefix));
-                let fallback = Arc::new(FallbackRateLimiter::new(primary, local));
-                let limiter: DynRateLimiter = fallback.clone();
-                let mut policy = RateLimitPolicy::new(limiter, http, connections, trusted.unwrap_or_default());
-                policy.fallback = Some(fallback);
-                policy
+                let with_fallback = Arc::new(FallbackRateLimiter::new(primary, local));
+                fallback = Some(with_fallback.clone());
+                with_fallback
             }
-            _ => RateLimitPolicy::new(local, http, connections, trusted.unwrap_or_default()),
+            _ => local,
         };
-        Some(Arc::new(policy))
+        Some(Arc::new(RateLimitPolicy::new(limiter, policies, trusted.unwrap_or_default(), metrics)))
     } else {
         None
     };
-    let pubsub = settings.redis.pubsub_enabled.then(|| PubSubSettings {
+    let pubsub_settings = settings.redis.pubsub_enabled.then(|| PubSubSettings {
         channels: settings.redis.channel_list(),
-        max_payload_bytes: settings.server.body_limit_bytes,
         timeout: Duration::from_millis(settings.redis.timeout_ms),
         keepalive_interval: Duration::from_millis(settings.redis.pubsub_keepalive_ms),
         reconnect_min_delay: Duration::from_millis(settings.redis.reconnect_min_delay_ms),
         reconnect_max_delay: Duration::from_millis(settings.redis.reconnect_max_delay_ms),
     });
-    let redis = RedisHandles { connection, pubsub: pubsub.as_ref().map(|_| Arc::new(PubSubStatus::default())) };
-    Ok(Resilience { rate_limit, redis, local_limiter, pubsub })
+    let pubsub = pubsub_settings.as_ref().map(|_| Arc::new(PubSubStatus::default()));
+    Ok(Resilience { rate_limit, fallback, connection, pubsub, local_limiter, pubsub_settings })
 }
 
 fn resilience_settings(settings: &Settings) -> ResilienceSettings {
@@ -106,23 +115,37 @@ fn resilience_settings(settings: &Settings) -> ResilienceSettings {
 
 impl Resilience {
     /// Starts the local limiter's cleanup and the Pub/Sub subscriber; abort the handles at shutdown.
-    pub fn spawn(&self, state: &AppState) -> Vec<JoinHandle<()>> {
+    pub fn spawn(&self, service: &Arc<NotificationService>, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
         if let Some((local, every)) = &self.local_limiter {
             tasks.push(local.spawn_cleanup(*every));
         }
         if let (Some(settings), Some(status), Some(connection)) =
-            (&self.pubsub, &self.redis.pubsub, &self.redis.connection)
+            (&self.pubsub_settings, &self.pubsub, &self.connection)
         {
             tasks.push(pubsub::spawn(
                 connection.client().clone(),
-                state.notifier.clone(),
-                state.templates.clone(),
+                service.clone(),
                 settings.clone(),
                 status.clone(),
-                state.shutdown.clone(),
+                shutdown.clone(),
             ));
         }
         tasks
+    }
+
+    /// The diagnostics of Redis, the Pub/Sub trigger and the rate limiter, those in use.
+    pub fn diagnostics(&self) -> Vec<DynDiagnostic> {
+        let mut list: Vec<DynDiagnostic> = Vec::new();
+        if let Some(redis) = &self.connection {
+            list.push(Arc::new(RedisDiagnostic(redis.clone())));
+        }
+        if let Some(status) = &self.pubsub {
+            list.push(Arc::new(PubSubDiagnostic(status.clone())));
+        }
+        if let Some(policy) = &self.rate_limit {
+            list.push(Arc::new(RateLimiterDiagnostic { policy: policy.clone(), fallback: self.fallback.clone() }));
+        }
+        list
     }
 }

@@ -10,7 +10,6 @@ use thiserror::Error;
 use super::config::{Settings, StoreBackend, TemplateBackend};
 use crate::adapters::redis::ResilientRedis;
 use crate::adapters::{memory, postgres, redis};
-use crate::domain::queue::QueuePolicy;
 use crate::ports::{DynAckStore, DynOfflineQueue, DynTemplateStore};
 
 /// Memory stores answer at once; this only bounds a bug.
@@ -39,7 +38,7 @@ pub struct Opened<T: ?Sized> {
 }
 
 pub struct Stores {
-    pub queue: Option<(Opened<dyn crate::ports::OfflineQueue>, QueuePolicy)>,
+    pub queue: Option<Opened<dyn crate::ports::OfflineQueue>>,
     pub acks: Option<Opened<dyn crate::ports::AckStore>>,
     /// Always open: a send may name a template whatever else is enabled.
     pub templates: DynTemplateStore,
@@ -48,15 +47,7 @@ pub struct Stores {
 /// Opens the stores; `redis` is the shared connection, open whenever a store uses Redis.
 pub async fn open(settings: &Settings, redis: Option<&Arc<ResilientRedis>>) -> Result<Stores, StoreError> {
     let mut pools = Pools::default();
-    let queue = if settings.queue.enabled {
-        let policy = QueuePolicy {
-            max_per_user: settings.queue.max_size_per_user,
-            message_ttl_seconds: settings.queue.message_ttl_seconds,
-        };
-        Some((open_queue(settings, policy, redis, &mut pools).await?, policy))
-    } else {
-        None
-    };
+    let queue = if settings.queue.enabled { Some(open_queue(settings, redis, &mut pools).await?) } else { None };
     let acks = if settings.ack.enabled { Some(open_acks(settings, redis, &mut pools).await?) } else { None };
     let templates = open_templates(settings, &mut pools).await?;
     Ok(Stores { queue, acks, templates })
@@ -75,21 +66,20 @@ async fn reachable_redis(
 
 async fn open_queue(
     settings: &Settings,
-    policy: QueuePolicy,
     redis: Option<&Arc<ResilientRedis>>,
     pools: &mut Pools,
 ) -> Result<Opened<dyn crate::ports::OfflineQueue>, StoreError> {
     let fail = |backend, message: String| StoreError::Unavailable { setting: "QUEUE_BACKEND", backend, message };
     let (store, timeout): (DynOfflineQueue, Duration) = match settings.queue.backend {
-        StoreBackend::Memory => (Arc::new(memory::MemoryOfflineQueue::new(policy)), MEMORY_TIMEOUT),
+        StoreBackend::Memory => (Arc::new(memory::MemoryOfflineQueue::new()), MEMORY_TIMEOUT),
         StoreBackend::Redis => {
             let redis = reachable_redis(redis, "QUEUE_BACKEND").await?;
             let timeout = redis.settings().timeout;
-            (Arc::new(redis::RedisOfflineQueue::new(redis, &settings.queue.redis_key_prefix, policy)), timeout)
+            (Arc::new(redis::RedisOfflineQueue::new(redis, &settings.queue.redis_key_prefix)), timeout)
         }
         StoreBackend::Postgres => {
             let pool = postgres_pool(settings, pools).await.map_err(|m| fail("postgres (DATABASE_URL)", m))?;
-            (Arc::new(postgres::PostgresOfflineQueue::new(pool, policy)), database_timeout(settings) + POSTGRES_MARGIN)
+            (Arc::new(postgres::PostgresOfflineQueue::new(pool)), database_timeout(settings) + POSTGRES_MARGIN)
         }
     };
     Ok(Opened { store, timeout })

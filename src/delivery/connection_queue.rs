@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, Notify};
 
+pub use crate::domain::SlowConsumerPolicy;
 use crate::ports::{CloseReason, ConnectionSink, OutboundFrame, SinkError};
 
 struct CloseSignal {
@@ -50,19 +51,6 @@ impl CloseWatch {
     pub fn reason(&self) -> Option<CloseReason> {
         self.0.reason.lock().clone()
     }
-}
-
-/// What a connection whose queue is full gets (`WEBSOCKET_SLOW_CONSUMER_POLICY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SlowConsumerPolicy {
-    /// Closed with a `SLOW_CONSUMER` error (the default): the client reconnects and, for user
-    /// notifications, misses nothing the queue or ACK redelivery keeps.
-    #[default]
-    Disconnect,
-    /// Kept open; the oldest queued frames make room and the client is told how many it lost with a
-    /// `dropped` frame.
-    DropOldest,
 }
 
 pub struct ConnectionQueue {

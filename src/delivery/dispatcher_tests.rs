@@ -35,14 +35,14 @@ impl ConnectionSink for RecordingSink {
 }
 
 fn setup() -> (Dispatcher, Arc<ConnectionRegistry>) {
-    let registry = Arc::new(ConnectionRegistry::new(Limits::default()));
+    let registry = Arc::new(ConnectionRegistry::new());
     (Dispatcher::new(registry.clone(), Arc::new(DeliveryStats::default())), registry)
 }
 
 fn connect(r: &ConnectionRegistry, tenant: &str, user: &str, cap: usize) -> (Arc<ConnectionEntry>, Arc<RecordingSink>) {
     let sink = RecordingSink::new(cap);
     let id = Identity { tenant: TenantId::parse(tenant).unwrap(), user: UserId::parse(user).unwrap() };
-    let entry = r.register(id, Transport::WebSocket, sink.clone(), chrono::Utc::now()).unwrap();
+    let entry = r.register(id, Transport::WebSocket, sink.clone(), chrono::Utc::now(), &Limits::default()).unwrap();
     (entry, sink)
 }
 
@@ -75,8 +75,8 @@ fn broadcast_and_channels_stay_in_their_tenant() {
     let (d, r) = setup();
     let (a, a_sink) = connect(&r, "t1", "a", 10);
     let (b, b_sink) = connect(&r, "t2", "a", 10);
-    r.subscribe(&a, &[chan("x"), chan("y")]).unwrap();
-    r.subscribe(&b, &[chan("x")]).unwrap();
+    r.subscribe(&a, &[chan("x"), chan("y")], 50).unwrap();
+    r.subscribe(&b, &[chan("x")], 50).unwrap();
     d.deliver_local(&note("t1"), &Target::Broadcast);
     assert_eq!((a_sink.count(), b_sink.count()), (1, 0));
     let (report, _) = d.deliver_local(&note("t1"), &Target::Channels(vec![chan("x"), chan("y")]));

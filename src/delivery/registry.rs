@@ -13,28 +13,8 @@ use parking_lot::Mutex;
 use thiserror::Error;
 
 use crate::domain::{ChannelName, ConnectionId, Identity, TenantId, UserKey};
+pub use crate::domain::{Limits, Transport};
 use crate::ports::{CloseReason, DynSink};
-
-/// Connection limits, all configurable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_connections_per_user: usize,
-    pub max_subscriptions_per_connection: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self { max_connections: 10_000, max_connections_per_user: 5, max_subscriptions_per_connection: 50 }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    WebSocket,
-    Sse,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RegisterError {
@@ -50,6 +30,16 @@ pub enum SubscribeError {
     TooMany { max: usize },
     #[error("connection is closed")]
     Closed,
+}
+
+impl SubscribeError {
+    /// The code both transports answer with (an `error` frame, or the HTTP refusal of a stream).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubscribeError::TooMany { .. } => "SUBSCRIPTION_LIMIT",
+            SubscribeError::Closed => "CONNECTION_CLOSED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -89,7 +79,6 @@ impl ConnectionEntry {
 
 #[derive(Default)]
 pub struct ConnectionRegistry {
-    limits: Limits,
     next_id: AtomicU64,
     total: AtomicUsize,
     connections: DashMap<ConnectionId, Arc<ConnectionEntry>>,
@@ -99,23 +88,20 @@ pub struct ConnectionRegistry {
 }
 
 impl ConnectionRegistry {
-    pub fn new(limits: Limits) -> Self {
-        Self { limits, ..Default::default() }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    /// Adds a connection, enforcing the total and per-user limits.
+    /// Adds a connection, enforcing the total and per-user limits in force for it.
     pub fn register(
         &self,
         identity: Identity,
         transport: Transport,
         sink: DynSink,
         now: DateTime<Utc>,
+        limits: &Limits,
     ) -> Result<Arc<ConnectionEntry>, RegisterError> {
-        let max = self.limits.max_connections;
+        let max = limits.max_connections;
         if self.total.fetch_add(1, Ordering::AcqRel) >= max {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return Err(RegisterError::ServerFull { max });
@@ -132,10 +118,10 @@ impl ConnectionRegistry {
         });
         {
             let mut devices = self.users.entry(entry.identity.key()).or_default();
-            if devices.len() >= self.limits.max_connections_per_user {
+            if devices.len() >= limits.max_connections_per_user {
                 drop(devices);
                 self.total.fetch_sub(1, Ordering::AcqRel);
-                return Err(RegisterError::UserLimit { max: self.limits.max_connections_per_user });
+                return Err(RegisterError::UserLimit { max: limits.max_connections_per_user });
             }
             devices.push(entry.clone());
         }
@@ -166,11 +152,13 @@ impl ConnectionRegistry {
         true
     }
 
-    /// Subscribes to `channels`; returns the ones that were new. All or nothing on the limit.
+    /// Subscribes to `channels`; returns the ones that were new. All or nothing on the limit of `max`
+    /// channels per connection.
     pub fn subscribe(
         &self,
         entry: &Arc<ConnectionEntry>,
         channels: &[ChannelName],
+        max: usize,
     ) -> Result<Vec<ChannelName>, SubscribeError> {
         let mut mine = entry.channels.lock();
         if entry.closed.load(Ordering::Acquire) {
@@ -178,7 +166,6 @@ impl ConnectionRegistry {
         }
         let fresh: Vec<ChannelName> =
             channels.iter().filter(|c| !mine.contains(*c)).cloned().collect::<HashSet<_>>().into_iter().collect();
-        let max = self.limits.max_subscriptions_per_connection;
         if mine.len() + fresh.len() > max {
             return Err(SubscribeError::TooMany { max });
         }
@@ -257,11 +244,12 @@ impl ConnectionRegistry {
         }
     }
 
-    /// Closes connections silent for longer than `timeout_ms`; returns how many.
-    pub fn close_idle(&self, now: DateTime<Utc>, timeout_ms: i64) -> usize {
+    /// Closes connections silent for longer than `timeout(tenant)`; returns how many.
+    pub fn close_idle_by(&self, now: DateTime<Utc>, timeout: impl Fn(&TenantId) -> std::time::Duration) -> usize {
         let mut closed = 0;
         for entry in self.connections.iter() {
-            if entry.idle_for_ms(now) > timeout_ms {
+            let limit = i64::try_from(timeout(&entry.identity.tenant).as_millis()).unwrap_or(i64::MAX);
+            if entry.idle_for_ms(now) > limit {
                 entry.sink.close(CloseReason::Idle);
                 closed += 1;
             }

@@ -16,12 +16,43 @@ fn ident(tenant: &str, user: &str) -> Identity {
     Identity { tenant: TenantId::parse(tenant).unwrap(), user: UserId::parse(user).unwrap() }
 }
 
-fn registry(max: usize, per_user: usize, subs: usize) -> ConnectionRegistry {
-    ConnectionRegistry::new(Limits {
-        max_connections: max,
-        max_connections_per_user: per_user,
-        max_subscriptions_per_connection: subs,
-    })
+/// A registry with the limits its tests apply on every call.
+struct Limited {
+    registry: ConnectionRegistry,
+    limits: Limits,
+}
+
+impl std::ops::Deref for Limited {
+    type Target = ConnectionRegistry;
+    fn deref(&self) -> &ConnectionRegistry {
+        &self.registry
+    }
+}
+
+impl Limited {
+    fn register(
+        &self,
+        identity: Identity,
+        transport: Transport,
+        sink: DynSink,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<ConnectionEntry>, RegisterError> {
+        self.registry.register(identity, transport, sink, now, &self.limits)
+    }
+
+    fn subscribe(
+        &self,
+        entry: &Arc<ConnectionEntry>,
+        channels: &[ChannelName],
+    ) -> Result<Vec<ChannelName>, SubscribeError> {
+        self.registry.subscribe(entry, channels, self.limits.max_subscriptions_per_connection)
+    }
+}
+
+fn registry(max: usize, per_user: usize, subs: usize) -> Limited {
+    let limits =
+        Limits { max_connections: max, max_connections_per_user: per_user, max_subscriptions_per_connection: subs };
+    Limited { registry: ConnectionRegistry::new(), limits }
 }
 
 fn chans(names: &[&str]) -> Vec<ChannelName> {
@@ -78,7 +109,7 @@ fn idle_connections_are_closed() {
     r.register(ident("t", "b"), Transport::WebSocket, Arc::new(NullSink), now).unwrap();
     let later = now + chrono::Duration::seconds(200);
     a.touch(later);
-    assert_eq!(r.close_idle(later, 120_000), 1);
+    assert_eq!(r.close_idle_by(later, |_| std::time::Duration::from_millis(120_000)), 1);
 }
 
 #[test]

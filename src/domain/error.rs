@@ -29,3 +29,18 @@ pub enum ValidationError {
     #[error("the rendered payload exceeds {max} bytes")]
     RenderedPayloadTooLarge { max: usize },
 }
+
+/// Shows an error with every source below it (`a: b: c`), for logs: `%e` alone prints only the top.
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}

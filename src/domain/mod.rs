@@ -6,13 +6,15 @@
 pub mod error;
 pub mod ids;
 pub mod notification;
+pub mod policy;
 pub mod quoted;
 pub mod target;
 pub mod template;
 
-pub use error::ValidationError;
-pub use ids::{ChannelName, ConnectionId, Identity, TenantId, UserId, UserKey};
+pub use error::{ErrorChain, ValidationError};
+pub use ids::{ChannelName, ConnectionId, Identity, TenantId, Transport, UserId, UserKey};
 pub use notification::{Notification, NotificationDraft, Priority};
+pub use policy::{ConnectionPolicy, Limits, SlowConsumerPolicy};
 pub use quoted::Quoted;
 pub use target::Target;
 pub use template::{Template, TemplateId, TemplateSpec};

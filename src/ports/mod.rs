@@ -2,17 +2,27 @@
 //! run time and hands it around as `Arc<dyn Trait>`.
 
 pub mod ack_store;
+pub mod auth;
 pub mod clock;
 pub mod connection;
+pub mod diagnostics;
+pub mod metrics;
+pub mod observer;
 pub mod offline_queue;
+pub mod policy;
 pub mod rate_limiter;
 pub mod template_store;
 pub mod timer;
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
+pub use auth::{AuthError, DynTokenVerifier, TokenVerifier};
 pub use clock::{Clock, DynClock, SystemClock};
 pub use connection::{CloseReason, ConnectionSink, DynSink, FrameData, OutboundFrame, SinkError, TraceLink};
+pub use diagnostics::{Diagnostic, DynDiagnostic, Report, Sample, StatsUnavailable, Status};
+pub use metrics::{DynTransportMetrics, LatencyRecorder, TransportMetrics};
+pub use observer::{ConnectionInfo, ConnectionObserver, DynConnectionObserver};
 pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
+pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
 pub use timer::{DynTimer, Sleep, Timer};

@@ -2,7 +2,8 @@
 //!
 //! Contract (checked by `tests/contract_offline_queue.rs` against every adapter):
 //! - entries are kept per `UserKey` (tenant + user) in FIFO order of `enqueue`;
-//! - beyond `QueuePolicy::max_per_user` the oldest entries are dropped and counted;
+//! - beyond the `max_per_user` given with each `enqueue` (the tenant's `QueuePolicy`, looked up by the
+//!   caller) the oldest entries are dropped and counted;
 //! - expired entries are never returned by `peek` and are removed by `purge_expired`;
 //! - `peek` does not remove: callers `remove` exactly the ids they wrote to a socket, so a crash
 //!   between reading and writing loses nothing (delivery from the queue is at-least-once).
@@ -27,8 +28,9 @@ pub enum QueueError {
 
 #[async_trait]
 pub trait OfflineQueue: Send + Sync {
-    /// Appends `item` to the user's queue; returns how many old entries were dropped to make room.
-    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError>;
+    /// Appends `item` to the user's queue, keeping at most `max_per_user` entries; returns how many old
+    /// entries were dropped to make room.
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError>;
 
     /// Returns up to `limit` unexpired entries of the user's queue, oldest first, without removing them.
     async fn peek(

@@ -1,14 +1,129 @@
-//! The delivery core: the registry of live connections and the dispatcher that resolves a target to
-//! them. Written against the ports only, so every transport (WebSocket, SSE) and every trigger (HTTP,
-//! Redis Pub/Sub) shares it.
+//! The use cases, and the one door to the delivery engine: every trigger (HTTP, Redis Pub/Sub) sends
+//! through [`NotificationService::send_content`] or [`NotificationService::send`], every transport
+//! (WebSocket, SSE) connects through [`NotificationService::connect`] and then acts through the
+//! [`ConnectionHandle`] it gets, whose close or drop unregisters the connection. Nothing outside hands
+//! out the registry or the dispatcher.
+//!
+//! Guarantees, per setting:
+//! - queue off: at-most-once; offline users miss the notification.
+//! - queue on: a user-targeted notification reaches a live connection, or waits in the queue (up to its
+//!   ttl and the queue's limits) and is replayed, in order, to the connection that brings the user back
+//!   online, before anything live. Entries leave the queue only once written to a socket, so a crash
+//!   may replay an entry twice (same id), never lose it.
+//! - ACK redelivery on: High/Critical notifications not acknowledged in time are sent again (live, or
+//!   queued) with the same id, while younger than the queue ttl: at-least-once.
+//!
+//! Every store call is bounded by the store's timeout (see [`bounded`]), and the limits in force come
+//! from the policy source when they are applied.
 
-pub mod notify;
+mod acks;
+mod bounded;
+mod connect;
+mod content;
+mod queries;
+mod send;
+mod target_spec;
 pub mod templates;
 mod user_locks;
 
-pub use crate::delivery::{
-    ConnectionEntry, ConnectionRegistry, DeliveryStats, DispatchReport, Dispatcher, Limits, RegisterError,
-    SubscribeError, Transport,
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::delivery::{ConnectionRegistry, DeliveryStats, Dispatcher};
+use crate::ports::{
+    DynAckStore, DynClock, DynConnectionObserver, DynOfflineQueue, DynPolicySource, DynTimer, DynTokenVerifier,
 };
-pub use notify::{AckConfig, AckFailure, NotificationService, OfflineQueueConfig, SendError, SendReport};
+
+pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
+pub use acks::AckFailure;
+pub use connect::{ConnectError, ConnectionHandle};
+pub use content::{PreparedSend, SendContentError};
+pub use queries::{Counts, UserSubscriptions};
+pub use send::{SendError, SendReport};
+pub use target_spec::TargetSpec;
 pub use templates::{ContentSource, ResolveError, TemplateResolver};
+
+/// The offline queue and the bound on each of its calls.
+pub struct QueueConfig {
+    pub store: DynOfflineQueue,
+    /// Bounds every call to the store and the wait for a user's queue lock, so that a request never
+    /// waits much longer than one store timeout, however many others wait for the same user.
+    pub timeout: Duration,
+}
+
+pub struct AckConfig {
+    pub store: DynAckStore,
+    pub timeout_seconds: u32,
+    pub redeliver: bool,
+    /// Bounds every call to the store.
+    pub store_timeout: Duration,
+}
+
+/// What every service needs, whatever stores it has.
+pub struct ServiceParts {
+    pub clock: DynClock,
+    pub timer: DynTimer,
+    pub policies: DynPolicySource,
+    pub templates: Arc<TemplateResolver>,
+    pub verifier: DynTokenVerifier,
+}
+
+pub struct NotificationService {
+    registry: Arc<ConnectionRegistry>,
+    dispatcher: Dispatcher,
+    stats: Arc<DeliveryStats>,
+    clock: DynClock,
+    timer: DynTimer,
+    policies: DynPolicySource,
+    templates: Arc<TemplateResolver>,
+    verifier: DynTokenVerifier,
+    queue: Option<QueueConfig>,
+    acks: Option<AckConfig>,
+    observers: Vec<DynConnectionObserver>,
+    locks: user_locks::UserLocks,
+    /// Set once shutdown began: new connections are refused.
+    closing: AtomicBool,
+}
+
+impl NotificationService {
+    pub fn new(parts: ServiceParts) -> Self {
+        let registry = Arc::new(ConnectionRegistry::new());
+        let stats = Arc::new(DeliveryStats::default());
+        Self {
+            dispatcher: Dispatcher::new(registry.clone(), stats.clone()),
+            registry,
+            stats,
+            clock: parts.clock,
+            timer: parts.timer,
+            policies: parts.policies,
+            templates: parts.templates,
+            verifier: parts.verifier,
+            queue: None,
+            acks: None,
+            observers: Vec::new(),
+            locks: user_locks::UserLocks::default(),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    pub fn with_offline_queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    pub fn with_acks(mut self, acks: AckConfig) -> Self {
+        self.acks = Some(acks);
+        self
+    }
+
+    /// Adds an observer of every connection's life (see `ports::observer`).
+    pub fn with_observer(mut self, observer: DynConnectionObserver) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    pub fn templates(&self) -> &Arc<TemplateResolver> {
+        &self.templates
+    }
+}

@@ -64,8 +64,11 @@ async fn redis_outage_degrades_and_recovers_by_itself() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     redis.kill();
-    let down = wait_for_health(&app, "Redis down with an open breaker", |h| {
+    // Each dependency notices on its own: the breaker on the next calls, the subscriber when its
+    // connection ends.
+    let down = wait_for_health(&app, "Redis down with an open breaker, Pub/Sub unsubscribed", |h| {
         h["dependencies"]["redis"] == json!({"status": "down", "breaker": "open"})
+            && h["dependencies"]["pubsub"]["subscribed"] == false
     })
     .await;
     assert_eq!(down["status"], "degraded", "{down}");

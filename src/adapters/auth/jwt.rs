@@ -3,9 +3,10 @@
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::domain::{Identity, TenantId, UserId};
+pub use crate::ports::AuthError;
+use crate::ports::TokenVerifier;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -32,45 +33,6 @@ pub struct Claims {
 pub enum Audience {
     One(String),
     Many(Vec<String>),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum AuthError {
-    #[error("missing token: pass ?token= or an Authorization: Bearer header")]
-    Missing,
-    #[error("token has expired")]
-    Expired,
-    #[error("token is not valid yet (its nbf is in the future)")]
-    NotYetValid,
-    #[error("token signature is invalid")]
-    BadSignature,
-    #[error("token algorithm is not allowed; only HS256 is accepted")]
-    BadAlgorithm,
-    #[error("token audience is not accepted")]
-    BadAudience,
-    #[error("token issuer is not accepted")]
-    BadIssuer,
-    #[error("token is malformed: {0}")]
-    Malformed(String),
-    #[error("token claims are invalid: {0}")]
-    BadClaims(String),
-}
-
-impl AuthError {
-    /// The machine-readable code for error bodies.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AuthError::Missing => "MISSING_TOKEN",
-            AuthError::Expired => "TOKEN_EXPIRED",
-            AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
-            AuthError::BadSignature => "INVALID_SIGNATURE",
-            AuthError::BadAlgorithm => "INVALID_ALGORITHM",
-            AuthError::BadAudience => "INVALID_AUDIENCE",
-            AuthError::BadIssuer => "INVALID_ISSUER",
-            AuthError::Malformed(_) => "INVALID_TOKEN",
-            AuthError::BadClaims(_) => "INVALID_CLAIMS",
-        }
-    }
 }
 
 /// Whether the token's header names an algorithm other than HS256 — including ones the JWT library
@@ -177,6 +139,12 @@ impl JwtAuth {
             tenant_id: tenant.map(str::to_owned),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+}
+
+impl TokenVerifier for JwtAuth {
+    fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        JwtAuth::verify(self, token)
     }
 }
 

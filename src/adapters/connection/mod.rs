@@ -1,9 +1,8 @@
-//! What the WebSocket and SSE transports share: the bounded per-connection outbound queue, the
-//! registration guard, the authenticate-and-register step that precedes both, and their write spans.
+//! What the WebSocket and SSE transports share: where a client's token comes from, and their write
+//! spans. Everything else they do goes through the service's `connect` and the `ConnectionHandle` it
+//! returns.
 
 mod open;
-mod registration;
 pub mod write_span;
 
-pub use open::{authenticate, bearer_token, open_connection, TokenQuery};
-pub use registration::Registration;
+pub use open::{bearer_token, TokenQuery};

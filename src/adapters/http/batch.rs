@@ -17,8 +17,8 @@ use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::{unknown_field, ApiJson};
 use super::send::send_body;
 use super::state::AppState;
-use super::target_spec::TargetSpec;
-use crate::domain::{NotificationDraft, Target, TenantId};
+use crate::domain::TenantId;
+use crate::service::{PreparedSend, TargetSpec};
 
 pub const MAX_ITEMS: usize = 100;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -115,12 +115,6 @@ impl BatchResponse {
     }
 }
 
-/// A valid item, ready to send.
-struct Prepared {
-    draft: NotificationDraft,
-    target: Target,
-}
-
 /// Reads one item. Its other errors are the item's own (the inner `Err`), but an unknown field refuses
 /// the whole batch (the outer one): the sender's idea of the format is not the server's — a
 /// `tenant_id` or a misspelt `priority` would otherwise change where or how an item goes — so none
@@ -139,14 +133,13 @@ fn parse_item(index: usize, raw: serde_json::Value) -> Result<Result<BatchItem, 
     }
 }
 
-async fn prepare(state: &AppState, item: BatchItem) -> Result<Prepared, ApiError> {
+async fn prepare(state: &AppState, item: BatchItem) -> Result<PreparedSend, ApiError> {
     let target = item.target.to_target()?;
-    let draft = super::send::draft_from(state, TenantId::default_tenant(), item.into_content()).await?;
-    Ok(Prepared { draft, target })
+    super::send::prepare(state, TenantId::default_tenant(), item.into_content(), target).await
 }
 
 /// Same target and event type: the duplicate a `deduplicate` batch skips.
-fn dedup_key(p: &Prepared) -> String {
+fn dedup_key(p: &PreparedSend) -> String {
     format!("{:?}|{}", p.target, p.draft.event_type)
 }
 
@@ -169,8 +162,7 @@ pub async fn send_batch(
             message: format!("a batch holds at most {MAX_ITEMS} notifications, got {}", req.notifications.len()),
         });
     }
-    state.metrics.batch_requests.inc();
-    state.metrics.batch_size.observe(req.notifications.len() as f64);
+    state.metrics.batch(req.notifications.len());
     let mut parsed = Vec::with_capacity(req.notifications.len());
     for (index, raw) in req.notifications.into_iter().enumerate() {
         parsed.push(parse_item(index, raw)?);
@@ -210,7 +202,7 @@ pub async fn send_batch(
             Ok(p) if req.deduplicate && !seen.insert(dedup_key(&p)) => {
                 ItemResult::skipped(index, "duplicate of an earlier item (same target and event_type)")
             }
-            Ok(p) => match state.notifier.send(p.draft, &p.target).await {
+            Ok(p) => match state.service.send_prepared(p).await {
                 Ok(report) => ItemResult {
                     index,
                     success: true,

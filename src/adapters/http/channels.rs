@@ -33,8 +33,8 @@ pub struct UserSubscriptions {
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorResponse)))]
 pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
     let channels: Vec<ChannelInfo> = state
-        .registry
-        .channels_of(&TenantId::default_tenant())
+        .service
+        .channels(&TenantId::default_tenant())
         .into_iter()
         .map(|(name, subscriber_count)| ChannelInfo { name: name.to_string(), subscriber_count })
         .collect();
@@ -43,7 +43,7 @@ pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
 
 /// One channel's subscriber count.
 #[utoipa::path(get, path = "/api/v1/channels/{name}", tag = "channels",
-    params(("name" = super::openapi::ChannelNameSchema, Path, description = "Channel name")),
+    params(("name" = crate::domain::ChannelName, Path, description = "Channel name")),
     responses((status = 200, body = ChannelInfo), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "CHANNEL_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_channel(
@@ -52,7 +52,7 @@ pub async fn get_channel(
 ) -> Result<Json<ChannelInfo>, ApiError> {
     let channel = ChannelName::parse(&name)?;
     let subscriber_count =
-        state.registry.channel_subscribers(&TenantId::default_tenant(), &channel).ok_or_else(|| ApiError::Missing {
+        state.service.channel_subscribers(&TenantId::default_tenant(), &channel).ok_or_else(|| ApiError::Missing {
             code: "CHANNEL_NOT_FOUND",
             message: format!("no subscribers on channel {}", Quoted(&name)),
         })?;
@@ -61,7 +61,7 @@ pub async fn get_channel(
 
 /// A connected user's live connections and channels.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/subscriptions", tag = "channels",
-    params(("user_id" = super::openapi::UserIdSchema, Path, description = "User id")),
+    params(("user_id" = crate::domain::UserId, Path, description = "User id")),
     responses((status = 200, body = UserSubscriptions), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "USER_NOT_FOUND", body = ErrorResponse)))]
 pub async fn user_subscriptions(
@@ -69,9 +69,9 @@ pub async fn user_subscriptions(
     Path(user_id): Path<String>,
 ) -> Result<Json<UserSubscriptions>, ApiError> {
     let user = UserId::parse(&user_id)?;
-    let (connections, channels) =
-        state.registry.subscriptions_of(&UserKey::new(TenantId::default_tenant(), user)).ok_or_else(|| {
-            ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {} is not connected", Quoted(&user_id)) }
-        })?;
-    Ok(Json(UserSubscriptions { user_id, connections, channels: channels.iter().map(|c| c.to_string()).collect() }))
+    let found = state.service.subscriptions(&UserKey::new(TenantId::default_tenant(), user)).ok_or_else(|| {
+        ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {} is not connected", Quoted(&user_id)) }
+    })?;
+    let channels = found.channels.iter().map(|c| c.to_string()).collect();
+    Ok(Json(UserSubscriptions { user_id, connections: found.connections, channels }))
 }

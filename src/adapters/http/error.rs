@@ -4,10 +4,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::adapters::auth::AuthError;
 use crate::domain::ValidationError;
+use crate::ports::AuthError;
 use crate::ports::TemplateStoreError;
-use crate::service::{RegisterError, ResolveError, SendError, SendReport};
+use crate::service::{ConnectError, RegisterError, ResolveError, SendError, SendReport, SubscribeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -131,6 +131,27 @@ impl From<RegisterError> for ApiError {
             RegisterError::UserLimit { .. } => ("USER_CONNECTION_LIMIT", StatusCode::TOO_MANY_REQUESTS),
         };
         ApiError::TooManyConnections { code, message: e.to_string(), status }
+    }
+}
+
+impl From<ConnectError> for ApiError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::ShuttingDown => ApiError::TooManyConnections {
+                code: "SHUTTING_DOWN",
+                message: e.to_string(),
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            },
+            ConnectError::Auth(e) => ApiError::Unauthorized(e),
+            ConnectError::Register(e) => e.into(),
+            ConnectError::Subscribe(e) => e.into(),
+        }
+    }
+}
+
+impl From<SubscribeError> for ApiError {
+    fn from(e: SubscribeError) -> Self {
+        ApiError::BadRequest { code: e.code(), message: e.to_string() }
     }
 }
 

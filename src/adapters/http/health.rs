@@ -1,62 +1,50 @@
-//! `GET /health`, `GET /stats` and `GET /api/v1/stats/acks`.
+//! `GET /health`, `GET /stats` and `GET /api/v1/stats/acks`, assembled from the service and the
+//! diagnostics the app registered.
+//!
+//! `/health` must answer promptly whatever is down (load balancers and orchestrators time it out), so
+//! every dependency is asked at once and given at most [`PROBE_TIMEOUT`]; one that has not answered
+//! by then counts as down. None of them stops Ara delivering to local connections, so none of them
+//! turns `/health` into a 503: they make the overall status `degraded`.
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
-use super::dependencies::{self, probe, HealthEntries, StatsEntries};
 use super::error::ApiError;
+use super::schema::{AckStatsDoc, HealthDoc, StatsDoc};
 use super::state::AppState;
-use crate::delivery::stats::DeliverySnapshot;
+use crate::delivery::DeliverySnapshot;
 use crate::domain::ack::AckStats;
-use crate::domain::queue::QueueStats;
+use crate::domain::ErrorChain;
+use crate::ports::{Report, Status};
+
+/// How long one dependency may take to answer `/health`; well under the one second it answers in.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(750);
 
 #[derive(Serialize)]
 pub struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
-    dependencies: Dependencies,
+    /// Per dependency: its status, alone or with details.
+    dependencies: Map<String, Value>,
 }
 
-#[derive(Serialize)]
-struct Dependencies {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offline_queue: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ack_store: Option<&'static str>,
-    template_store: &'static str,
-    /// Redis (with its breaker state), the Pub/Sub trigger and the rate limiter, when in use.
-    #[serde(flatten)]
-    resilience: HealthEntries,
-}
-
-/// 200 while Ara can deliver (a failing store degrades it), 503 while shutting down.
+/// 200 while Ara can deliver (a failing dependency degrades it), 503 while shutting down.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Serving (status healthy or degraded)", body = super::openapi::HealthDoc),
-        (status = 503, description = "Shutting down", body = super::openapi::HealthDoc)))]
+    responses((status = 200, description = "Serving (status healthy or degraded)", body = HealthDoc),
+        (status = 503, description = "Shutting down", body = HealthDoc)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    // Every probe at once, each bounded: a hung dependency costs `PROBE_TIMEOUT`, not its own timeout
-    // added to everyone else's.
-    let (offline_queue, ack_store, template_store, resilience) = tokio::join!(
-        async {
-            match state.notifier.offline_queue() {
-                Some(q) => Some(up_or_down(probe(q.check_health()).await)),
-                None => None,
-            }
-        },
-        async {
-            match state.notifier.ack_store() {
-                Some(a) => Some(up_or_down(probe(a.check_health()).await)),
-                None => None,
-            }
-        },
-        async { up_or_down(probe(state.templates.check_health()).await) },
-        dependencies::health(&state),
-    );
-    let degraded =
-        offline_queue == Some("down") || ack_store == Some("down") || template_store == "down" || resilience.degraded;
+    let probes = state.diagnostics.iter().map(|d| async move {
+        let report = tokio::time::timeout(PROBE_TIMEOUT, d.health()).await.unwrap_or(Report::status(Status::Down));
+        (d.name(), report)
+    });
+    let reports = futures_util::future::join_all(probes).await;
+    let degraded = reports.iter().any(|(_, r)| r.status != Status::Healthy);
     let (code, status) = if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
     } else if degraded {
@@ -68,17 +56,9 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-        dependencies: Dependencies { offline_queue, ack_store, template_store, resilience },
+        dependencies: reports.into_iter().map(|(name, r)| (name.to_owned(), r.to_json())).collect(),
     };
     (code, Json(body))
-}
-
-fn up_or_down(healthy: bool) -> &'static str {
-    if healthy {
-        "healthy"
-    } else {
-        "down"
-    }
 }
 
 #[derive(Serialize)]
@@ -88,55 +68,54 @@ pub struct Stats {
     channels: usize,
     #[serde(flatten)]
     delivery: DeliverySnapshot,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queue: Option<QueueStats>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    acks: Option<AckStats>,
-    /// Redis reconnects and breaker state, Pub/Sub counters, rate limiter rejections.
+    /// One section per dependency that keeps counters (`queue`, `acks`, `redis`, `pubsub`,
+    /// `rate_limiter`).
     #[serde(flatten)]
-    resilience: StatsEntries,
+    dependencies: Map<String, Value>,
     uptime_seconds: u64,
 }
 
 /// This node's counters.
 #[utoipa::path(get, path = "/stats", tag = "operations",
-    responses((status = 200, body = super::openapi::StatsDoc),
+    responses((status = 200, body = StatsDoc),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
-    let queue = match state.notifier.offline_queue() {
-        Some(q) => Some(q.stats().await.map_err(|e| store_down("offline queue", e))?),
-        None => None,
-    };
-    let acks = match state.notifier.ack_store() {
-        Some(a) => Some(a.stats().await.map_err(|e| store_down("ACK store", e))?),
-        None => None,
-    };
+    let mut dependencies = Map::new();
+    for diagnostic in state.diagnostics.iter() {
+        match diagnostic.stats().await {
+            Ok(Some(section)) => {
+                dependencies.insert(diagnostic.stats_name().to_owned(), section);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %ErrorChain(&e), "/stats: a dependency could not be read");
+                return Err(ApiError::Unavailable { code: "STORE_UNAVAILABLE", message: e.to_string() });
+            }
+        }
+    }
+    let counts = state.service.counts();
     Ok(Json(Stats {
-        connections: state.registry.connection_count(),
-        users: state.registry.user_count(),
-        channels: state.registry.channel_count(),
-        delivery: state.notifier.dispatcher().stats().snapshot(),
-        queue,
-        acks,
-        resilience: dependencies::stats(&state),
+        connections: counts.connections,
+        users: counts.users,
+        channels: counts.channels,
+        delivery: state.service.delivery_stats(),
+        dependencies,
         uptime_seconds: state.started_at.elapsed().as_secs(),
     }))
 }
 
 /// ACK tracking counts.
 #[utoipa::path(get, path = "/api/v1/stats/acks", tag = "operations",
-    responses((status = 200, body = super::openapi::AckStatsDoc),
+    responses((status = 200, body = AckStatsDoc),
         (status = 404, description = "FEATURE_DISABLED", body = super::error::Body),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {
     let store = state
-        .notifier
+        .service
         .ack_store()
         .ok_or_else(|| ApiError::FeatureDisabled("ACK tracking is disabled (ACK_ENABLED=false)".into()))?;
-    Ok(Json(store.stats().await.map_err(|e| store_down("ACK store", e))?))
-}
-
-fn store_down(what: &str, e: impl std::fmt::Display) -> ApiError {
-    tracing::warn!(error = %e, "{what} unavailable");
-    ApiError::Unavailable { code: "STORE_UNAVAILABLE", message: format!("the {what} is unavailable") }
+    store.stats().await.map(Json).map_err(|e| {
+        tracing::warn!(error = %ErrorChain(&e), "ACK store unavailable");
+        ApiError::Unavailable { code: "STORE_UNAVAILABLE", message: "the ACK store is unavailable".into() }
+    })
 }

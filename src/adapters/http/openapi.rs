@@ -7,86 +7,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequirement};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{batch, channels, health, send, target_spec, templates};
-
-/// `Low`, `Normal`, `High` or `Critical` (any case accepted on input).
-#[derive(ToSchema)]
-#[schema(as = Priority)]
-#[allow(dead_code)]
-pub enum PrioritySchema {
-    Low,
-    Normal,
-    High,
-    Critical,
-}
-
-/// The body of a 429: the error plus how long to wait.
-#[derive(ToSchema)]
-#[schema(as = RateLimitError)]
-#[allow(dead_code)]
-pub struct RateLimitErrorDoc {
-    error: RateLimitDetailDoc,
-}
-
-#[derive(ToSchema)]
-#[schema(as = RateLimitErrorDetail)]
-#[allow(dead_code)]
-pub struct RateLimitDetailDoc {
-    /// `RATE_LIMIT_EXCEEDED`
-    code: String,
-    message: String,
-    retry_after_seconds: u64,
-}
-
-/// Liveness and the state of each dependency.
-#[derive(ToSchema)]
-#[schema(as = Health)]
-#[allow(dead_code)]
-pub struct HealthDoc {
-    /// `healthy`, `degraded` (a dependency is down but Ara still delivers locally) or `shutting_down`.
-    status: String,
-    version: String,
-    uptime_seconds: u64,
-    /// Per dependency: `healthy` / `degraded` / `down`, with details such as the Redis breaker state.
-    dependencies: Object,
-}
-
-/// Counters of this node.
-#[derive(ToSchema)]
-#[schema(as = Stats)]
-#[allow(dead_code)]
-pub struct StatsDoc {
-    connections: u64,
-    users: u64,
-    channels: u64,
-    notifications_sent: u64,
-    notifications_delivered: u64,
-    notifications_queued: u64,
-    slow_consumers_disconnected: u64,
-    notifications_replayed: u64,
-    uptime_seconds: u64,
-    /// Offline queue counts, when the queue is enabled.
-    queue: Option<Object>,
-    /// ACK counts, when ACK tracking is enabled.
-    acks: Option<AckStatsDoc>,
-}
-
-/// ACK tracking counts.
-#[derive(ToSchema)]
-#[schema(as = AckStats)]
-#[allow(dead_code)]
-pub struct AckStatsDoc {
-    pending: u64,
-    acknowledged: u64,
-    expired: u64,
-    average_ack_time_ms: f64,
-}
-
-/// A JSON object with any members.
-#[derive(ToSchema)]
-#[schema(value_type = Object)]
-#[allow(dead_code)]
-pub struct Object(serde_json::Value);
+use super::schema::*;
+use super::{batch, channels, health, send, templates};
+use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
 #[utoipa::path(get, path = "/ws", tag = "connections",
@@ -136,11 +59,11 @@ fn metrics() {}
         super::error::Body, super::error::Detail, RateLimitErrorDoc, RateLimitDetailDoc, PrioritySchema,
         send::Content, send::SendToUser, send::SendToUsers, send::SendToChannel, send::SendToChannels,
         send::SendResponse, batch::BatchRequest, batch::BatchItem, batch::ItemResult, batch::Summary,
-        batch::BatchResponse, target_spec::TargetSpec,
+        batch::BatchResponse, TargetSpec,
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
-        HealthDoc, StatsDoc, AckStatsDoc, UserIdSchema, ChannelNameSchema, TemplateIdSchema, EventTypeSchema,
+        HealthDoc, StatsDoc, AckStatsDoc, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
     tags(
@@ -220,7 +143,7 @@ struct ClosedTargetVariants;
 impl Modify for ClosedTargetVariants {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let Some(components) = openapi.components.as_mut() else { return };
-        let name = <target_spec::TargetSpec as ToSchema>::name();
+        let name = <TargetSpec as ToSchema>::name();
         if let Some(RefOr::T(Schema::OneOf(variants))) = components.schemas.get_mut(name.as_ref()) {
             for variant in &mut variants.items {
                 if let RefOr::T(Schema::Object(object)) = variant {
@@ -257,57 +180,3 @@ pub fn spec_json() -> String {
     json.push('\n');
     json
 }
-
-/// Declares a string schema with a pattern (utoipa's derive takes no pattern on a newtype).
-macro_rules! string_schema {
-    ($ty:ident, $name:literal, $description:literal, $pattern:literal, $max:expr) => {
-        #[doc = $description]
-        pub struct $ty;
-
-        impl utoipa::PartialSchema for $ty {
-            fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .description(Some($description))
-                    .pattern(Some($pattern))
-                    .max_length($max)
-                    .into()
-            }
-        }
-
-        impl ToSchema for $ty {
-            fn name() -> std::borrow::Cow<'static, str> {
-                std::borrow::Cow::Borrowed($name)
-            }
-        }
-    };
-}
-
-string_schema!(
-    UserIdSchema,
-    "UserId",
-    "A user id: 1–128 characters, no control characters.",
-    r"^[^\u0000-\u001F\u007F-\u009F]{1,128}$",
-    None
-);
-string_schema!(
-    ChannelNameSchema,
-    "ChannelName",
-    "A channel name: 1–64 characters of A-Z a-z 0-9 _ . -",
-    r"^[A-Za-z0-9_.\-]{1,64}$",
-    None
-);
-string_schema!(
-    TemplateIdSchema,
-    "TemplateId",
-    "A template id: 1–64 characters of A-Z a-z 0-9 _ -",
-    r"^[A-Za-z0-9_\-]{1,64}$",
-    None
-);
-string_schema!(
-    EventTypeSchema,
-    "EventType",
-    "An event type: 1–128 characters, not only whitespace, no control characters.",
-    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
-    Some(128)
-);

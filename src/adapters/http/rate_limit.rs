@@ -23,27 +23,35 @@ use ipnet::IpNet;
 use super::api_key::HEADER as API_KEY_HEADER;
 use super::client_ip::client_ip;
 use super::state::AppState;
-use crate::adapters::ratelimit::FallbackRateLimiter;
-use crate::ports::{Decision, DynRateLimiter, Quota};
+use crate::ports::{Decision, DynPolicySource, DynRateLimiter, DynTransportMetrics, Quota};
 
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
-/// What the middlewares need; `AppState::rate_limit` is `None` when `RATELIMIT_ENABLED=false`.
+/// What the middlewares need; `AppState::rate_limit` is `None` when `RATELIMIT_ENABLED=false`. The
+/// budgets are read from the policy source on every check, so they can change while Ara runs.
 pub struct RateLimitPolicy {
     pub limiter: DynRateLimiter,
-    /// Set when `limiter` is the Redis one with its local fallback, for `/stats`.
-    pub fallback: Option<Arc<FallbackRateLimiter>>,
-    pub http: Quota,
-    pub connections: Quota,
+    pub policies: DynPolicySource,
     pub trusted_proxies: Vec<IpNet>,
     pub rejected: AtomicU64,
+    pub metrics: DynTransportMetrics,
 }
 
 impl RateLimitPolicy {
-    pub fn new(limiter: DynRateLimiter, http: Quota, connections: Quota, trusted_proxies: Vec<IpNet>) -> Self {
-        Self { limiter, fallback: None, http, connections, trusted_proxies, rejected: AtomicU64::new(0) }
+    pub fn new(
+        limiter: DynRateLimiter,
+        policies: DynPolicySource,
+        trusted_proxies: Vec<IpNet>,
+        metrics: DynTransportMetrics,
+    ) -> Self {
+        Self { limiter, policies, trusted_proxies, rejected: AtomicU64::new(0), metrics }
+    }
+
+    /// Requests rate limiting has refused so far.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 
     /// Checks `key` against `quota`. `Err` is the 429 to return; `Ok(None)` means the limiter could not
@@ -86,18 +94,19 @@ pub async fn limit_api(State(state): State<AppState>, request: Request, next: Ne
         }
         _ => format!("http:{}", policy.client(&request)),
     };
-    limited(&state, &policy, &policy.http, "http", &key, request, next).await
+    let Some(quotas) = policy.policies.rate_quotas() else { return next.run(request).await };
+    limited(&policy, &quotas.http, "http", &key, request, next).await
 }
 
-/// Middleware for connection endpoints (WebSocket and SSE): per client IP.
-pub async fn limit_connections(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(policy) = state.rate_limit.clone() else { return next.run(request).await };
+/// Middleware for connection endpoints (WebSocket and SSE): per client IP. The app mounts it on those
+/// routes (they belong to their transports).
+pub async fn limit_connections(State(policy): State<Arc<RateLimitPolicy>>, request: Request, next: Next) -> Response {
     let key = format!("conn:{}", policy.client(&request));
-    limited(&state, &policy, &policy.connections, "connection", &key, request, next).await
+    let Some(quotas) = policy.policies.rate_quotas() else { return next.run(request).await };
+    limited(&policy, &quotas.connections, "connection", &key, request, next).await
 }
 
 async fn limited(
-    state: &AppState,
     policy: &RateLimitPolicy,
     quota: &Quota,
     kind: &'static str,
@@ -107,7 +116,7 @@ async fn limited(
 ) -> Response {
     let checked = policy.check(quota, key).await;
     let decision = if checked.is_ok() { "allowed" } else { "denied" };
-    state.metrics.ratelimit_decisions.with_label_values(&[kind, decision]).inc();
+    policy.metrics.rate_limit(kind, decision);
     match checked {
         Err(refusal) => refusal,
         Ok(decision) => {

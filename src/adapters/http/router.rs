@@ -1,4 +1,6 @@
-//! The complete route table, with its layers (rate limits, API key, body limit, CORS, tracing).
+//! The HTTP API's routes with their layers (rate limits, API key, body limits), and the edge layers
+//! (CORS, request ids and spans, the 404/405 answers) that the app puts around every route — the
+//! API's and the ones other transports mount.
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
@@ -14,10 +16,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
 use super::{api_key, batch, channels, health, openapi, rate_limit, request_id, send, templates};
-use crate::adapters::{metrics, sse, ws};
 
-/// Builds the router. `cors_origins` of `None` allows any origin.
-pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
+/// The API's routes, `/health`, `/stats` and the spec with its UI.
+pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/notifications/send", post(send::send_to_user))
         .route("/api/v1/notifications/send-to-users", post(send::send_to_users))
@@ -50,22 +51,26 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
             BodyDeadline(state.request_body_timeout),
             body_timeout::bound_request_body,
         ));
-    let per_ip = || middleware::from_fn_with_state(state.clone(), rate_limit::limit_connections);
     Router::new()
         .merge(protected)
         .route("/health", get(health::health))
-        .route("/ws", get(ws::upgrade).route_layer(per_ip()))
-        .route("/sse", get(sse::connect).route_layer(per_ip()))
-        .route("/metrics", get(metrics::metrics_handler))
         .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::record_http))
+        .with_state(state)
+}
+
+/// Structured 404/405 answers for whatever no route takes.
+pub fn fallbacks(routes: Router) -> Router {
+    routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Puts the edge around `routes`: CORS (`cors_origins` of `None` allows any origin), a span per
+/// request and the request id (outermost, so the id is settled before the span is made, and set on
+/// every response).
+pub fn edge(routes: Router, cors_origins: Option<Vec<String>>) -> Router {
+    routes
         .layer(cors(cors_origins))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span).on_response(request_id::RecordResponse))
-        // Outermost: the id is settled before the span is made, and set on every response.
         .layer(middleware::from_fn(request_id::propagate))
-        .with_state(state)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -10,10 +10,9 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::openapi::{ChannelNameSchema, UserIdSchema};
 use super::state::AppState;
-use crate::domain::{ChannelName, NotificationDraft, Target, TenantId, UserId};
-use crate::service::{ContentSource, SendReport};
+use crate::domain::{ChannelName, Target, TenantId, UserId};
+use crate::service::{ContentSource, PreparedSend, SendReport};
 
 /// Declares a send body: its own fields, then every field of [`Content`]. Unknown fields are refused
 /// (`UNKNOWN_FIELD`), which `#[serde(flatten)]` would not allow, hence the fields written out by the
@@ -26,19 +25,19 @@ macro_rules! send_body {
         pub struct $name {
             $($(#[$field_attr])* pub $field: $ty,)*
             /// What happened, e.g. `order.shipped` (1–128 characters). Required unless `template_id` is given.
-            #[schema(value_type = Option<$crate::adapters::http::openapi::EventTypeSchema>, example = "order.shipped")]
+            #[schema(value_type = Option<$crate::adapters::http::schema::EventTypeSchema>, example = "order.shipped")]
             pub event_type: Option<String>,
             /// Any JSON (default `{}`); not allowed with `template_id`.
             #[schema(value_type = Option<Object>)]
             pub payload: Option<serde_json::Value>,
             /// Render the content from this template instead of `event_type` + `payload`.
-            #[schema(value_type = Option<$crate::adapters::http::openapi::TemplateIdSchema>)]
+            #[schema(value_type = Option<crate::domain::TemplateId>)]
             pub template_id: Option<String>,
             /// Values for the template's `{{placeholders}}`.
             #[schema(value_type = Option<Object>)]
             pub variables: Option<serde_json::Map<String, serde_json::Value>>,
-            #[schema(value_type = Option<$crate::adapters::http::openapi::PrioritySchema>)]
-            pub priority: Option<$crate::domain::Priority>,
+            #[schema(value_type = Option<$crate::adapters::http::schema::PrioritySchema>)]
+            pub priority: Option<crate::domain::Priority>,
             /// Seconds (1–604800) after which the notification is not worth delivering.
             #[schema(minimum = 1, maximum = 604800)]
             pub ttl: Option<u32>,
@@ -70,7 +69,7 @@ send_body! {
 send_body! {
     SendToUser {
         /// The user; every live connection of theirs gets the notification.
-        #[schema(value_type = UserIdSchema)]
+        #[schema(value_type = crate::domain::UserId)]
         target_user_id: String,
     }
 }
@@ -78,7 +77,7 @@ send_body! {
 send_body! {
     SendToUsers {
         /// 1–1000 users; duplicates are sent once.
-        #[schema(value_type = Vec<UserIdSchema>, min_items = 1, max_items = 1000)]
+        #[schema(value_type = Vec<crate::domain::UserId>, min_items = 1, max_items = 1000)]
         target_user_ids: Vec<String>,
     }
 }
@@ -86,7 +85,7 @@ send_body! {
 send_body! {
     SendToChannel {
         /// Channel name: 1–64 characters of `A-Z a-z 0-9 _ . -`.
-        #[schema(value_type = ChannelNameSchema)]
+        #[schema(value_type = crate::domain::ChannelName)]
         channel: String,
     }
 }
@@ -94,7 +93,7 @@ send_body! {
 send_body! {
     SendToChannels {
         /// 1–1000 channels; a connection on several gets one copy.
-        #[schema(value_type = Vec<ChannelNameSchema>, min_items = 1, max_items = 1000)]
+        #[schema(value_type = Vec<crate::domain::ChannelName>, min_items = 1, max_items = 1000)]
         channels: Vec<String>,
     }
 }
@@ -124,12 +123,17 @@ impl From<SendReport> for SendResponse {
     }
 }
 
-/// Validates `content` into a draft for `tenant`, rendering its template if it names one (shared by
+/// Resolves `content` for `target` in `tenant`, rendering its template if it names one (shared by
 /// single sends and batch items).
-pub async fn draft_from(state: &AppState, tenant: TenantId, content: Content) -> Result<NotificationDraft, ApiError> {
+pub async fn prepare(
+    state: &AppState,
+    tenant: TenantId,
+    content: Content,
+    target: Target,
+) -> Result<PreparedSend, ApiError> {
     let source =
         ContentSource::from_parts(content.event_type, content.payload, content.template_id, content.variables)?;
-    Ok(state.templates.draft(tenant, source, content.priority, content.ttl, state.body_limit_bytes).await?)
+    Ok(state.service.prepare(tenant, source, content.priority, content.ttl, target).await?)
 }
 
 /// The error answers every single send shares; `openapi.rs` adds them to each send operation.
@@ -142,8 +146,8 @@ pub const SEND_ERRORS: &[(&str, &str)] = &[
 ];
 
 async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {
-    let draft = draft_from(state, TenantId::default_tenant(), content).await?;
-    let report = state.notifier.send(draft, &target).await?;
+    let prepared = prepare(state, TenantId::default_tenant(), content, target).await?;
+    let report = state.service.send_prepared(prepared).await?;
     Ok(Json(report.into()))
 }
 

@@ -45,16 +45,16 @@ macro_rules! template_body {
             $(#[$id_attr])*
             pub id: $id,
             /// 1–128 characters, not only whitespace, no control characters.
-            #[schema(value_type = super::openapi::EventTypeSchema)]
+            #[schema(value_type = super::schema::EventTypeSchema)]
             pub name: String,
             /// The event type of every notification sent with this template (not substituted).
-            #[schema(value_type = super::openapi::EventTypeSchema)]
+            #[schema(value_type = super::schema::EventTypeSchema)]
             pub event_type: String,
             /// Any JSON; `{{variable}}` placeholders in its strings are filled at send time. Default `{}`.
             #[serde(default = "empty_object")]
             pub payload_template: Value,
             /// Default priority (`Low`, `Normal`, `High`, `Critical`) when a send sets none.
-            #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
+            #[schema(value_type = Option<super::schema::PrioritySchema>, example = "High")]
             pub priority: Option<Priority>,
             /// Default ttl in seconds (1–604800) when a send sets none.
             #[schema(minimum = 1, maximum = 604800)]
@@ -79,7 +79,7 @@ macro_rules! template_body {
 template_body! {
     CreateTemplate {
         /// 1–64 characters of `A-Z a-z 0-9 _ -`.
-        #[schema(value_type = super::openapi::TemplateIdSchema)]
+        #[schema(value_type = crate::domain::TemplateId)]
         id: String
     }
 }
@@ -98,7 +98,7 @@ pub struct TemplateView {
     pub event_type: String,
     pub payload_template: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::openapi::PrioritySchema>, example = "High")]
+    #[schema(value_type = Option<super::schema::PrioritySchema>, example = "High")]
     pub priority: Option<Priority>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
@@ -147,7 +147,7 @@ pub async fn create_template(
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TemplateView>), ApiError> {
     let (id, fields) = req.into_parts();
     let id = TemplateId::parse(&id)?;
-    let template = state.templates.create(id, fields.into_spec()?).await?;
+    let template = state.service.templates().create(id, fields.into_spec()?).await?;
     let location = format!("/api/v1/templates/{}", template.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(template.into())))
 }
@@ -156,13 +156,13 @@ pub async fn create_template(
 #[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
     responses((status = 200, body = TemplateList), (status = 401, body = ErrorResponse)))]
 pub async fn list_templates(State(state): State<AppState>) -> Result<Json<TemplateList>, ApiError> {
-    let templates: Vec<TemplateView> = state.templates.list().await?.into_iter().map(Into::into).collect();
+    let templates: Vec<TemplateView> = state.service.templates().list().await?.into_iter().map(Into::into).collect();
     Ok(Json(TemplateList { total: templates.len(), templates }))
 }
 
 /// One template.
 #[utoipa::path(get, path = "/api/v1/templates/{id}", tag = "templates",
-    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
+    params(("id" = crate::domain::TemplateId, Path, description = "Template id")),
     responses((status = 200, body = TemplateView), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_template(
@@ -170,13 +170,13 @@ pub async fn get_template(
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let id = TemplateId::parse(&id)?;
-    let template = state.templates.get(&id).await?.ok_or_else(|| not_found(&id))?;
+    let template = state.service.templates().get(&id).await?.ok_or_else(|| not_found(&id))?;
     Ok(Json(template.into()))
 }
 
 /// Replaces a template's fields; its id and `created_at` stay.
 #[utoipa::path(put, path = "/api/v1/templates/{id}", tag = "templates", request_body = UpdateTemplate,
-    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
+    params(("id" = crate::domain::TemplateId, Path, description = "Template id")),
     responses((status = 200, body = TemplateView),
         (status = 400, description = "VALIDATION_ERROR, INVALID_REQUEST, UNKNOWN_FIELD or INVALID_JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
@@ -193,16 +193,16 @@ pub async fn update_template(
             message: "the id in the body must match the path: template ids cannot be changed".into(),
         });
     }
-    Ok(Json(state.templates.update(&id, fields.into_spec()?).await?.into()))
+    Ok(Json(state.service.templates().update(&id, fields.into_spec()?).await?.into()))
 }
 
 /// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.
 #[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "templates",
-    params(("id" = super::openapi::TemplateIdSchema, Path, description = "Template id")),
+    params(("id" = crate::domain::TemplateId, Path, description = "Template id")),
     responses((status = 204, description = "Deleted"), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn delete_template(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = TemplateId::parse(&id)?;
-    state.templates.delete(&id).await?;
+    state.service.templates().delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

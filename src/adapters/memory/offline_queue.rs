@@ -10,19 +10,18 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use crate::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
+use crate::domain::queue::{QueueStats, QueuedNotification};
 use crate::domain::UserKey;
 use crate::ports::{OfflineQueue, QueueError};
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct MemoryOfflineQueue {
-    policy: QueuePolicy,
     queues: DashMap<UserKey, VecDeque<QueuedNotification>>,
 }
 
 impl MemoryOfflineQueue {
-    pub fn new(policy: QueuePolicy) -> Self {
-        Self { policy, queues: DashMap::new() }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Drops the user's entry once its queue is empty, so that `stats` counts only users who wait
@@ -34,10 +33,10 @@ impl MemoryOfflineQueue {
 
 #[async_trait]
 impl OfflineQueue for MemoryOfflineQueue {
-    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         let mut queue = self.queues.entry(user.clone()).or_default();
         queue.push_back(item.clone());
-        let excess = queue.len().saturating_sub(self.policy.max_per_user);
+        let excess = queue.len().saturating_sub(max_per_user);
         queue.drain(..excess);
         Ok(excess as u64)
     }

@@ -13,9 +13,11 @@ impl LatencyRecorder {
     pub fn new(metrics: &Metrics) -> Self {
         Self { local: metrics.delivery_latency.local(), last_flush: std::time::Instant::now() }
     }
+}
 
+impl crate::ports::LatencyRecorder for LatencyRecorder {
     /// Records frames accepted at the given Unix-millisecond times as written now.
-    pub fn record_written(&mut self, accepted_ms: &[i64]) {
+    fn record_written(&mut self, accepted_ms: &[i64]) {
         if accepted_ms.is_empty() {
             return;
         }
@@ -24,11 +26,11 @@ impl LatencyRecorder {
             self.local.observe((now - at).max(0) as f64 / 1000.0);
         }
         if self.last_flush.elapsed() >= std::time::Duration::from_secs(1) {
-            self.flush();
+            crate::ports::LatencyRecorder::flush(self);
         }
     }
 
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         self.local.flush();
         self.last_flush = std::time::Instant::now();
     }

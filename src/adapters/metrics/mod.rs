@@ -7,13 +7,14 @@
 
 mod http_layer;
 mod latency;
+mod ports;
 mod scrape;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 pub use http_layer::record_http;
 pub use latency::LatencyRecorder;
-pub use scrape::metrics_handler;
+pub use scrape::{router, MetricsState};
 
 /// Latency buckets from 100 µs to 10 s.
 const LATENCY_BUCKETS: &[f64] =

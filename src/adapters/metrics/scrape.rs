@@ -1,14 +1,33 @@
 //! `GET /metrics`: refreshes the gauges and counters that mirror the delivery core and the stores,
 //! then renders the Prometheus text format.
 
+use std::sync::Arc;
+
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::adapters::http::AppState;
-use crate::adapters::redis::breaker::BreakerState;
+use super::Metrics;
 use crate::delivery::stats::TARGET_KINDS;
+use crate::ports::{DynDiagnostic, Sample};
+use crate::service::NotificationService;
+
+/// What `GET /metrics` reads.
+#[derive(Clone)]
+pub struct MetricsState {
+    pub metrics: Arc<Metrics>,
+    pub service: Arc<NotificationService>,
+    /// Every dependency in use; their samples fill the `redis_*` and `pubsub_*` families.
+    pub diagnostics: Arc<[DynDiagnostic]>,
+}
+
+/// `GET /metrics`.
+pub fn router(state: MetricsState) -> Router {
+    Router::new().route("/metrics", get(metrics_handler)).with_state(state)
+}
 
 /// Values owned elsewhere (atomics, registry sizes, store counts), copied in at scrape time.
 pub(super) struct SnapshotGauges {
@@ -64,14 +83,6 @@ impl SnapshotGauges {
     }
 }
 
-fn breaker_code(state: BreakerState) -> i64 {
-    match state {
-        BreakerState::Closed => 0,
-        BreakerState::HalfOpen => 1,
-        BreakerState::Open => 2,
-    }
-}
-
 /// Sets a counter that mirrors an external monotonic total.
 fn mirror(counter: &prometheus::IntCounter, total: u64) {
     let current = counter.get();
@@ -80,18 +91,31 @@ fn mirror(counter: &prometheus::IntCounter, total: u64) {
     }
 }
 
-pub async fn metrics_handler(State(state): State<AppState>) -> Response {
+/// Copies a dependency's sample into the family it names; one this adapter does not know is skipped.
+fn apply(metrics: &Metrics, sample: &Sample) {
+    let label = [sample.label.unwrap_or("")];
+    let value = sample.value;
+    match sample.metric {
+        "redis_up" => metrics.redis_up.with_label_values(&label).set(value),
+        "redis_circuit_breaker_state" => metrics.redis_breaker_state.with_label_values(&label).set(value),
+        "redis_reconnects_total" => mirror(&metrics.redis_reconnects.with_label_values(&label), value.max(0) as u64),
+        "pubsub_messages_total" => mirror(&metrics.pubsub_messages.with_label_values(&label), value.max(0) as u64),
+        "pubsub_subscriptions_lost_total" => mirror(&metrics.pubsub_subscriptions_lost, value.max(0) as u64),
+        other => tracing::debug!(metric = other, "a dependency reported a metric this adapter does not know"),
+    }
+}
+
+async fn metrics_handler(State(state): State<MetricsState>) -> Response {
     let metrics = &state.metrics;
     let g = &metrics.snapshot;
-    let registry = &state.registry;
-    let (ws, sse) = registry.transport_counts();
-    g.connections.with_label_values(&["websocket"]).set(ws as i64);
-    g.connections.with_label_values(&["sse"]).set(sse as i64);
-    g.users.set(registry.user_count() as i64);
-    g.channels.set(registry.channel_count() as i64);
-    g.subscriptions.set(registry.subscription_count() as i64);
+    let counts = state.service.counts();
+    g.connections.with_label_values(&["websocket"]).set(counts.websocket as i64);
+    g.connections.with_label_values(&["sse"]).set(counts.sse as i64);
+    g.users.set(counts.users as i64);
+    g.channels.set(counts.channels as i64);
+    g.subscriptions.set(counts.subscriptions as i64);
     let guard = g.mirror_lock.lock();
-    let snap = state.notifier.dispatcher().stats().snapshot();
+    let snap = state.service.delivery_stats();
     for (kind, total) in TARGET_KINDS.iter().zip(snap.sent_by_target) {
         mirror(&g.sent.with_label_values(&[kind]), total);
     }
@@ -110,29 +134,19 @@ pub async fn metrics_handler(State(state): State<AppState>) -> Response {
     ] {
         mirror(&g.totals.with_label_values(&[event]), total);
     }
-    if let Some(redis) = &state.redis.connection {
-        let stats = redis.stats();
-        metrics.redis_up.with_label_values(&["shared"]).set(i64::from(stats.connected));
-        metrics.redis_breaker_state.with_label_values(&["shared"]).set(breaker_code(stats.breaker));
-        mirror(&metrics.redis_reconnects.with_label_values(&["shared"]), stats.reconnects);
-    }
-    if let Some(pubsub) = &state.redis.pubsub {
-        let stats = pubsub.stats();
-        mirror(&metrics.pubsub_messages.with_label_values(&["delivered"]), stats.delivered);
-        mirror(&metrics.pubsub_messages.with_label_values(&["malformed"]), stats.malformed);
-        mirror(&metrics.pubsub_messages.with_label_values(&["failed"]), stats.failed);
-        metrics.redis_up.with_label_values(&["pubsub"]).set(i64::from(stats.subscribed));
-        mirror(&metrics.redis_reconnects.with_label_values(&["pubsub"]), stats.reconnects);
-        mirror(&metrics.pubsub_subscriptions_lost, stats.subscriptions_lost);
+    for diagnostic in state.diagnostics.iter() {
+        for sample in diagnostic.samples() {
+            apply(metrics, &sample);
+        }
     }
     drop(guard);
-    if let Some(queue) = state.notifier.offline_queue() {
+    if let Some(queue) = state.service.offline_queue() {
         if let Ok(stats) = queue.stats().await {
             g.queue_size.set(stats.queued_messages as i64);
             g.queue_users.set(stats.users_with_queue as i64);
         }
     }
-    if let Some(acks) = state.notifier.ack_store() {
+    if let Some(acks) = state.service.ack_store() {
         if let Ok(stats) = acks.stats().await {
             g.ack_pending.set(stats.pending as i64);
         }
@@ -141,7 +155,8 @@ pub async fn metrics_handler(State(state): State<AppState>) -> Response {
         Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode metrics");
-            crate::adapters::http::ApiError::Internal(Box::new(e)).into_response()
+            let body = serde_json::json!({"error": {"code": "INTERNAL_ERROR", "message": "internal error"}});
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
         }
     }
 }

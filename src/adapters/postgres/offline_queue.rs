@@ -8,20 +8,19 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
+use crate::domain::queue::{QueueStats, QueuedNotification};
 use crate::domain::{Notification, UserKey};
 use crate::ports::{OfflineQueue, QueueError};
 
 #[derive(Debug, Clone)]
 pub struct PostgresOfflineQueue {
     pool: PgPool,
-    policy: QueuePolicy,
 }
 
 impl PostgresOfflineQueue {
     /// Takes a pool from [`super::connect`], whose migrations created the table.
-    pub fn new(pool: PgPool, policy: QueuePolicy) -> Self {
-        Self { pool, policy }
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 }
 
@@ -40,7 +39,7 @@ fn to_i64(n: usize) -> i64 {
 
 #[async_trait]
 impl OfflineQueue for PostgresOfflineQueue {
-    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         // Sent as text and cast to `json`, which keeps it verbatim (see the migration).
         let body = serde_json::to_string(&item.notification)
             .map_err(|e| QueueError::Corrupt(format!("cannot encode notification: {e}")))?;
@@ -51,7 +50,7 @@ impl OfflineQueue for PostgresOfflineQueue {
             .bind(body)
             .bind(item.enqueued_at)
             .bind(item.expires_at)
-            .bind(to_i64(self.policy.max_per_user))
+            .bind(to_i64(max_per_user))
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)?;

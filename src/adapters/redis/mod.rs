@@ -9,6 +9,7 @@
 mod ack_store;
 mod backoff;
 pub mod breaker;
+mod diagnostics;
 mod offline_queue;
 pub mod pubsub;
 mod pubsub_message;
@@ -18,6 +19,7 @@ use redis::RedisError;
 use thiserror::Error;
 
 pub use ack_store::RedisAckStore;
+pub use diagnostics::{PubSubDiagnostic, RedisDiagnostic};
 pub use offline_queue::RedisOfflineQueue;
 pub use pubsub_message::{parse as parse_pubsub_message, MessageError};
 pub use resilient::{ConnectionStats, RedisCallError, ResilienceSettings, ResilientRedis};

@@ -14,7 +14,7 @@ use redis::Script;
 use uuid::Uuid;
 
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
-use crate::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
+use crate::domain::queue::{QueueStats, QueuedNotification};
 use crate::domain::UserKey;
 use crate::ports::{OfflineQueue, QueueError};
 
@@ -27,7 +27,6 @@ const KEY_TTL_GRACE_MS: i64 = 60_000;
 pub struct RedisOfflineQueue {
     redis: Arc<ResilientRedis>,
     prefix: String,
-    policy: QueuePolicy,
     enqueue: Script,
     peek: Script,
     remove: Script,
@@ -36,11 +35,10 @@ pub struct RedisOfflineQueue {
 
 impl RedisOfflineQueue {
     /// A queue on the shared connection: every call goes through its breaker and timeout.
-    pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str, policy: QueuePolicy) -> Self {
+    pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str) -> Self {
         Self {
             redis,
             prefix: key_prefix.to_owned(),
-            policy,
             enqueue: Script::new(include_str!("scripts/queue_enqueue.lua")),
             peek: Script::new(include_str!("scripts/queue_peek.lua")),
             remove: Script::new(include_str!("scripts/queue_remove.lua")),
@@ -49,9 +47,9 @@ impl RedisOfflineQueue {
     }
 
     /// Connects to `url` with the default timeout and breaker, and checks that the server answers.
-    pub async fn connect(url: &str, key_prefix: &str, policy: QueuePolicy) -> Result<Self, RedisConnectError> {
+    pub async fn connect(url: &str, key_prefix: &str) -> Result<Self, RedisConnectError> {
         let redis = ResilientRedis::connect_reachable(url, ResilienceSettings::default()).await?;
-        Ok(Self::new(redis, key_prefix, policy))
+        Ok(Self::new(redis, key_prefix))
     }
 
     fn queue_key(&self, user: &UserKey) -> String {
@@ -90,10 +88,10 @@ fn decode(entry: &str) -> Result<QueuedNotification, QueueError> {
 
 #[async_trait]
 impl OfflineQueue for RedisOfflineQueue {
-    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification) -> Result<u64, QueueError> {
+    async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         let ttl_ms = (item.expires_at - item.enqueued_at).num_milliseconds().max(0) + KEY_TTL_GRACE_MS;
         let mut call = self.enqueue.key(self.queue_key(user));
-        call.key(self.registry_key()).arg(encode(item)?).arg(self.policy.max_per_user).arg(ttl_ms);
+        call.key(self.registry_key()).arg(encode(item)?).arg(max_per_user).arg(ttl_ms);
         self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 

@@ -19,13 +19,12 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff, pubsub_message};
-use crate::service::{NotificationService, ResolveError, TemplateResolver};
+use crate::domain::ErrorChain;
+use crate::service::{NotificationService, ResolveError, SendContentError};
 
 #[derive(Debug, Clone)]
 pub struct PubSubSettings {
     pub channels: Vec<String>,
-    /// Largest payload accepted (the HTTP body limit).
-    pub max_payload_bytes: usize,
     /// Bounds connecting, subscribing and each keep-alive PING.
     pub timeout: Duration,
     pub keepalive_interval: Duration,
@@ -93,14 +92,13 @@ enum Lost {
 /// Runs the subscriber until `shutdown` is cancelled.
 pub fn spawn(
     client: redis::Client,
-    notifier: Arc<NotificationService>,
-    templates: Arc<TemplateResolver>,
+    service: Arc<NotificationService>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let subscriber = Subscriber { client, notifier, templates, settings, status };
+        let subscriber = Subscriber { client, service, settings, status };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = subscriber.run() => {}
@@ -110,8 +108,7 @@ pub fn spawn(
 
 struct Subscriber {
     client: redis::Client,
-    notifier: Arc<NotificationService>,
-    templates: Arc<TemplateResolver>,
+    service: Arc<NotificationService>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
 }
@@ -207,29 +204,26 @@ impl Subscriber {
                 return;
             }
         };
-        let max = self.settings.max_payload_bytes;
-        let drafted = self.templates.draft(message.tenant, message.content, message.priority, message.ttl, max).await;
-        let draft = match drafted {
-            Ok(draft) => draft,
-            Err(ResolveError::Store(e)) => {
-                self.status.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(channel, error = %e, "Pub/Sub send failed: template store unavailable");
-                return;
-            }
-            Err(e) => {
-                self.status.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(channel, reason = %e, "dropped a Pub/Sub message whose content is invalid");
-                return;
-            }
-        };
-        match self.notifier.send(draft, &message.target).await {
+        let sent = self
+            .service
+            .send_content(message.tenant, message.content, message.priority, message.ttl, message.target)
+            .await;
+        match sent {
             Ok(report) => {
                 self.status.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(channel, id = %report.notification_id, delivered_to = report.delivered_to, "Pub/Sub send");
             }
-            Err(e) => {
+            Err(SendContentError::Content(ResolveError::Store(e))) => {
                 self.status.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(channel, error = %e, "Pub/Sub send failed");
+                tracing::warn!(channel, error = %ErrorChain(&e), "Pub/Sub send failed: template store unavailable");
+            }
+            Err(SendContentError::Content(e)) => {
+                self.status.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, reason = %e, "dropped a Pub/Sub message whose content is invalid");
+            }
+            Err(SendContentError::Send(e)) => {
+                self.status.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, error = %ErrorChain(&e), "Pub/Sub send failed");
             }
         }
     }

@@ -12,8 +12,8 @@
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::adapters::http::target_spec::TargetSpec;
 use crate::domain::{Priority, Target, TenantId, ValidationError};
+use crate::service::TargetSpec;
 use crate::service::{ContentSource, ResolveError};
 
 /// Unknown fields make the message malformed: a misspelt `priority` or `tenant_id` would otherwise

@@ -5,18 +5,34 @@
 mod stream;
 mod watchdog;
 
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::sse::Sse;
 use axum::response::IntoResponse;
-use axum::Extension;
+use axum::routing::get;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::adapters::connection::{authenticate, open_connection};
-use crate::adapters::http::{ApiError, AppState, ConnectionAbort};
-use crate::domain::ChannelName;
-use crate::service::{SubscribeError, Transport};
+use crate::adapters::connection::bearer_token;
+use crate::adapters::http::{ApiError, ConnectionAbort};
+use crate::domain::{ChannelName, Transport};
+use crate::ports::DynTransportMetrics;
+use crate::service::NotificationService;
+
+/// What the SSE handler shares.
+#[derive(Clone)]
+pub struct SseState {
+    pub service: Arc<NotificationService>,
+    pub metrics: DynTransportMetrics,
+}
+
+/// `GET /sse`.
+pub fn router(state: SseState) -> Router {
+    Router::new().route("/sse", get(connect)).with_state(state)
+}
 
 #[derive(Debug, Deserialize)]
 pub struct SseQuery {
@@ -26,12 +42,12 @@ pub struct SseQuery {
 }
 
 pub async fn connect(
-    State(state): State<AppState>,
+    State(state): State<SseState>,
     Query(query): Query<SseQuery>,
     abort: Option<Extension<ConnectionAbort>>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let identity = authenticate(&state, query.token, &headers)?;
+    let identity = state.service.authenticate(bearer_token(query.token, &headers).as_deref())?;
     let channels: Vec<ChannelName> = query
         .channels
         .as_deref()
@@ -41,30 +57,13 @@ pub async fn connect(
         .filter(|c| !c.is_empty())
         .map(ChannelName::parse)
         .collect::<Result<_, _>>()?;
-    // Refused before the connection exists, so a refusal replays (and tracks) nothing.
-    let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
-    let max = state.registry.limits().max_subscriptions_per_connection;
-    if distinct > max {
-        return Err(ApiError::BadRequest {
-            code: "SUBSCRIPTION_LIMIT",
-            message: SubscribeError::TooMany { max }.to_string(),
-        });
-    }
     // An id the client made up is ignored, not an error: the browser sends back whatever it last saw.
     let resume_after =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| Uuid::parse_str(v.trim()).ok());
-    let (registration, receiver) = open_connection(&state, identity, Transport::Sse, resume_after).await?;
-    if !channels.is_empty() {
-        state.registry.subscribe(&registration.entry, &channels).map_err(|e| match e {
-            SubscribeError::TooMany { .. } => {
-                ApiError::BadRequest { code: "SUBSCRIPTION_LIMIT", message: e.to_string() }
-            }
-            SubscribeError::Closed => ApiError::Unavailable { code: "CONNECTION_CLOSED", message: e.to_string() },
-        })?;
-    }
+    let (handle, receiver) = state.service.connect(identity, Transport::Sse, resume_after, &channels).await?;
     let abort = abort.map(|Extension(abort)| abort);
     // The stream is the connection's only use: once it ends, the connection goes too, rather than
     // wait as a keep-alive connection (EventSource reconnects on a new one anyway).
     let close = [(header::CONNECTION, HeaderValue::from_static("close"))];
-    Ok((close, Sse::new(stream::events(registration, receiver, state, abort))))
+    Ok((close, Sse::new(stream::events(handle, receiver, state, abort))))
 }

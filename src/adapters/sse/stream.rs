@@ -12,36 +12,36 @@ use tokio::time::{interval_at, Instant, Interval};
 use uuid::Uuid;
 
 use super::watchdog::{self, Progress, StreamEnd};
-use crate::adapters::connection::{write_span, Registration};
-use crate::adapters::http::{AppState, ConnectionAbort};
-use crate::adapters::metrics::LatencyRecorder;
+use super::SseState;
+use crate::adapters::connection::write_span;
+use crate::adapters::http::ConnectionAbort;
 use crate::delivery::{Next, QueueReceiver};
 use crate::domain::ConnectionId;
-use crate::ports::{CloseReason, OutboundFrame, TraceLink};
+use crate::ports::{CloseReason, LatencyRecorder, OutboundFrame, TraceLink};
+use crate::service::ConnectionHandle;
 
 struct EventState {
     /// Unregisters the connection and stops its watchdog when the stream goes.
     end: StreamEnd,
     progress: Arc<Progress>,
     receiver: QueueReceiver,
-    state: AppState,
     heartbeat: Interval,
     greeted: bool,
     finished: bool,
     /// Replayed entries handed to the response body; confirmed on the next poll, once taken.
     written: Vec<Uuid>,
-    latency: LatencyRecorder,
+    latency: Box<dyn LatencyRecorder>,
 }
 
 pub fn events(
-    registration: Registration,
+    handle: ConnectionHandle,
     receiver: QueueReceiver,
-    state: AppState,
+    state: SseState,
     abort: Option<ConnectionAbort>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let every = state.ws.heartbeat_interval;
+    let every = handle.policy().heartbeat_interval;
     let progress = Arc::new(Progress::default());
-    let end = watchdog::spawn(registration, receiver.close_watch(), progress.clone(), abort, &state);
+    let end = watchdog::spawn(handle, receiver.close_watch(), progress.clone(), abort);
     let start = EventState {
         end,
         progress,
@@ -50,8 +50,7 @@ pub fn events(
         greeted: false,
         finished: false,
         written: Vec::new(),
-        latency: LatencyRecorder::new(&state.metrics),
-        state,
+        latency: state.metrics.latency_recorder(),
     };
     futures_util::stream::unfold(start, |mut s| async move {
         let event = next_event(&mut s).await?;
@@ -64,27 +63,27 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
     if s.finished {
         return None;
     }
-    let entry = s.end.registration().entry.clone();
+    let handle = s.end.handle();
     if !s.greeted {
         s.greeted = true;
         let data = json!({
-            "connection_id": entry.id,
-            "user_id": entry.identity.user.as_str(),
-            "tenant_id": entry.identity.tenant.as_str(),
-            "channels": entry.channels(),
+            "connection_id": handle.id(),
+            "user_id": handle.identity().user.as_str(),
+            "tenant_id": handle.identity().tenant.as_str(),
+            "channels": handle.channels(),
         });
         return Some(Event::default().event("connected").data(data.to_string()));
     }
     if !s.written.is_empty() {
-        let ids = std::mem::take(&mut s.written);
-        s.state.notifier.confirm_replayed(&entry.identity.key(), &ids).await;
+        // The store's removal runs apart from the stream, which never waits on a store.
+        tokio::spawn(handle.confirm_replayed(std::mem::take(&mut s.written)));
     }
     s.progress.waiting();
     tokio::select! {
         next = s.receiver.next() => match next? {
             Next::Frame(frame) => {
                 // SSE hands the event to the response body; the span covers that hand-over.
-                let _span = frame.trace.map(|link| write_span(entry.id, &frame, link));
+                let _span = frame.trace.map(|link| write_span(handle.id(), &frame, link));
                 if let (true, Some(id)) = (frame.replayed, frame.notification_id) {
                     s.written.push(id);
                 } else if frame.accepted_at_ms > 0 {
@@ -93,7 +92,7 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
                 Some(frame_event(&frame))
             }
             Next::Dropped(count) => {
-                s.state.notifier.dispatcher().stats().record_dropped(count);
+                handle.dropped(count);
                 Some(Event::default().event("dropped").data(json!({"count": count}).to_string()))
             }
             Next::Close(reason) => {
@@ -104,7 +103,7 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
         },
         _ = s.heartbeat.tick() => {
             // A successful write is the only sign of life SSE has; keep the idle sweeper away.
-            entry.touch(chrono::Utc::now());
+            handle.touch(chrono::Utc::now());
             Some(Event::default().event("heartbeat").data(json!({"timestamp": chrono::Utc::now()}).to_string()))
         }
     }

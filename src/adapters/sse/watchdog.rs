@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::adapters::connection::Registration;
-use crate::adapters::http::{AppState, ConnectionAbort};
+use crate::adapters::http::ConnectionAbort;
 use crate::delivery::CloseWatch;
 use crate::ports::CloseReason;
+use crate::service::ConnectionHandle;
 
 /// How long a closing stream may take to write its last event before its connection is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -53,55 +53,52 @@ fn now_ms() -> i64 {
 /// Held by the stream: dropping it (the stream ended, or hyper dropped it) unregisters the connection
 /// and stops the watchdog.
 pub struct StreamEnd {
-    registration: Arc<Registration>,
+    handle: Arc<ConnectionHandle>,
     _stop: DropGuard,
 }
 
 impl StreamEnd {
-    pub fn registration(&self) -> &Registration {
-        &self.registration
+    pub fn handle(&self) -> &ConnectionHandle {
+        &self.handle
     }
 }
 
 impl Drop for StreamEnd {
     fn drop(&mut self) {
-        self.registration.release();
+        self.handle.release();
     }
 }
 
 /// Starts the watchdog of one stream; the stream keeps the returned guard.
 pub fn spawn(
-    registration: Registration,
+    handle: ConnectionHandle,
     close: CloseWatch,
     progress: Arc<Progress>,
     abort: Option<ConnectionAbort>,
-    state: &AppState,
 ) -> StreamEnd {
-    let registration = Arc::new(registration);
+    let handle = Arc::new(handle);
     let stop = CancellationToken::new();
     progress.handed_over();
     let watched = Watched {
-        registration: registration.clone(),
+        handle: handle.clone(),
         close,
         progress,
         abort,
         stop: stop.clone(),
-        write_timeout: state.ws.write_timeout,
-        state: state.clone(),
+        write_timeout: handle.policy().write_timeout,
     };
     // Not in the connection task tracker: shutdown need not wait for a grace period of its own.
     tokio::spawn(watched.run());
-    StreamEnd { registration, _stop: stop.drop_guard() }
+    StreamEnd { handle, _stop: stop.drop_guard() }
 }
 
 struct Watched {
-    registration: Arc<Registration>,
+    handle: Arc<ConnectionHandle>,
     close: CloseWatch,
     progress: Arc<Progress>,
     abort: Option<ConnectionAbort>,
     stop: CancellationToken,
     write_timeout: Duration,
-    state: AppState,
 }
 
 impl Watched {
@@ -114,13 +111,13 @@ impl Watched {
                 _ = self.close.closed() => break,
                 _ = tokio::time::sleep(every) => {
                     if self.progress.stalled_for_ms() > limit_ms {
-                        self.state.notifier.dispatcher().stats().record_slow_consumer();
+                        self.handle.stalled();
                         tracing::info!(
-                            connection = %self.registration.entry.id,
+                            connection = %self.handle.id(),
                             "closing an SSE stream whose socket took nothing within the write timeout"
                         );
-                        self.registration.entry.sink.close(CloseReason::SlowConsumer);
-                        self.registration.release();
+                        self.handle.close(CloseReason::SlowConsumer);
+                        self.handle.release();
                         self.drop_connection();
                         return;
                     }
@@ -131,7 +128,7 @@ impl Watched {
         // and the response (sent with `Connection: close`) ends its connection; one whose client
         // stopped reading never gets that far, so the connection is dropped after the grace period
         // either way (a connection already gone is not touched).
-        self.registration.release();
+        self.handle.release();
         tokio::time::sleep(CLOSE_GRACE).await;
         self.drop_connection();
     }

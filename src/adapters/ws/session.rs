@@ -7,7 +7,6 @@
 //! rare paths (the hello, client frames, replay confirmation, closing) are boxed so that an idle
 //! connection does not carry their state.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -15,14 +14,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientFrame, ServerFrame};
-use crate::adapters::connection::{write_span, Registration};
-use crate::adapters::http::AppState;
-use crate::adapters::metrics::LatencyRecorder;
+use super::WsState;
+use crate::adapters::connection::write_span;
 use crate::delivery::{Next, QueueReceiver};
 use crate::domain::{ChannelName, ConnectionId};
-use crate::ports::AckError;
-use crate::ports::{CloseReason, OutboundFrame, TraceLink};
-use crate::service::{AckFailure, ConnectionEntry, SubscribeError};
+use crate::ports::{CloseReason, LatencyRecorder, OutboundFrame, TraceLink};
+use crate::service::ConnectionHandle;
 use uuid::Uuid;
 
 /// Frames written per flush when a backlog has built up.
@@ -36,33 +33,32 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// whole life, and an unsplit `WebSocket` is several hundred bytes held by every connection's task.
 pub(super) fn run(
     socket: WebSocket,
-    state: AppState,
-    registration: Registration,
+    state: WsState,
+    handle: ConnectionHandle,
     receiver: QueueReceiver,
 ) -> impl std::future::Future<Output = ()> {
     let (tx, rx) = socket.split();
-    session(tx, rx, state, registration, receiver)
+    session(tx, rx, state, handle, receiver)
 }
 
 async fn session(
     mut tx: SplitSink<WebSocket, Message>,
     rx: SplitStream<WebSocket>,
-    state: AppState,
-    registration: Registration,
+    state: WsState,
+    handle: ConnectionHandle,
     receiver: QueueReceiver,
 ) {
-    let entry = registration.entry.clone();
     let hello = ServerFrame::Connected {
-        connection_id: entry.id,
-        user_id: entry.identity.user.as_str(),
-        tenant_id: entry.identity.tenant.as_str(),
+        connection_id: handle.id(),
+        user_id: handle.identity().user.as_str(),
+        tenant_id: handle.identity().tenant.as_str(),
     };
     if Box::pin(send_frame(&mut tx, &hello.to_outbound())).await.is_err() {
         return;
     }
-    tracing::debug!(connection = %entry.id, user = %entry.identity.user, "websocket connected");
-    let writer = write_loop(tx, receiver, &registration, &state);
-    let reader = read_loop(rx, &state, &entry);
+    tracing::debug!(connection = %handle.id(), user = %handle.identity().user, "websocket connected");
+    let writer = write_loop(tx, receiver, &handle, &state);
+    let reader = read_loop(rx, &state, &handle);
     tokio::pin!(writer, reader);
     tokio::select! {
         // The writer ends after sending a close frame (or on a dead or stalled socket): once a close
@@ -81,7 +77,7 @@ async fn session(
             }
         }
     }
-    tracing::debug!(connection = %entry.id, "websocket closed");
+    tracing::debug!(connection = %handle.id(), "websocket closed");
 }
 
 async fn send_frame(tx: &mut SplitSink<WebSocket, Message>, frame: &OutboundFrame) -> Result<(), axum::Error> {
@@ -100,18 +96,16 @@ fn text(frame: &OutboundFrame) -> Message {
 async fn write_loop(
     mut tx: SplitSink<WebSocket, Message>,
     mut rx: QueueReceiver,
-    registration: &Registration,
-    state: &AppState,
+    handle: &ConnectionHandle,
+    state: &WsState,
 ) -> bool {
-    let cfg = state.ws;
-    let mut heartbeat =
-        tokio::time::interval_at(tokio::time::Instant::now() + cfg.heartbeat_interval, cfg.heartbeat_interval);
-    let idle_ms = cfg.idle_timeout.as_millis() as i64;
-    let mut latency = LatencyRecorder::new(&state.metrics);
-    let result =
-        write_frames(&mut tx, &mut rx, &registration.entry, state, &mut heartbeat, idle_ms, &mut latency).await;
+    let every = handle.policy().heartbeat_interval;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // Boxed: an idle connection's task keeps one pointer to it.
+    let mut latency = state.metrics.latency_recorder();
+    let result = write_frames(&mut tx, &mut rx, handle, &mut heartbeat, &mut *latency).await;
     latency.flush();
-    registration.release();
+    handle.release();
     match result {
         // A socket that stalled will not take a close frame either; it is dropped.
         WriteEnd::Close(reason) => {
@@ -135,13 +129,13 @@ enum WriteEnd {
 async fn write_frames(
     tx: &mut SplitSink<WebSocket, Message>,
     rx: &mut QueueReceiver,
-    entry: &ConnectionEntry,
-    state: &AppState,
+    handle: &ConnectionHandle,
     heartbeat: &mut tokio::time::Interval,
-    idle_ms: i64,
-    latency: &mut LatencyRecorder,
+    latency: &mut dyn LatencyRecorder,
 ) -> WriteEnd {
     let watch = rx.close_watch();
+    let write_timeout = handle.policy().write_timeout;
+    let idle_ms = i64::try_from(handle.policy().idle_timeout.as_millis()).unwrap_or(i64::MAX);
     loop {
         tokio::select! {
             next = rx.next() => match next {
@@ -153,31 +147,32 @@ async fn write_frames(
                         biased;
                         _ = watch.closed() => return WriteEnd::Stalled,
                         written = tokio::time::timeout(
-                            state.ws.write_timeout,
-                            write_batch(tx, rx, frame, entry.id, latency),
+                            write_timeout,
+                            write_batch(tx, rx, frame, handle.id(), latency),
                         ) => written,
                     };
                     match written {
                         Ok(Ok(replayed)) if !replayed.is_empty() => {
-                            Box::pin(state.notifier.confirm_replayed(&entry.identity.key(), &replayed)).await;
+                            // The store's removal runs apart: the writer never waits on a store.
+                            tokio::spawn(handle.confirm_replayed(replayed));
                         }
                         Ok(Ok(_)) => {}
                         Ok(Err(_)) => return WriteEnd::Gone,
                         Err(_) => {
-                            stalled(state, entry);
+                            stalled(handle);
                             return WriteEnd::Stalled;
                         }
                     }
                     continue;
                 }
                 Some(Next::Dropped(count)) => {
-                    state.notifier.dispatcher().stats().record_dropped(count);
+                    handle.dropped(count);
                     let notice = ServerFrame::Dropped { count }.to_outbound();
-                    match tokio::time::timeout(state.ws.write_timeout, send_frame(tx, &notice)).await {
+                    match tokio::time::timeout(write_timeout, send_frame(tx, &notice)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return WriteEnd::Gone,
                         Err(_) => {
-                            stalled(state, entry);
+                            stalled(handle);
                             return WriteEnd::Stalled;
                         }
                     }
@@ -186,14 +181,14 @@ async fn write_frames(
                 None => return WriteEnd::Gone,
             },
             _ = heartbeat.tick() => {
-                if entry.idle_for_ms(chrono::Utc::now()) > idle_ms {
+                if handle.idle_for_ms(chrono::Utc::now()) > idle_ms {
                     return WriteEnd::Close(CloseReason::Idle);
                 }
-                match tokio::time::timeout(state.ws.write_timeout, tx.send(Message::Ping(Default::default()))).await {
+                match tokio::time::timeout(write_timeout, tx.send(Message::Ping(Default::default()))).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return WriteEnd::Gone,
                     Err(_) => {
-                        stalled(state, entry);
+                        stalled(handle);
                         return WriteEnd::Stalled;
                     }
                 }
@@ -204,9 +199,9 @@ async fn write_frames(
 
 /// A socket that took nothing for the write timeout: the client stopped reading (counted like a
 /// queue overflow, which the `drop_oldest` policy never reports).
-fn stalled(state: &AppState, entry: &ConnectionEntry) {
-    state.notifier.dispatcher().stats().record_slow_consumer();
-    tracing::info!(connection = %entry.id, "closing a connection whose socket took nothing within the write timeout");
+fn stalled(handle: &ConnectionHandle) {
+    handle.stalled();
+    tracing::info!(connection = %handle.id(), "closing a connection whose socket took nothing within the write timeout");
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once. Returns the ids of the
@@ -216,7 +211,7 @@ async fn write_batch(
     rx: &mut QueueReceiver,
     first: OutboundFrame,
     connection: ConnectionId,
-    latency: &mut LatencyRecorder,
+    latency: &mut dyn LatencyRecorder,
 ) -> Result<Vec<Uuid>, axum::Error> {
     let mut replayed = Vec::new();
     let mut accepted = Vec::new();
@@ -289,19 +284,19 @@ enum ReadEnd {
     CloseRequested,
 }
 
-async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc<ConnectionEntry>) -> ReadEnd {
+async fn read_loop(mut rx: SplitStream<WebSocket>, state: &WsState, handle: &ConnectionHandle) -> ReadEnd {
     let mut errors = 0u32;
     loop {
         let message = match rx.next().await {
             Some(Ok(message)) => message,
             None => return ReadEnd::ClientGone,
-            Some(Err(e)) => return Box::pin(read_failed(entry, e)).await,
+            Some(Err(e)) => return Box::pin(read_failed(handle, e)).await,
         };
-        entry.touch(chrono::Utc::now());
+        handle.touch(chrono::Utc::now());
         let reply = match message {
-            Message::Text(text) => Box::pin(handle_text(state, entry, text.as_str())).await,
+            Message::Text(text) => Box::pin(handle_text(state, handle, text.as_str())).await,
             Message::Binary(_) => {
-                state.metrics.ws_frames_received.with_label_values(&["binary"]).inc();
+                state.metrics.client_frame("binary");
                 Err(("UNSUPPORTED_FRAME", "binary frames are not supported; send JSON text".into()))
             }
             Message::Ping(_) | Message::Pong(_) => continue,
@@ -315,14 +310,14 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
             Err((code, message)) => {
                 errors += 1;
                 if errors > MAX_CONSECUTIVE_ERRORS {
-                    entry.sink.close(CloseReason::PolicyViolation("too many invalid frames".into()));
+                    handle.close(CloseReason::PolicyViolation("too many invalid frames".into()));
                     return ReadEnd::CloseRequested;
                 }
                 ServerFrame::Error { code, message: &message }.to_outbound()
             }
         };
-        if entry.sink.try_send(frame).is_err() {
-            entry.sink.close(CloseReason::SlowConsumer);
+        if handle.reply(frame).is_err() {
+            handle.close(CloseReason::SlowConsumer);
             return ReadEnd::CloseRequested;
         }
     }
@@ -330,7 +325,7 @@ async fn read_loop(mut rx: SplitStream<WebSocket>, state: &AppState, entry: &Arc
 
 /// A read error: a client that broke the rules is told why with the close code RFC 6455 names for it
 /// (§7.4.1); a broken socket just ends.
-async fn read_failed(entry: &ConnectionEntry, error: axum::Error) -> ReadEnd {
+async fn read_failed(handle: &ConnectionHandle, error: axum::Error) -> ReadEnd {
     use tokio_tungstenite::tungstenite::Error as WsError;
     let reason = match error.into_inner().downcast::<WsError>().map(|e| *e) {
         Ok(WsError::Utf8(_)) => CloseReason::InvalidPayload,
@@ -338,14 +333,14 @@ async fn read_failed(entry: &ConnectionEntry, error: axum::Error) -> ReadEnd {
         Ok(WsError::Protocol(_)) => CloseReason::ProtocolError,
         _ => return ReadEnd::ClientGone,
     };
-    tracing::debug!(connection = %entry.id, ?reason, "closing a connection that sent an invalid frame");
-    entry.sink.close(reason);
+    tracing::debug!(connection = %handle.id(), ?reason, "closing a connection that sent an invalid frame");
+    handle.close(reason);
     ReadEnd::CloseRequested
 }
 
 type Reply = Result<OutboundFrame, (&'static str, String)>;
 
-async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str) -> Reply {
+async fn handle_text(state: &WsState, handle: &ConnectionHandle, text: &str) -> Reply {
     let parsed = serde_json::from_str::<ClientFrame>(text);
     let kind = match &parsed {
         Ok(ClientFrame::Ping) => "ping",
@@ -354,7 +349,7 @@ async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str)
         Ok(ClientFrame::Ack { .. }) => "ack",
         Err(_) => "invalid",
     };
-    state.metrics.ws_frames_received.with_label_values(&[kind]).inc();
+    state.metrics.client_frame(kind);
     let frame = parsed.map_err(|e| {
         ("INVALID_FRAME", format!("expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"))
     })?;
@@ -362,53 +357,31 @@ async fn handle_text(state: &AppState, entry: &Arc<ConnectionEntry>, text: &str)
         ClientFrame::Ping => Ok(ServerFrame::Pong.to_outbound()),
         ClientFrame::Subscribe { channels } => {
             let channels = parse_channels(&channels)?;
-            state.registry.subscribe(entry, &channels).map_err(|e| match e {
-                SubscribeError::TooMany { .. } => ("SUBSCRIPTION_LIMIT", e.to_string()),
-                SubscribeError::Closed => ("CONNECTION_CLOSED", e.to_string()),
-            })?;
+            handle.subscribe(&channels).map_err(|e| (e.code(), e.to_string()))?;
             Ok(ServerFrame::Subscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Unsubscribe { channels } => {
             let channels = parse_channels(&channels)?;
-            state.registry.unsubscribe(entry, &channels);
+            handle.unsubscribe(&channels);
             Ok(ServerFrame::Unsubscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
-        ClientFrame::Ack { notification_id } => ack(state, entry, &notification_id).await,
+        ClientFrame::Ack { notification_id } => ack(state, handle, &notification_id).await,
     }
 }
 
-async fn ack(state: &AppState, entry: &ConnectionEntry, raw_id: &str) -> Reply {
+async fn ack(state: &WsState, handle: &ConnectionHandle, raw_id: &str) -> Reply {
     let id = Uuid::parse_str(raw_id).map_err(|_| {
         ("INVALID_NOTIFICATION_ID", format!("{} is not a notification id", crate::domain::Quoted(raw_id)))
     })?;
-    let acked = state.notifier.ack(&entry.identity.key(), id).await;
-    let result = match &acked {
-        Ok(_) => "acked",
-        Err(AckFailure::Disabled) => "disabled",
-        Err(AckFailure::Store(AckError::UnknownNotification)) => "unknown",
-        Err(AckFailure::Store(AckError::WrongUser)) => "wrong_user",
-        Err(AckFailure::Store(AckError::AlreadyAcknowledged)) => "duplicate",
-        Err(AckFailure::Store(AckError::Expired)) => "expired",
-        Err(AckFailure::Store(_)) => "store_error",
-    };
-    state.metrics.ack_received.with_label_values(&[result]).inc();
+    let acked = handle.ack(id).await;
     match acked {
         Ok(receipt) => {
-            state.metrics.ack_latency.observe(receipt.latency_ms as f64 / 1000.0);
+            state.metrics.ack("acked", Some(std::time::Duration::from_millis(receipt.latency_ms)));
             Ok(ServerFrame::Acked { notification_id: &id.to_string() }.to_outbound())
         }
         Err(e) => {
-            let code = match &e {
-                AckFailure::Disabled => "ACK_DISABLED",
-                AckFailure::Store(AckError::UnknownNotification) => "UNKNOWN_NOTIFICATION",
-                AckFailure::Store(AckError::WrongUser) => "NOT_YOUR_NOTIFICATION",
-                AckFailure::Store(AckError::AlreadyAcknowledged) => "ALREADY_ACKNOWLEDGED",
-                AckFailure::Store(AckError::Expired) => "ACK_EXPIRED",
-                AckFailure::Store(AckError::Unavailable(_) | AckError::Corrupt(_) | AckError::Full { .. }) => {
-                    "ACK_STORE_UNAVAILABLE"
-                }
-            };
-            Err((code, e.to_string()))
+            state.metrics.ack(e.label(), None);
+            Err((e.code(), e.to_string()))
         }
     }
 }

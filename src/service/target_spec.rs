@@ -12,20 +12,20 @@ use crate::domain::{ChannelName, Target, UserId, ValidationError};
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum TargetSpec {
     User {
-        #[schema(value_type = super::openapi::UserIdSchema)]
+        #[schema(value_type = crate::domain::UserId)]
         id: String,
     },
     Users {
-        #[schema(value_type = Vec<super::openapi::UserIdSchema>, min_items = 1, max_items = 1000)]
+        #[schema(value_type = Vec<crate::domain::UserId>, min_items = 1, max_items = 1000)]
         ids: Vec<String>,
     },
     Broadcast {},
     Channel {
-        #[schema(value_type = super::openapi::ChannelNameSchema)]
+        #[schema(value_type = crate::domain::ChannelName)]
         name: String,
     },
     Channels {
-        #[schema(value_type = Vec<super::openapi::ChannelNameSchema>, min_items = 1, max_items = 1000)]
+        #[schema(value_type = Vec<crate::domain::ChannelName>, min_items = 1, max_items = 1000)]
         names: Vec<String>,
     },
 }

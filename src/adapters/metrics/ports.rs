@@ -1,0 +1,44 @@
+//! The Prometheus metrics behind the ports transports and the service report to.
+
+use std::time::Duration;
+
+use super::{LatencyRecorder, Metrics};
+use crate::ports::{ConnectionInfo, ConnectionObserver, TransportMetrics};
+
+impl TransportMetrics for Metrics {
+    fn client_frame(&self, kind: &'static str) {
+        self.ws_frames_received.with_label_values(&[kind]).inc();
+    }
+
+    fn ack(&self, result: &'static str, latency: Option<Duration>) {
+        self.ack_received.with_label_values(&[result]).inc();
+        if let Some(latency) = latency {
+            self.ack_latency.observe(latency.as_secs_f64());
+        }
+    }
+
+    fn batch(&self, items: usize) {
+        self.batch_requests.inc();
+        self.batch_size.observe(items as f64);
+    }
+
+    fn rate_limit(&self, kind: &'static str, decision: &'static str) {
+        self.ratelimit_decisions.with_label_values(&[kind, decision]).inc();
+    }
+
+    fn latency_recorder(&self) -> Box<dyn crate::ports::LatencyRecorder> {
+        Box::new(LatencyRecorder::new(self))
+    }
+}
+
+impl ConnectionObserver for Metrics {
+    fn opened(&self, connection: ConnectionInfo<'_>) {
+        self.connections_opened.with_label_values(&[connection.transport.as_str()]).inc();
+    }
+
+    fn closed(&self, connection: ConnectionInfo<'_>, lived: Duration) {
+        let label = [connection.transport.as_str()];
+        self.connections_closed.with_label_values(&label).inc();
+        self.connection_duration.with_label_values(&label).observe(lived.as_secs_f64());
+    }
+}

@@ -1,0 +1,270 @@
+//! Bringing a client online: authenticate it, register its connection (replaying its user's queue
+//! into it first), and the handle through which its transport acts until the connection ends.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::bounded::{bounded, within, Outage};
+use super::{AckFailure, NotificationService, QueueConfig};
+use crate::delivery::frame::notification_frame;
+use crate::delivery::{connection_queue, ConnectionEntry, QueueReceiver, RegisterError, SubscribeError};
+use crate::domain::ack::AckReceipt;
+use crate::domain::{
+    ChannelName, ConnectionId, ConnectionPolicy, ErrorChain, Identity, Notification, Transport, UserKey,
+};
+use crate::ports::{AuthError, CloseReason, ConnectionInfo, DynSink, OutboundFrame, QueueError, SinkError};
+
+/// Why a client could not connect.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    #[error(transparent)]
+    Subscribe(#[from] SubscribeError),
+}
+
+impl NotificationService {
+    /// Verifies a client's token (`None`: it sent none); refuses everyone once shutdown has begun.
+    pub fn authenticate(&self, token: Option<&str>) -> Result<Identity, ConnectError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(ConnectError::ShuttingDown);
+        }
+        let token = token.ok_or(AuthError::Missing)?;
+        Ok(self.verifier.verify(token)?)
+    }
+
+    /// The policy a connection of `identity` would be opened with.
+    pub fn connection_policy(&self, identity: &Identity) -> ConnectionPolicy {
+        self.policies.connection(&identity.tenant)
+    }
+
+    /// Registers a connection with its outbound queue and `channels` subscribed. When it brings its
+    /// user online, the user's queue is replayed into it first (the other devices that connect while
+    /// one is live receive only live notifications). `resume_after` (SSE's `Last-Event-ID`) skips, and
+    /// removes, queued entries up to that id. A refused connection replays (and tracks) nothing.
+    pub async fn connect(
+        self: &Arc<Self>,
+        identity: Identity,
+        transport: Transport,
+        resume_after: Option<Uuid>,
+        channels: &[ChannelName],
+    ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        let limits = self.policies.limits(&identity.tenant);
+        let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
+        if distinct > limits.max_subscriptions_per_connection {
+            return Err(SubscribeError::TooMany { max: limits.max_subscriptions_per_connection }.into());
+        }
+        let policy = self.policies.connection(&identity.tenant);
+        let (queue, receiver) = connection_queue(policy.outbound_queue_size, policy.slow_consumer);
+        let key = identity.key();
+        let entry = match &self.queue {
+            None => self.registry.register(identity, transport, queue, self.clock.now(), &limits)?,
+            Some(store) => {
+                // Bounded like a send's wait: while the store hangs, a connect goes ahead without its
+                // replay (the queue stays intact for the next connection) rather than wait behind
+                // pending sends.
+                let guard = within(&*self.timer, store.timeout, self.locks.lock(&key)).await;
+                let sink: DynSink = queue.clone();
+                let replayed = if guard.is_none() {
+                    tracing::warn!("the user's offline queue is busy; connecting without replay");
+                    Vec::new()
+                } else if self.registry.user_is_online(&key) {
+                    Vec::new()
+                } else {
+                    self.replay_into(store, &key, &sink, resume_after).await
+                };
+                let entry = self.registry.register(identity, transport, queue, self.clock.now(), &limits)?;
+                drop(guard);
+                let outage = Outage::default();
+                for notification in &replayed {
+                    if self.track(&key, notification, &outage).await {
+                        self.stats.record_ack_tracked();
+                    }
+                }
+                self.stats.record_replayed(replayed.len() as u64);
+                self.stats.record_delivered(replayed.len() as u64);
+                entry
+            }
+        };
+        let handle = ConnectionHandle { service: self.clone(), entry, policy, released: AtomicBool::new(false) };
+        for observer in &self.observers {
+            observer.opened(handle.info());
+        }
+        if !channels.is_empty() {
+            handle.subscribe(channels)?;
+        }
+        Ok((handle, receiver))
+    }
+
+    /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.
+    async fn replay_into(
+        &self,
+        queue: &QueueConfig,
+        key: &UserKey,
+        sink: &DynSink,
+        after: Option<Uuid>,
+    ) -> Vec<Notification> {
+        let now = self.clock.now();
+        let max = self.policies.queue(&key.tenant).max_per_user;
+        let peek = queue.store.peek(key, max, now);
+        let mut items = match bounded(&*self.timer, queue.timeout, peek, QueueError::Unavailable).await {
+            Ok(items) => items,
+            Err(e) => {
+                // The queue stays intact and is replayed on a later connection.
+                tracing::warn!(error = %ErrorChain(&e), "could not read the offline queue; connecting without replay");
+                return Vec::new();
+            }
+        };
+        // The client saw everything up to `after`, by queue position (ids made on other nodes or in one
+        // millisecond need not sort); an id the queue does not hold resumes nothing.
+        if let Some(seen) = after.and_then(|last| items.iter().position(|i| i.notification.id == last)) {
+            let ids: Vec<Uuid> = items.drain(..=seen).map(|i| i.notification.id).collect();
+            self.remove_replayed(key, &ids).await;
+        }
+        let mut replayed = Vec::with_capacity(items.len());
+        for item in items {
+            let mut frame = notification_frame(&item.notification);
+            frame.replayed = true;
+            if sink.try_send(frame).is_err() {
+                // What did not fit stays queued for the next connection.
+                break;
+            }
+            replayed.push(item.notification);
+        }
+        replayed
+    }
+
+    async fn remove_replayed(&self, key: &UserKey, ids: &[Uuid]) {
+        let Some(queue) = &self.queue else { return };
+        let remove = queue.store.remove(key, ids);
+        if let Err(e) = bounded(&*self.timer, queue.timeout, remove, QueueError::Unavailable).await {
+            tracing::warn!(error = %ErrorChain(&e), "could not remove replayed entries; they may be replayed again");
+        }
+    }
+}
+
+/// One live connection, as its transport sees it. Closing or dropping it unregisters the connection
+/// (once), telling every observer.
+pub struct ConnectionHandle {
+    service: Arc<NotificationService>,
+    entry: Arc<ConnectionEntry>,
+    policy: ConnectionPolicy,
+    released: AtomicBool,
+}
+
+impl ConnectionHandle {
+    pub fn id(&self) -> ConnectionId {
+        self.entry.id
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.entry.identity
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.entry.transport
+    }
+
+    /// What the connection was opened with: queue size, heartbeat, timeouts.
+    pub fn policy(&self) -> &ConnectionPolicy {
+        &self.policy
+    }
+
+    pub fn channels(&self) -> Vec<ChannelName> {
+        self.entry.channels()
+    }
+
+    fn info(&self) -> ConnectionInfo<'_> {
+        ConnectionInfo { id: self.entry.id, identity: &self.entry.identity, transport: self.entry.transport }
+    }
+
+    /// Records a sign of life from the client (any frame, pong, or ACK).
+    pub fn touch(&self, now: DateTime<Utc>) {
+        self.entry.touch(now);
+    }
+
+    pub fn idle_for_ms(&self, now: DateTime<Utc>) -> i64 {
+        self.entry.idle_for_ms(now)
+    }
+
+    /// Subscribes to `channels` within the tenant's limit; returns the ones that were new.
+    pub fn subscribe(&self, channels: &[ChannelName]) -> Result<Vec<ChannelName>, SubscribeError> {
+        let max = self.service.policies.limits(&self.entry.identity.tenant).max_subscriptions_per_connection;
+        let fresh = self.service.registry.subscribe(&self.entry, channels, max)?;
+        for observer in &self.service.observers {
+            observer.subscribed(self.info(), &fresh);
+        }
+        Ok(fresh)
+    }
+
+    /// Unsubscribes from `channels`; returns the ones the connection had.
+    pub fn unsubscribe(&self, channels: &[ChannelName]) -> Vec<ChannelName> {
+        let gone = self.service.registry.unsubscribe(&self.entry, channels);
+        for observer in &self.service.observers {
+            observer.unsubscribed(self.info(), &gone);
+        }
+        gone
+    }
+
+    /// Records the client's ACK of `id`.
+    pub async fn ack(&self, id: Uuid) -> Result<AckReceipt, AckFailure> {
+        self.service.ack(&self.entry.identity.key(), id).await
+    }
+
+    /// Removes the queue entries whose replayed frames were written. The returned future owns what it
+    /// needs: a transport runs it apart from its writer, which never waits on a store.
+    pub fn confirm_replayed(&self, ids: Vec<Uuid>) -> impl Future<Output = ()> + Send + 'static {
+        let (service, key) = (self.service.clone(), self.entry.identity.key());
+        async move { service.remove_replayed(&key, &ids).await }
+    }
+
+    /// `count` frames were overwritten before the client read them (`drop_oldest`).
+    pub fn dropped(&self, count: u64) {
+        self.service.stats.record_dropped(count);
+    }
+
+    /// The client's socket took nothing within the write timeout.
+    pub fn stalled(&self) {
+        self.service.stats.record_slow_consumer();
+    }
+
+    /// Queues a reply to one of the client's own frames behind what is already queued, so the client
+    /// sees everything in queue order.
+    pub fn reply(&self, frame: OutboundFrame) -> Result<(), SinkError> {
+        self.entry.sink.try_send(frame)
+    }
+
+    /// Asks the transport to close the connection (through its queue's close signal).
+    pub fn close(&self, reason: CloseReason) {
+        self.entry.sink.close(reason);
+    }
+
+    /// Takes the connection out of the registry now, before its socket is closed: a closing
+    /// connection takes no more notifications, frees its place in the limits, and its user's queue can
+    /// replay to another device. Safe to call more than once; dropping the handle does it too.
+    pub fn release(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.service.registry.unregister(self.entry.id) {
+            let lived = (Utc::now() - self.entry.connected_at).to_std().unwrap_or_default();
+            for observer in &self.service.observers {
+                observer.closed(self.info(), lived);
+            }
+        }
+    }
+}
+
+impl Drop for ConnectionHandle {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,58 @@
+//! One use case for "send this content to this target", shared by the HTTP handlers, batch items and
+//! the Redis Pub/Sub trigger, so that every trigger accepts the same notifications with the same
+//! errors: resolve the content (inline, or a template and its variables) within the tenant's payload
+//! limit, then send.
+
+use super::{NotificationService, ResolveError, SendError, SendReport};
+use crate::domain::{NotificationDraft, Priority, Target, TenantId};
+
+use super::ContentSource;
+
+/// A send whose content is resolved and valid, ready to go (batches prepare every item first).
+#[derive(Debug, Clone)]
+pub struct PreparedSend {
+    pub draft: NotificationDraft,
+    pub target: Target,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendContentError {
+    #[error(transparent)]
+    Content(#[from] ResolveError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+impl NotificationService {
+    /// Resolves `content` for `tenant` (templates render here); `priority` and `ttl_seconds` are the
+    /// send's own and override a template's defaults.
+    pub async fn prepare(
+        &self,
+        tenant: TenantId,
+        content: ContentSource,
+        priority: Option<Priority>,
+        ttl_seconds: Option<u32>,
+        target: Target,
+    ) -> Result<PreparedSend, ResolveError> {
+        let max = self.policies.max_payload_bytes(&tenant);
+        let draft = self.templates.draft(tenant, content, priority, ttl_seconds, max).await?;
+        Ok(PreparedSend { draft, target })
+    }
+
+    pub async fn send_prepared(&self, prepared: PreparedSend) -> Result<SendReport, SendError> {
+        self.send(prepared.draft, &prepared.target).await
+    }
+
+    /// [`Self::prepare`] then send.
+    pub async fn send_content(
+        &self,
+        tenant: TenantId,
+        content: ContentSource,
+        priority: Option<Priority>,
+        ttl_seconds: Option<u32>,
+        target: Target,
+    ) -> Result<SendReport, SendContentError> {
+        let prepared = self.prepare(tenant, content, priority, ttl_seconds, target).await?;
+        Ok(self.send_prepared(prepared).await?)
+    }
+}
