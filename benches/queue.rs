@@ -30,7 +30,7 @@ fn workload(policy: &QueuePolicy) -> Work {
             .map(|m| {
                 let payload = serde_json::json!({ "order": m, "status": "shipped", "eta": "2 days" });
                 let draft = NotificationDraft::new(tenant.clone(), "order.updated".into(), payload, None, None, 4096);
-                QueuedNotification::new(draft.expect("valid draft").accept(now), now, policy)
+                QueuedNotification::new(Arc::new(draft.expect("valid draft").accept(now)), now, policy)
             })
             .collect();
         (user, items)

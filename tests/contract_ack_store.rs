@@ -54,7 +54,7 @@ const TIMEOUT: Duration = Duration::seconds(30);
 /// The `n`th delivery of `tenant`, at `delivered_at`, due `TIMEOUT` later.
 fn pending(tenant: &str, n: u32, delivered_at: DateTime<Utc>) -> PendingAck {
     PendingAck {
-        notification: notification(tenant, n, delivered_at, None),
+        notification: Arc::new(notification(tenant, n, delivered_at, None)),
         delivered_at,
         deadline: delivered_at + TIMEOUT,
     }
@@ -69,7 +69,7 @@ async fn ack_reports_latency<B: Backend>() {
     store.check_health().await.unwrap();
     let (alice, now) = (user("acme", "alice"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&alice, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&alice)).await.unwrap();
     let receipt = store.ack(&alice, p.notification.id, now + ms(1_500)).await.unwrap();
     assert_eq!(receipt, AckReceipt { notification_id: p.notification.id, latency_ms: 1_500 });
 }
@@ -78,7 +78,7 @@ async fn ack_by_wrong_user_changes_nothing<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, bob, now) = (user("acme", "alice"), user("acme", "bob"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&alice, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&alice)).await.unwrap();
     assert!(matches!(store.ack(&bob, p.notification.id, now + ms(10)).await, Err(AckError::WrongUser)));
     assert_eq!(store.ack(&alice, p.notification.id, now + ms(20)).await.unwrap().latency_ms, 20);
 }
@@ -87,7 +87,7 @@ async fn ack_from_other_tenant_is_wrong_user<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (in_acme, in_globex, now) = (user("acme", "alice"), user("globex", "alice"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&in_acme, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&in_acme)).await.unwrap();
     assert!(matches!(store.ack(&in_globex, p.notification.id, now + ms(10)).await, Err(AckError::WrongUser)));
     assert!(store.ack(&in_acme, p.notification.id, now + ms(10)).await.is_ok());
 }
@@ -95,7 +95,7 @@ async fn ack_from_other_tenant_is_wrong_user<B: Backend>() {
 async fn ack_of_unknown_id<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
-    store.track(&alice, &pending("acme", 0, now)).await.unwrap();
+    store.track(&pending("acme", 0, now), std::slice::from_ref(&alice)).await.unwrap();
     assert!(matches!(store.ack(&alice, Uuid::now_v7(), now).await, Err(AckError::UnknownNotification)));
 }
 
@@ -103,7 +103,7 @@ async fn double_ack_is_rejected<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&alice, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&alice)).await.unwrap();
     store.ack(&alice, p.notification.id, now + ms(100)).await.unwrap();
     let again = store.ack(&alice, p.notification.id, now + ms(200)).await;
     assert!(matches!(again, Err(AckError::AlreadyAcknowledged)), "got {again:?}");
@@ -119,7 +119,7 @@ async fn ack_after_deadline_is_expired<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&alice, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&alice)).await.unwrap();
     // Before any sweep: the deadline alone decides, and the failed ACK changes nothing.
     assert!(matches!(store.ack(&alice, p.notification.id, p.deadline).await, Err(AckError::Expired)));
     assert_eq!(store.stats().await.unwrap().pending, 1);
@@ -138,7 +138,7 @@ async fn expire_due_returns_and_counts<B: Backend>() {
     let acked = pending("acme", 2, now);
     let late = pending("acme", 3, now + TIMEOUT);
     for (who, p) in [(&alice, &early_a), (&bob, &early_b), (&alice, &acked), (&alice, &late)] {
-        store.track(who, p).await.unwrap();
+        store.track(p, std::slice::from_ref(who)).await.unwrap();
     }
     store.ack(&alice, acked.notification.id, now + ms(1)).await.unwrap();
 
@@ -162,8 +162,8 @@ async fn track_is_idempotent<B: Backend>() {
     let first = pending("acme", 0, now);
     // The same notification delivered to a second device of the same user, a second later.
     let second = PendingAck { delivered_at: now + ms(1_000), deadline: now + ms(1_000) + TIMEOUT, ..first.clone() };
-    store.track(&alice, &first).await.unwrap();
-    store.track(&alice, &second).await.unwrap();
+    store.track(&first, std::slice::from_ref(&alice)).await.unwrap();
+    store.track(&second, std::slice::from_ref(&alice)).await.unwrap();
     assert_eq!(store.stats().await.unwrap().pending, 1);
     let expired = store.expire_due(first.deadline).await.unwrap();
     assert_eq!(expired, [ExpiredAck { user: alice, pending: first }], "the first record stands");
@@ -175,10 +175,10 @@ async fn track_after_expiry_rearms<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let first = pending("acme", 0, now);
-    store.track(&alice, &first).await.unwrap();
+    store.track(&first, std::slice::from_ref(&alice)).await.unwrap();
     assert_eq!(store.expire_due(first.deadline).await.unwrap().len(), 1);
     let again = PendingAck { delivered_at: first.deadline, deadline: first.deadline + TIMEOUT, ..first.clone() };
-    store.track(&alice, &again).await.unwrap();
+    store.track(&again, std::slice::from_ref(&alice)).await.unwrap();
     assert_eq!(store.stats().await.unwrap().pending, 1);
     assert_eq!(store.ack(&alice, first.notification.id, again.delivered_at + ms(40)).await.unwrap().latency_ms, 40);
 }
@@ -189,7 +189,7 @@ async fn stats_average_ack_time<B: Backend>() {
     let (alice, now) = (user("acme", "alice"), base_now());
     let deliveries: Vec<_> = (0..4).map(|n| pending("acme", n, now)).collect();
     for p in &deliveries {
-        store.track(&alice, p).await.unwrap();
+        store.track(p, std::slice::from_ref(&alice)).await.unwrap();
     }
     for (p, latency) in deliveries.iter().zip([100, 200, 600]) {
         store.ack(&alice, p.notification.id, now + ms(latency)).await.unwrap();
@@ -206,7 +206,7 @@ async fn concurrent_acks_succeed_once<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let p = pending("acme", 0, now);
-    store.track(&alice, &p).await.unwrap();
+    store.track(&p, std::slice::from_ref(&alice)).await.unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (store, alice, id) = (Arc::clone(&store.store), alice.clone(), p.notification.id);
@@ -230,12 +230,12 @@ async fn forget_drops_only_pending_records<B: Backend>() {
     let Some(store) = B::open().await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
     let (undelivered, acked) = (pending("acme", 0, now), pending("acme", 1, now));
-    store.track(&alice, &undelivered).await.unwrap();
-    store.track(&alice, &acked).await.unwrap();
+    store.track(&undelivered, std::slice::from_ref(&alice)).await.unwrap();
+    store.track(&acked, std::slice::from_ref(&alice)).await.unwrap();
     store.ack(&alice, acked.notification.id, now + ms(5)).await.unwrap();
-    store.forget(&alice, undelivered.notification.id).await.unwrap();
-    store.forget(&alice, acked.notification.id).await.unwrap();
-    store.forget(&alice, Uuid::now_v7()).await.unwrap();
+    store.forget(undelivered.notification.id, std::slice::from_ref(&alice)).await.unwrap();
+    store.forget(acked.notification.id, std::slice::from_ref(&alice)).await.unwrap();
+    store.forget(Uuid::now_v7(), std::slice::from_ref(&alice)).await.unwrap();
     let gone = store.ack(&alice, undelivered.notification.id, now + ms(6)).await;
     assert!(matches!(gone, Err(AckError::UnknownNotification)), "got {gone:?}");
     let kept = store.ack(&alice, acked.notification.id, now + ms(7)).await;
@@ -243,6 +243,32 @@ async fn forget_drops_only_pending_records<B: Backend>() {
     assert!(store.expire_due(now + TIMEOUT + ms(1)).await.unwrap().is_empty(), "nothing left to expire");
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.pending, stats.acknowledged, stats.expired), (0, 1, 0));
+}
+
+/// One call tracks a whole send; one call takes back the users it did not reach.
+async fn a_send_is_tracked_and_forgotten_in_one_call<B: Backend>() {
+    let Some(store) = B::open().await else { return };
+    let now = base_now();
+    let users: Vec<_> = (0..5).map(|u| user("acme", &format!("u{u}"))).collect();
+    let p = pending("acme", 0, now);
+    store.track(&p, &users).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().pending, 5);
+    store.forget(p.notification.id, &users[3..]).await.unwrap();
+    assert_eq!(store.stats().await.unwrap().pending, 3);
+    for (i, who) in users.iter().enumerate() {
+        let acked = store.ack(who, p.notification.id, now + ms(10)).await;
+        match i {
+            0..=2 => assert_eq!(acked.unwrap().latency_ms, 10, "user {i}"),
+            _ => assert!(matches!(acked, Err(AckError::WrongUser)), "user {i} was forgotten: {acked:?}"),
+        }
+    }
+    // The notification itself is kept once for the send and handed back whole on expiry.
+    let q = pending("acme", 1, now);
+    store.track(&q, &users[..2]).await.unwrap();
+    let mut expired = store.expire_due(q.deadline).await.unwrap();
+    expired.sort_by(|a, b| a.user.user.as_str().cmp(b.user.user.as_str()));
+    let expected: Vec<_> = users[..2].iter().map(|u| ExpiredAck { user: u.clone(), pending: q.clone() }).collect();
+    assert_eq!(expired, expected);
 }
 
 /// Instantiates every contract check for one backend, as `<module>::<check>` tests.
@@ -263,6 +289,7 @@ macro_rules! ack_store_suite {
                 stats_average_ack_time,
                 concurrent_acks_succeed_once,
                 forget_drops_only_pending_records,
+                a_send_is_tracked_and_forgotten_in_one_call,
             );
         }
     };
@@ -287,8 +314,8 @@ mod retention {
     async fn finish_one_of_each(store: &dyn AckStore) -> (Uuid, Uuid) {
         let (alice, now) = (user("acme", "alice"), base_now());
         let (acked, expiring) = (pending("acme", 0, now), pending("acme", 1, now));
-        store.track(&alice, &acked).await.unwrap();
-        store.track(&alice, &expiring).await.unwrap();
+        store.track(&acked, std::slice::from_ref(&alice)).await.unwrap();
+        store.track(&expiring, std::slice::from_ref(&alice)).await.unwrap();
         store.ack(&alice, acked.notification.id, now + ms(3)).await.unwrap();
         assert_eq!(store.expire_due(now + TIMEOUT + ms(1)).await.unwrap().len(), 1);
         (acked.notification.id, expiring.notification.id)

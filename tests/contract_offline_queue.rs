@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use ara::adapters::{memory, postgres, redis};
 use ara::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
+use ara::domain::NotificationDraft;
 use ara::domain::UserKey;
 use ara::ports::OfflineQueue;
 use chrono::{DateTime, Duration, Utc};
@@ -78,7 +79,7 @@ fn policy(max_per_user: usize, message_ttl_seconds: u32) -> QueuePolicy {
 /// The `n`th entry for `key`, enqueued `n` ms after `base` (so creation order is enqueue order).
 fn item(key: &UserKey, n: u32, base: DateTime<Utc>, own_ttl: Option<u32>, policy: &QueuePolicy) -> QueuedNotification {
     let at = base + Duration::milliseconds(i64::from(n));
-    QueuedNotification::new(notification(key.tenant.as_str(), n, at, own_ttl), at, policy)
+    QueuedNotification::new(Arc::new(notification(key.tenant.as_str(), n, at, own_ttl)), at, policy)
 }
 
 fn ids(items: &[QueuedNotification]) -> Vec<Uuid> {
@@ -110,10 +111,14 @@ async fn payloads_round_trip_verbatim<B: Backend>() {
     let policy = policy(100, 3600);
     let Some(queue) = B::open(policy).await else { return };
     let (alice, now) = (user("acme", "alice"), base_now());
-    let mut entry = item(&alice, 0, now, None, &policy);
-    entry.notification.payload = serde_json::json!({"nul": "a\u{0}b", "emoji": "🦀", "deep": [[{"x": null}]]});
+    let payload = serde_json::json!({"nul": "a\u{0}b", "emoji": "🦀", "deep": [[{"x": null}]]});
+    let draft = NotificationDraft::new(alice.tenant.clone(), "e".into(), payload.clone(), None, None, 4096).unwrap();
+    let entry = QueuedNotification::new(Arc::new(draft.accept(now)), now, &policy);
     enqueue_all(&queue, &alice, std::slice::from_ref(&entry)).await;
-    assert_eq!(queue.peek(&alice, 10, now).await.unwrap(), vec![entry]);
+    let back = queue.peek(&alice, 10, now).await.unwrap();
+    assert_eq!(back, vec![entry.clone()]);
+    assert_eq!(back[0].notification.frame(), entry.notification.frame(), "the frame comes back byte for byte");
+    assert_eq!(back[0].notification.payload(), payload);
 }
 
 async fn overflow_drops_oldest<B: Backend>() {
@@ -233,7 +238,7 @@ async fn concurrent_enqueue_during_replay<B: Backend>() {
             continue;
         }
         assert_eq!(queue.remove(&alice, &ids(&batch)).await.unwrap(), batch.len() as u64);
-        seen.extend(batch.iter().map(|i| i.notification.payload["n"].as_u64().unwrap()));
+        seen.extend(batch.iter().map(|i| i.notification.payload()["n"].as_u64().unwrap()));
     }
     for w in writers {
         w.await.unwrap();

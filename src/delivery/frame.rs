@@ -1,43 +1,16 @@
-//! The client-facing JSON of a notification, serialized once per dispatch and shared by every
-//! recipient and transport.
+//! Frames for transports: a notification's client-facing JSON, written once when it was accepted and
+//! shared by every recipient and transport, and the trace link a sampled dispatch hands them.
 
-use bytes::Bytes;
-use serde::Serialize;
-use uuid::Uuid;
-
-use crate::domain::{Notification, Priority};
+use crate::domain::Notification;
 use crate::ports::{FrameData, OutboundFrame, TraceLink};
 
-#[derive(Serialize)]
-struct NotificationFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: Uuid,
-    event_type: &'a str,
-    payload: &'a serde_json::Value,
-    priority: Priority,
-    timestamp: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<u32>,
-}
-
-/// Serializes the `notification` frame that WebSocket sends as text and SSE as event data.
+/// The `notification` frame WebSocket sends as text and SSE as event data: the bytes the
+/// notification was written to when it was accepted, shared, not copied.
 pub fn notification_frame(n: &Notification) -> OutboundFrame {
-    let frame = NotificationFrame {
-        kind: "notification",
-        id: n.id,
-        event_type: &n.event_type,
-        payload: &n.payload,
-        priority: n.priority,
-        timestamp: n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        ttl: n.ttl_seconds,
-    };
-    // Serializing a struct of strings and an already-parsed JSON value cannot fail.
-    let json = serde_json::to_vec(&frame).unwrap_or_default();
     OutboundFrame::new(FrameData {
         notification_id: Some(n.id),
         event: "notification",
-        json: Bytes::from(json),
+        json: n.frame().clone(),
         replayed: false,
         accepted_at_ms: n.created_at.timestamp_millis(),
         trace: None,
@@ -62,7 +35,7 @@ pub fn trace_link(span: &tracing::Span) -> Option<TraceLink> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{NotificationDraft, TenantId};
+    use crate::domain::{NotificationDraft, Priority, TenantId};
 
     #[test]
     fn frame_has_the_documented_shape() {

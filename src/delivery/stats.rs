@@ -107,12 +107,12 @@ impl DeliveryStats {
         add(&self.redelivered, 1);
     }
 
-    pub fn record_ack_tracked(&self) {
-        add(&self.acks_tracked, 1);
+    pub fn record_acks_tracked(&self, n: u64) {
+        add(&self.acks_tracked, n);
     }
 
-    pub fn record_ack_untracked(&self) {
-        add(&self.acks_untracked, 1);
+    pub fn record_acks_untracked(&self, n: u64) {
+        add(&self.acks_untracked, n);
     }
 
     pub fn record_acks_expired(&self, n: u64) {

@@ -1,15 +1,18 @@
 //! ACK rules: which delivered notifications await a client's acknowledgement, and what an ACK may do.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Notification, Priority, UserKey};
 
-/// A delivered notification awaiting its user's ACK.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A delivered notification awaiting its user's ACK; the notification is shared, not copied, by
+/// every user's record of one send.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingAck {
-    pub notification: Notification,
+    pub notification: Arc<Notification>,
     pub delivered_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
 }

@@ -1,7 +1,9 @@
 //! A notification: what a backend asked Ara to deliver, once validated and stamped with an id.
 
-use chrono::{DateTime, Utc};
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{TenantId, ValidationError};
@@ -35,12 +37,14 @@ impl Priority {
 /// keeps a counter below the timestamp.
 static ID_CONTEXT: std::sync::Mutex<uuid::ContextV7> = std::sync::Mutex::new(uuid::ContextV7::new());
 
-/// The validated content of a notification before it is accepted.
-#[derive(Debug, Clone, PartialEq)]
+/// The validated content of a notification before it is accepted. Its payload is serialized once,
+/// here: the size check is those bytes' length, and they are the ones every recipient, queue entry
+/// and ACK record shares.
+#[derive(Debug, Clone)]
 pub struct NotificationDraft {
     pub tenant: TenantId,
     pub event_type: String,
-    pub payload: serde_json::Value,
+    payload: Box<RawValue>,
     pub priority: Priority,
     pub ttl_seconds: Option<u32>,
 }
@@ -62,11 +66,24 @@ impl NotificationDraft {
     ) -> Result<Self, ValidationError> {
         Self::check_event_type(&event_type)?;
         Self::check_ttl(ttl_seconds)?;
-        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        // A `Value` always serializes; the fallback only keeps this free of a panic path.
+        let payload = serde_json::value::to_raw_value(&payload)
+            .unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap_or_default());
+        let size = payload.get().len();
         if size > max_payload_bytes {
             return Err(ValidationError::PayloadTooLarge { size, max: max_payload_bytes });
         }
         Ok(Self { tenant, event_type, payload, priority: priority.unwrap_or_default(), ttl_seconds })
+    }
+
+    /// The payload as it will be sent: compact JSON.
+    pub fn payload_json(&self) -> &str {
+        self.payload.get()
+    }
+
+    /// The payload, parsed again: for tests and diagnostics (delivery uses the JSON as it is).
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::from_str(self.payload.get()).unwrap_or_default()
     }
 
     /// The event type rule, shared with templates (which carry one for the drafts they render).
@@ -90,33 +107,90 @@ impl NotificationDraft {
         }
     }
 
-    /// Accepts the draft: gives it a time-ordered id (UUID v7) and its acceptance time.
+    /// Accepts the draft: gives it a time-ordered id (UUID v7) and its acceptance time (kept to the
+    /// millisecond, the precision of the frame's `timestamp` and of every store), and writes the
+    /// client's frame once.
     pub fn accept(self, now: DateTime<Utc>) -> Notification {
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let ts = uuid::Timestamp::from_unix(&ID_CONTEXT, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos());
+        let id = Uuid::new_v7(ts);
+        let frame = Frame {
+            kind: FRAME_TYPE,
+            id,
+            event_type: &self.event_type,
+            payload: &self.payload,
+            priority: self.priority,
+            timestamp: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ttl: self.ttl_seconds,
+        };
+        // Strings, numbers and an already-valid JSON payload: writing it cannot fail.
+        let frame = Bytes::from(serde_json::to_vec(&frame).unwrap_or_default());
         Notification {
-            id: Uuid::new_v7(ts),
+            id,
             tenant: self.tenant,
             event_type: self.event_type,
-            payload: self.payload,
             priority: self.priority,
             ttl_seconds: self.ttl_seconds,
             created_at: now,
+            frame,
         }
     }
 }
 
-/// An accepted notification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl PartialEq for NotificationDraft {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.tenant, &self.event_type, self.payload.get(), self.priority, self.ttl_seconds)
+            == (&other.tenant, &other.event_type, other.payload.get(), other.priority, other.ttl_seconds)
+    }
+}
+
+const FRAME_TYPE: &str = "notification";
+
+/// The client's `notification` frame (docs/PROTOCOL.md), which is also how stores keep it.
+#[derive(Serialize)]
+struct Frame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Uuid,
+    event_type: &'a str,
+    payload: &'a RawValue,
+    priority: Priority,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u32>,
+}
+
+/// What is read back from a stored frame: everything but the payload, which stays bytes.
+#[derive(Deserialize)]
+struct StoredFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Uuid,
+    event_type: String,
+    #[allow(dead_code)]
+    payload: serde::de::IgnoredAny,
+    priority: Priority,
+    timestamp: DateTime<Utc>,
+    #[serde(default)]
+    ttl: Option<u32>,
+}
+
+/// A stored notification that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("not a stored notification: {0}")]
+pub struct DecodeError(String);
+
+/// An accepted notification, with the client's frame written once and shared (its bytes are
+/// reference-counted) by every recipient, queue entry and ACK record.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub id: Uuid,
-    #[serde(rename = "tenant_id")]
     pub tenant: TenantId,
     pub event_type: String,
-    pub payload: serde_json::Value,
     pub priority: Priority,
-    #[serde(rename = "ttl")]
     pub ttl_seconds: Option<u32>,
     pub created_at: DateTime<Utc>,
+    frame: Bytes,
 }
 
 impl Notification {
@@ -127,6 +201,37 @@ impl Notification {
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at().is_some_and(|at| at <= now)
+    }
+
+    /// The client's frame, UTF-8 JSON; stores keep exactly these bytes.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+
+    /// Reads back a notification of `tenant` that a store kept as its [`Self::frame`].
+    pub fn decode(tenant: TenantId, frame: Bytes) -> Result<Self, DecodeError> {
+        let meta: StoredFrame = serde_json::from_slice(&frame).map_err(|e| DecodeError(e.to_string()))?;
+        if meta.kind != FRAME_TYPE {
+            return Err(DecodeError(format!("type {} is not a notification", super::Quoted(&meta.kind))));
+        }
+        Ok(Self {
+            id: meta.id,
+            tenant,
+            event_type: meta.event_type,
+            priority: meta.priority,
+            ttl_seconds: meta.ttl,
+            created_at: meta.timestamp,
+            frame,
+        })
+    }
+
+    /// The payload, parsed: for tests and diagnostics (delivery never parses it).
+    pub fn payload(&self) -> serde_json::Value {
+        #[derive(Deserialize)]
+        struct Payload {
+            payload: serde_json::Value,
+        }
+        serde_json::from_slice::<Payload>(&self.frame).map(|p| p.payload).unwrap_or_default()
     }
 }
 
@@ -165,6 +270,22 @@ mod tests {
         assert_eq!(a.priority, Priority::Normal);
         let same_ms: Vec<Uuid> = (0..1000).map(|_| draft("e", json!(1), None).unwrap().accept(now).id).collect();
         assert!(same_ms.windows(2).all(|w| w[0] < w[1]), "ids within one millisecond still increase");
+    }
+
+    #[test]
+    fn the_frame_is_written_once_and_reads_back() {
+        let now = Utc::now();
+        let n = draft("order.shipped", json!({"order": 7, "nul": "a\u{0}b"}), Some(60)).unwrap().accept(now);
+        let frame: serde_json::Value = serde_json::from_slice(n.frame()).unwrap();
+        assert_eq!(frame["type"], "notification");
+        assert_eq!(frame["id"], n.id.to_string());
+        assert_eq!(frame["payload"], json!({"order": 7, "nul": "a\u{0}b"}));
+        assert_eq!(frame["ttl"], 60);
+        assert!(frame["timestamp"].as_str().unwrap().ends_with('Z'));
+        let back = Notification::decode(n.tenant.clone(), n.frame().clone()).unwrap();
+        assert_eq!(back, n, "a stored frame gives the same notification back");
+        assert_eq!(back.payload(), json!({"order": 7, "nul": "a\u{0}b"}));
+        assert!(Notification::decode(n.tenant.clone(), Bytes::from_static(b"{}")).is_err());
     }
 
     #[test]

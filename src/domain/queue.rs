@@ -1,7 +1,9 @@
 //! Offline queue policy: how long a queued notification lives and how many a user may hold.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Notification;
 
@@ -20,17 +22,18 @@ impl Default for QueuePolicy {
     }
 }
 
-/// A notification waiting for its user to come back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A notification waiting for its user to come back; shared, not copied, by the queue entries of
+/// every user of one send.
+#[derive(Debug, Clone, PartialEq)]
 pub struct QueuedNotification {
-    pub notification: Notification,
+    pub notification: Arc<Notification>,
     pub enqueued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 impl QueuedNotification {
     /// Wraps `notification` for queueing at `now`: it expires at the earlier of the queue ttl and its own.
-    pub fn new(notification: Notification, now: DateTime<Utc>, policy: &QueuePolicy) -> Self {
+    pub fn new(notification: Arc<Notification>, now: DateTime<Utc>, policy: &QueuePolicy) -> Self {
         let queue_expiry = now + Duration::seconds(i64::from(policy.message_ttl_seconds));
         let expires_at = match notification.expires_at() {
             Some(own) if own < queue_expiry => own,
@@ -64,11 +67,12 @@ mod tests {
 
     #[test]
     fn expiry_is_the_earlier_of_queue_and_own_ttl() {
-        let now = Utc::now();
+        // Whole milliseconds: the precision notifications are accepted at.
+        let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
         let policy = QueuePolicy { max_per_user: 10, message_ttl_seconds: 60 };
-        let q = QueuedNotification::new(note(None, now), now, &policy);
+        let q = QueuedNotification::new(Arc::new(note(None, now)), now, &policy);
         assert_eq!(q.expires_at, now + Duration::seconds(60));
-        let q = QueuedNotification::new(note(Some(5), now), now, &policy);
+        let q = QueuedNotification::new(Arc::new(note(Some(5), now)), now, &policy);
         assert_eq!(q.expires_at, now + Duration::seconds(5));
         assert!(!q.is_expired(now + Duration::seconds(4)));
         assert!(q.is_expired(now + Duration::seconds(5)));

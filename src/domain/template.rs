@@ -180,7 +180,7 @@ mod tests {
         let v = vars(json!({"order_id": "A-1", "n": 3}));
         let d = t.draft(TenantId::default_tenant(), &v, None, None, 1024).unwrap();
         assert_eq!(d.event_type, "order.shipped");
-        assert_eq!(d.payload, json!({"title": "Order A-1 shipped", "count": 3}));
+        assert_eq!(d.payload(), json!({"title": "Order A-1 shipped", "count": 3}));
         assert_eq!((d.priority, d.ttl_seconds), (Priority::High, Some(600)));
         let d = t.draft(TenantId::default_tenant(), &v, Some(Priority::Low), Some(5), 1024).unwrap();
         assert_eq!((d.priority, d.ttl_seconds), (Priority::Low, Some(5)));

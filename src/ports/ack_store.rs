@@ -1,8 +1,9 @@
 //! Tracking of delivered notifications until their user acknowledges them.
 //!
 //! Contract (checked by `tests/contract_ack_store.rs` against every adapter):
-//! - `track` records a pending ACK per (tenant, user, notification id); tracking the same key again
-//!   (a second device of the user) keeps the first record;
+//! - `track` records a pending ACK per (tenant, user, notification id) for every user of a send in one
+//!   call; tracking the same key again (a second device of the user) keeps the first record, and an
+//!   expired record is re-armed (a redelivery);
 //! - `ack` succeeds once, for the user it was delivered to, before the deadline; every other case
 //!   returns the matching `AckError` and changes nothing;
 //! - `forget` removes a pending record that was tracked for a delivery that did not happen (the frame
@@ -47,10 +48,11 @@ pub enum AckError {
 
 #[async_trait]
 pub trait AckStore: Send + Sync {
-    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError>;
+    /// Records `pending` for each of `users`: one call for the whole send.
+    async fn track(&self, pending: &PendingAck, users: &[UserKey]) -> Result<(), AckError>;
 
-    /// Removes the user's pending record of `id`, if it is pending; anything else is left as it is.
-    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError>;
+    /// Removes the pending records of `id` of each of `users`; anything not pending is left as it is.
+    async fn forget(&self, id: Uuid, users: &[UserKey]) -> Result<(), AckError>;
 
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError>;
 

@@ -1,6 +1,8 @@
 //! ACK tracking: a record per delivery of a user-targeted notification, acknowledged by its client or
 //! expired (and, with redelivery on, sent again).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -46,11 +48,12 @@ impl AckFailure {
 }
 
 impl NotificationService {
-    /// Records a pending ACK; returns whether one was recorded.
-    pub(super) async fn track(&self, key: &UserKey, n: &Notification, outage: &Outage) -> bool {
+    /// Records a pending ACK of `n` for each of `users`, in one store call; returns whether they were
+    /// recorded.
+    pub(super) async fn track(&self, users: &[UserKey], n: &Arc<Notification>, outage: &Outage) -> bool {
         let Some(acks) = &self.acks else { return false };
         if outage.acks_down() {
-            self.stats.record_ack_untracked();
+            self.stats.record_acks_untracked(users.len() as u64);
             return false;
         }
         let now = self.clock.now();
@@ -59,22 +62,23 @@ impl NotificationService {
             delivered_at: now,
             deadline: now + Duration::seconds(i64::from(acks.timeout_seconds)),
         };
-        match bounded(&*self.timer, acks.store_timeout, acks.store.track(key, &pending), AckError::Unavailable).await {
+        let track = acks.store.track(&pending, users);
+        match bounded(&*self.timer, acks.store_timeout, track, AckError::Unavailable).await {
             Ok(()) => true,
             Err(e) => {
                 if !matches!(e, AckError::Full { .. }) {
                     outage.acks_failed();
                 }
-                self.stats.record_ack_untracked();
+                self.stats.record_acks_untracked(users.len() as u64);
                 tracing::warn!(error = %ErrorChain(&e), notification = %n.id, "could not track ACK; delivered untracked");
                 false
             }
         }
     }
 
-    pub(super) async fn forget(&self, key: &UserKey, id: Uuid) {
+    pub(super) async fn forget(&self, users: &[UserKey], id: Uuid) {
         let Some(acks) = &self.acks else { return };
-        let forget = acks.store.forget(key, id);
+        let forget = acks.store.forget(id, users);
         if let Err(e) = bounded(&*self.timer, acks.store_timeout, forget, AckError::Unavailable).await {
             // Left pending, it expires unacknowledged; with redelivery on the queued copy and a
             // redelivery may both arrive (same id).

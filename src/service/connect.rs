@@ -85,8 +85,8 @@ impl NotificationService {
                 drop(guard);
                 let outage = Outage::default();
                 for notification in &replayed {
-                    if self.track(&key, notification, &outage).await {
-                        self.stats.record_ack_tracked();
+                    if self.track(std::slice::from_ref(&key), notification, &outage).await {
+                        self.stats.record_acks_tracked(1);
                     }
                 }
                 self.stats.record_replayed(replayed.len() as u64);
@@ -111,7 +111,7 @@ impl NotificationService {
         key: &UserKey,
         sink: &DynSink,
         after: Option<Uuid>,
-    ) -> Vec<Notification> {
+    ) -> Vec<Arc<Notification>> {
         let now = self.clock.now();
         let max = self.policies.queue(&key.tenant).max_per_user;
         let peek = queue.store.peek(key, max, now);

@@ -1,6 +1,8 @@
 //! The send use case: accept a draft, hand it to the live connections its target resolves to, queue it
 //! for offline users, and track the ACKs of user-targeted deliveries.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -70,7 +72,7 @@ impl NotificationService {
         ara.delivered = tracing::field::Empty,
     ))]
     pub async fn send(&self, draft: NotificationDraft, target: &Target) -> SendResult {
-        let notification = draft.accept(self.clock.now());
+        let notification = Arc::new(draft.accept(self.clock.now()));
         let span = tracing::Span::current();
         span.record("ara.notification_id", tracing::field::display(notification.id));
         self.stats.record_sent(target);
@@ -85,7 +87,11 @@ impl NotificationService {
         result
     }
 
-    async fn deliver(&self, notification: &Notification, frame: &OutboundFrame, target: &Target) -> SendResult {
+    /// A send costs per send, not per recipient: the frame was written once; the ACK records of every
+    /// online user are made in one store call before the frame goes out (so a fast client's ACK finds
+    /// its record), and taken back in one call for those whose connections all closed meanwhile; only
+    /// the users to queue cost a store call each, 32 at a time.
+    async fn deliver(&self, notification: &Arc<Notification>, frame: &OutboundFrame, target: &Target) -> SendResult {
         let mut report = SendReport { notification_id: notification.id, delivered_to: 0, offline_users: 0, queued: 0 };
         let users: &[UserId] = match target {
             Target::User(user) => std::slice::from_ref(user),
@@ -97,15 +103,38 @@ impl NotificationService {
             }
         };
         let outage = Outage::default();
-        let one_user = |user: &UserId| {
-            let key = UserKey::new(notification.tenant.clone(), user.clone());
+        let keys = users.iter().map(|u| UserKey::new(notification.tenant.clone(), u.clone()));
+        let (online, mut to_queue): (Vec<UserKey>, Vec<UserKey>) = keys.partition(|k| self.registry.user_is_online(k));
+        if !online.is_empty() {
+            let tracked = self.track(&online, notification, &outage).await;
+            let mut missed = Vec::new();
+            for key in online {
+                match self.dispatcher.deliver_frame_to_user(frame, &key) {
+                    0 => missed.push(key),
+                    n => report.delivered_to += n,
+                }
+            }
+            if tracked {
+                self.stats.record_acks_tracked((users.len() - to_queue.len() - missed.len()) as u64);
+                if !missed.is_empty() {
+                    self.forget(&missed, notification.id).await;
+                }
+            }
+            to_queue.extend(missed);
+        }
+        if to_queue.is_empty() {
+            return Ok(report);
+        }
+        let queue_one = |key: UserKey| {
             let outage = &outage;
-            async move { self.deliver_to_user(notification, frame, &key, outage).await }
+            async move { self.queue_for(notification, frame, &key, outage).await }
         };
-        // A single recipient (the common send) skips the concurrency machinery.
-        let outcomes: Vec<UserOutcome> = match users {
-            [user] => vec![one_user(user).await],
-            _ => futures_util::stream::iter(users).map(one_user).buffer_unordered(QUEUE_CONCURRENCY).collect().await,
+        // A single user (the common send) skips the concurrency machinery.
+        let outcomes: Vec<UserOutcome> = if to_queue.len() == 1 {
+            let mut keys = to_queue;
+            vec![queue_one(keys.remove(0)).await]
+        } else {
+            futures_util::stream::iter(to_queue).map(queue_one).buffer_unordered(QUEUE_CONCURRENCY).collect().await
         };
         let mut failure = None;
         let mut failed = 0;
@@ -134,9 +163,10 @@ impl NotificationService {
         }
     }
 
+    /// Delivers to one user (ACK redelivery) the way a send does: live if online, else queued.
     pub(super) async fn deliver_to_user(
         &self,
-        n: &Notification,
+        n: &Arc<Notification>,
         frame: &OutboundFrame,
         key: &UserKey,
         outage: &Outage,
@@ -147,6 +177,19 @@ impl NotificationService {
                 return UserOutcome::Delivered(delivered);
             }
         }
+        self.queue_for(n, frame, key, outage).await
+    }
+
+    /// Queues for a user found offline. Under the user's queue lock (which a connect's replay also
+    /// takes) it looks again: a user who came online meanwhile gets the frame live instead, so nothing
+    /// is queued after the replay that should have carried it.
+    async fn queue_for(
+        &self,
+        n: &Arc<Notification>,
+        frame: &OutboundFrame,
+        key: &UserKey,
+        outage: &Outage,
+    ) -> UserOutcome {
         let Some(queue) = &self.queue else {
             return UserOutcome::Offline;
         };
@@ -159,7 +202,6 @@ impl NotificationService {
             tracing::warn!(notification = %n.id, "gave up waiting for a user's offline queue lock");
             return UserOutcome::QueueFailed(QueueError::Unavailable(Box::new(QueueBusy)));
         };
-        // The user may have come online (after its replay) while we waited for the lock.
         if self.registry.user_is_online(key) {
             let delivered = self.deliver_tracked(n, frame, key, outage).await;
             if delivered > 0 {
@@ -188,12 +230,19 @@ impl NotificationService {
     /// The record is made first, so that an ACK racing back from a fast client finds it, and taken
     /// back when no connection took the frame (the user went offline meanwhile, and the caller queues
     /// it instead): a notification is never both tracked and queued.
-    async fn deliver_tracked(&self, n: &Notification, frame: &OutboundFrame, key: &UserKey, outage: &Outage) -> usize {
-        let tracked = self.track(key, n, outage).await;
+    async fn deliver_tracked(
+        &self,
+        n: &Arc<Notification>,
+        frame: &OutboundFrame,
+        key: &UserKey,
+        outage: &Outage,
+    ) -> usize {
+        let users = std::slice::from_ref(key);
+        let tracked = self.track(users, n, outage).await;
         let delivered = self.dispatcher.deliver_frame_to_user(frame, key);
         match (tracked, delivered) {
-            (true, 0) => self.forget(key, n.id).await,
-            (true, _) => self.stats.record_ack_tracked(),
+            (true, 0) => self.forget(users, n.id).await,
+            (true, _) => self.stats.record_acks_tracked(1),
             (false, _) => {}
         }
         delivered

@@ -112,12 +112,12 @@ async fn drafts_come_from_templates_or_inline_content_async() {
     let source = ContentSource::from_parts(None, None, Some("greet".into()), vars(json!({"name": "Ann", "n": 2})));
     let draft = r.draft(acme.clone(), source.unwrap(), None, None, 1024).await.unwrap();
     assert_eq!(draft.tenant, acme, "the draft belongs to the sender; the template is global");
-    assert_eq!(draft.payload, json!({"title": "Hi Ann", "n": 2}));
+    assert_eq!(draft.payload(), json!({"title": "Hi Ann", "n": 2}));
     assert_eq!((draft.event_type.as_str(), draft.priority, draft.ttl_seconds), ("greet", Priority::High, Some(120)));
 
     let inline = ContentSource::Inline { event_type: "e".into(), payload: json!({"a": 1}) };
     let draft = r.draft(acme.clone(), inline, Some(Priority::Low), Some(9), 1024).await.unwrap();
-    assert_eq!((draft.priority, draft.ttl_seconds, draft.payload), (Priority::Low, Some(9), json!({"a": 1})));
+    assert_eq!((draft.priority, draft.ttl_seconds, draft.payload()), (Priority::Low, Some(9), json!({"a": 1})));
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! kept: beyond that, new pending records are refused and the oldest finished ones forgotten early.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -28,7 +29,7 @@ pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 #[derive(Debug)]
 enum Status {
     /// Waiting for the ACK; the notification is kept for a redelivery.
-    Pending(Notification),
+    Pending(Arc<Notification>),
     Acknowledged,
     Expired,
 }
@@ -138,40 +139,46 @@ impl MemoryAckStore {
 
 #[async_trait]
 impl AckStore for MemoryAckStore {
-    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
+    async fn track(&self, pending: &PendingAck, users: &[UserKey]) -> Result<(), AckError> {
         let mut inner = self.inner.lock();
         let id = pending.notification.id;
-        match inner.records.get(&(user.clone(), id)) {
-            // A second device of the same user: the first delivery's record stands.
-            Some(existing) if !matches!(existing.status, Status::Expired) => return Ok(()),
-            // A redelivery after expiry re-arms the record with its new deadline.
-            Some(existing) => {
-                let old = slot(existing.retain_until(), user, id);
-                inner.retained.remove(&old);
-            }
-            None if inner.due.len() >= self.max_records => {
-                return Err(AckError::Full { max: self.max_records });
-            }
-            None => *inner.holders.entry(id).or_default() += 1,
+        // All or nothing: the bound is checked for the whole send before anything changes.
+        let fresh = users.iter().filter(|u| !inner.records.contains_key(&((*u).clone(), id))).count();
+        if inner.due.len() + fresh > self.max_records {
+            return Err(AckError::Full { max: self.max_records });
         }
-        inner.due.insert(slot(pending.deadline, user, id));
-        let record = Record {
-            status: Status::Pending(pending.notification.clone()),
-            delivered_at: pending.delivered_at,
-            deadline: pending.deadline,
-        };
-        inner.records.insert((user.clone(), id), record);
+        for user in users {
+            match inner.records.get(&(user.clone(), id)) {
+                // A second device of the same user: the first delivery's record stands.
+                Some(existing) if !matches!(existing.status, Status::Expired) => continue,
+                // A redelivery after expiry re-arms the record with its new deadline.
+                Some(existing) => {
+                    let old = slot(existing.retain_until(), user, id);
+                    inner.retained.remove(&old);
+                }
+                None => *inner.holders.entry(id).or_default() += 1,
+            }
+            inner.due.insert(slot(pending.deadline, user, id));
+            let record = Record {
+                status: Status::Pending(pending.notification.clone()),
+                delivered_at: pending.delivered_at,
+                deadline: pending.deadline,
+            };
+            inner.records.insert((user.clone(), id), record);
+        }
         Ok(())
     }
 
-    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+    async fn forget(&self, id: Uuid, users: &[UserKey]) -> Result<(), AckError> {
         let mut inner = self.inner.lock();
-        let deadline = match inner.records.get(&(user.clone(), id)) {
-            Some(Record { status: Status::Pending(_), deadline, .. }) => *deadline,
-            _ => return Ok(()),
-        };
-        inner.due.remove(&slot(deadline, user, id));
-        inner.remove(user, id);
+        for user in users {
+            let deadline = match inner.records.get(&(user.clone(), id)) {
+                Some(Record { status: Status::Pending(_), deadline, .. }) => *deadline,
+                _ => continue,
+            };
+            inner.due.remove(&slot(deadline, user, id));
+            inner.remove(user, id);
+        }
         Ok(())
     }
 
@@ -248,7 +255,7 @@ mod tests {
     fn pending(now: DateTime<Utc>) -> PendingAck {
         let payload = serde_json::json!({"blob": "x".repeat(32 * 1024)});
         let draft = NotificationDraft::new(TenantId::default_tenant(), "e".into(), payload, None, None, 64 * 1024);
-        let notification = draft.expect("a valid draft").accept(now);
+        let notification = Arc::new(draft.expect("a valid draft").accept(now));
         PendingAck { notification, delivered_at: now, deadline: now + Duration::seconds(30) }
     }
 
@@ -261,8 +268,8 @@ mod tests {
         let store = MemoryAckStore::new();
         let now = Utc::now();
         let (acked, expiring) = (pending(now), pending(now));
-        store.track(&user("a"), &acked).await.unwrap();
-        store.track(&user("a"), &expiring).await.unwrap();
+        store.track(&acked, &[user("a")]).await.unwrap();
+        store.track(&expiring, &[user("a")]).await.unwrap();
         assert_eq!(store.notifications_held(), 2);
         store.ack(&user("a"), acked.notification.id, now).await.unwrap();
         store.expire_due(now + Duration::seconds(31)).await.unwrap();
@@ -280,17 +287,17 @@ mod tests {
         let mut tracked = Vec::new();
         for _ in 0..3 {
             let p = pending(now);
-            store.track(&user("a"), &p).await.unwrap();
+            store.track(&p, &[user("a")]).await.unwrap();
             tracked.push(p);
         }
-        assert!(matches!(store.track(&user("a"), &pending(now)).await, Err(AckError::Full { max: 3 })));
+        assert!(matches!(store.track(&pending(now), &[user("a")]).await, Err(AckError::Full { max: 3 })));
         for p in &tracked {
             store.ack(&user("a"), p.notification.id, now).await.unwrap();
         }
         // Room again for pending records; the finished markers stay within the bound too.
         for _ in 0..3 {
             let p = pending(now);
-            store.track(&user("a"), &p).await.unwrap();
+            store.track(&p, &[user("a")]).await.unwrap();
             store.ack(&user("a"), p.notification.id, now).await.unwrap();
         }
         assert!(store.inner.lock().records.len() <= 3, "finished markers beyond the bound are forgotten");

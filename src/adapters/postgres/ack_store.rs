@@ -6,14 +6,17 @@
 //! second query to say precisely why. Row locks taken by the UPDATE make a double ACK from two
 //! devices succeed once.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
-use crate::domain::{Notification, TenantId, UserId, UserKey};
+use crate::domain::{Notification, Quoted, TenantId, UserId, UserKey};
 use crate::ports::{AckError, AckStore};
 
 /// Acknowledged and expired rows stay at least this long after the deadline (or one more ACK
@@ -46,35 +49,43 @@ fn unavailable(e: sqlx::Error) -> AckError {
 fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
     let tenant: String = row.try_get("tenant_id").map_err(unavailable)?;
     let user: String = row.try_get("user_id").map_err(unavailable)?;
-    let corrupt = || AckError::Corrupt(format!("unreadable ACK owner {tenant:?}/{user:?}"));
+    let corrupt = || AckError::Corrupt(format!("unreadable ACK owner {}/{}", Quoted(&tenant), Quoted(&user)));
     let user =
         UserKey::new(TenantId::parse(&tenant).map_err(|_| corrupt())?, UserId::parse(&user).map_err(|_| corrupt())?);
-    let body: serde_json::Value = row.try_get("notification").map_err(unavailable)?;
-    let notification: Notification =
-        serde_json::from_value(body).map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
+    let frame: String = row.try_get("notification").map_err(unavailable)?;
+    let notification = Notification::decode(user.tenant.clone(), Bytes::from(frame))
+        .map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
     Ok(ExpiredAck {
         user,
         pending: PendingAck {
-            notification,
+            notification: Arc::new(notification),
             delivered_at: row.try_get("delivered_at").map_err(unavailable)?,
             deadline: row.try_get("deadline").map_err(unavailable)?,
         },
     })
 }
 
+/// The frame as text: `json` keeps it verbatim (see the migration).
+fn frame_text(notification: &Notification) -> Result<&str, AckError> {
+    std::str::from_utf8(notification.frame()).map_err(|e| AckError::Corrupt(format!("notification frame: {e}")))
+}
+
 #[async_trait]
 impl AckStore for PostgresAckStore {
-    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
-        // Sent as text and cast to `json`, which keeps it verbatim (see the migration).
-        let body = serde_json::to_string(&pending.notification)
-            .map_err(|e| AckError::Corrupt(format!("cannot encode notification: {e}")))?;
+    async fn track(&self, pending: &PendingAck, users: &[UserKey]) -> Result<(), AckError> {
+        if users.is_empty() {
+            return Ok(());
+        }
         let timeout = pending.deadline - pending.delivered_at;
         let retain_until = pending.deadline + timeout.max(MIN_MARKER_RETENTION);
-        // A second device keeps the first record; only an expired record is re-armed (a redelivery).
+        let tenants: Vec<&str> = users.iter().map(|u| u.tenant.as_str()).collect();
+        let holders: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
+        // One statement for the whole send. A second device keeps the first record; only an expired
+        // record is re-armed (a redelivery).
         sqlx::query(
             "INSERT INTO ack_records \
                  (notification_id, tenant_id, user_id, status, notification, delivered_at, deadline, retain_until) \
-             VALUES ($1, $2, $3, 'pending', $4::json, $5, $6, $7) \
+             SELECT $1, t, u, 'pending', $4::json, $5, $6, $7 FROM unnest($2::text[], $3::text[]) AS h(t, u) \
              ON CONFLICT (notification_id, tenant_id, user_id) DO UPDATE SET \
                  status = 'pending', notification = EXCLUDED.notification, \
                  delivered_at = EXCLUDED.delivered_at, deadline = EXCLUDED.deadline, \
@@ -82,9 +93,9 @@ impl AckStore for PostgresAckStore {
              WHERE ack_records.status = 'expired'",
         )
         .bind(pending.notification.id)
-        .bind(user.tenant.as_str())
-        .bind(user.user.as_str())
-        .bind(body)
+        .bind(&tenants)
+        .bind(&holders)
+        .bind(frame_text(&pending.notification)?)
         .bind(pending.delivered_at)
         .bind(pending.deadline)
         .bind(retain_until)
@@ -94,14 +105,19 @@ impl AckStore for PostgresAckStore {
         Ok(())
     }
 
-    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+    async fn forget(&self, id: Uuid, users: &[UserKey]) -> Result<(), AckError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let tenants: Vec<&str> = users.iter().map(|u| u.tenant.as_str()).collect();
+        let holders: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
         sqlx::query(
-            "DELETE FROM ack_records \
-             WHERE notification_id = $1 AND tenant_id = $2 AND user_id = $3 AND status = 'pending'",
+            "DELETE FROM ack_records r USING unnest($2::text[], $3::text[]) AS h(t, u) \
+             WHERE r.notification_id = $1 AND r.tenant_id = h.t AND r.user_id = h.u AND r.status = 'pending'",
         )
         .bind(id)
-        .bind(user.tenant.as_str())
-        .bind(user.user.as_str())
+        .bind(&tenants)
+        .bind(&holders)
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -171,7 +187,8 @@ impl AckStore for PostgresAckStore {
                      FROM due \
                      WHERE r.notification_id = due.notification_id AND r.tenant_id = due.tenant_id \
                        AND r.user_id = due.user_id AND r.status = 'pending' \
-                     RETURNING r.tenant_id, r.user_id, due.notification, r.delivered_at, r.deadline \
+                     RETURNING r.tenant_id, r.user_id, due.notification::text AS notification, \
+                         r.delivered_at, r.deadline \
                  ), counted AS ( \
                      UPDATE ack_counters SET expired = expired + (SELECT count(*) FROM moved) \
                      WHERE slot = 0 AND EXISTS (SELECT 1 FROM moved) \

@@ -1,9 +1,13 @@
-//! Postgres offline queue: one row per queued notification in `offline_queue`, replayed by `seq`.
+//! Postgres offline queue: one row per queued notification in `offline_queue`, replayed by `seq`. The
+//! body is the notification's client frame, as it was written when the notification was accepted.
 //!
 //! Enqueue and its overflow trim run in one call of `offline_queue_push` (see the migration), which
 //! serializes enqueues per user; peek is one indexed query.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -40,9 +44,9 @@ fn to_i64(n: usize) -> i64 {
 #[async_trait]
 impl OfflineQueue for PostgresOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
-        // Sent as text and cast to `json`, which keeps it verbatim (see the migration).
-        let body = serde_json::to_string(&item.notification)
-            .map_err(|e| QueueError::Corrupt(format!("cannot encode notification: {e}")))?;
+        // The client's frame, sent as text and cast to `json`, which keeps it verbatim (see the migration).
+        let body = std::str::from_utf8(item.notification.frame())
+            .map_err(|e| QueueError::Corrupt(format!("notification frame: {e}")))?;
         let dropped: i64 = sqlx::query_scalar("SELECT offline_queue_push($1, $2, $3, $4::json, $5, $6, $7)")
             .bind(user.tenant.as_str())
             .bind(user.user.as_str())
@@ -64,7 +68,7 @@ impl OfflineQueue for PostgresOfflineQueue {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueuedNotification>, QueueError> {
         let rows = sqlx::query(
-            "SELECT body, enqueued_at, expires_at FROM offline_queue \
+            "SELECT body::text AS body, enqueued_at, expires_at FROM offline_queue \
              WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 \
              ORDER BY seq LIMIT $4",
         )
@@ -77,11 +81,11 @@ impl OfflineQueue for PostgresOfflineQueue {
         .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
-                let body: serde_json::Value = row.try_get("body").map_err(unavailable)?;
-                let notification: Notification = serde_json::from_value(body)
+                let body: String = row.try_get("body").map_err(unavailable)?;
+                let notification = Notification::decode(user.tenant.clone(), Bytes::from(body))
                     .map_err(|e| QueueError::Corrupt(format!("queued notification: {e}")))?;
                 Ok(QueuedNotification {
-                    notification,
+                    notification: Arc::new(notification),
                     enqueued_at: row.try_get("enqueued_at").map_err(unavailable)?,
                     expires_at: row.try_get("expires_at").map_err(unavailable)?,
                 })

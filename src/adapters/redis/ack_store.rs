@@ -5,10 +5,12 @@
 //! Keys: `<prefix>:ack:id:<id>` (expires once the deadline and the marker retention have passed),
 //! `<prefix>:ack:due` and `<prefix>:ack:stats`. Keeping every holder of an id in one hash is what lets
 //! `ack` tell `WrongUser` from `UnknownNotification` in one look-up. Per holder the hash keeps
-//! `m:<holder>` (status and times) and, while pending only, `d:<holder>` (the notification, for a
-//! redelivery): acknowledging or expiring a record deletes its `d:` field.
+//! `m:<holder>` (status and times); once for all holders of a send it keeps `d`, the notification's
+//! frame (for a redelivery), and `n`, how many holders are pending: the last one to be acknowledged or
+//! to expire deletes both. A whole send is tracked in one script call.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use uuid::Uuid;
 
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
-use crate::domain::{TenantId, UserId, UserKey};
+use crate::domain::{Notification, Quoted, TenantId, UserId, UserKey};
 use crate::ports::{AckError, AckStore};
 
 /// Acknowledged and expired markers stay at least this long after the deadline (or one more ACK
@@ -92,34 +94,59 @@ fn parse_holder(raw: &str) -> Result<UserKey, AckError> {
     Ok(UserKey::new(tenant, user))
 }
 
+/// An expired record as the expiry script hands it back: its holder, its meta `e|<delivered µs>|
+/// <deadline µs>` as it was before (`p|…`), and the notification's frame.
+fn expired_from(holder: &[u8], meta: &[u8], frame: &[u8]) -> Result<ExpiredAck, AckError> {
+    let text = |raw: &[u8]| String::from_utf8(raw.to_vec()).map_err(|e| AckError::Corrupt(format!("ACK record: {e}")));
+    let user = parse_holder(&text(holder)?)?;
+    let meta = text(meta)?;
+    let corrupt = || AckError::Corrupt(format!("unreadable ACK meta {}", Quoted(&meta)));
+    let mut parts =
+        meta.splitn(3, '|').skip(1).map(|n| n.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros));
+    let (Some(Some(delivered_at)), Some(Some(deadline))) = (parts.next(), parts.next()) else {
+        return Err(corrupt());
+    };
+    let notification = Notification::decode(user.tenant.clone(), Bytes::copy_from_slice(frame))
+        .map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
+    Ok(ExpiredAck { pending: PendingAck { notification: Arc::new(notification), delivered_at, deadline }, user })
+}
+
 fn due_member(user: &UserKey, id: Uuid) -> String {
     format!("{}:{}", id.hyphenated(), holder(user))
 }
 
 #[async_trait]
 impl AckStore for RedisAckStore {
-    async fn track(&self, user: &UserKey, pending: &PendingAck) -> Result<(), AckError> {
+    async fn track(&self, pending: &PendingAck, users: &[UserKey]) -> Result<(), AckError> {
+        if users.is_empty() {
+            return Ok(());
+        }
         let id = pending.notification.id;
-        let json =
-            serde_json::to_string(pending).map_err(|e| AckError::Corrupt(format!("cannot encode pending ACK: {e}")))?;
         let (delivered, deadline) = (micros(pending.delivered_at), micros(pending.deadline));
         let timeout = pending.deadline - pending.delivered_at;
         let ttl = timeout + timeout.max(MIN_MARKER_RETENTION);
         let mut call = self.track.key(self.id_key(id));
         call.key(self.due_key())
-            .arg(holder(user))
-            .arg(due_member(user, id))
             .arg(format!("p|{delivered}|{deadline}"))
-            .arg(json)
+            .arg(pending.notification.frame().as_ref())
             .arg(deadline)
             .arg(ttl.num_milliseconds().max(1));
+        for user in users {
+            call.arg(holder(user)).arg(due_member(user, id));
+        }
         self.run::<i64>(call).await?;
         Ok(())
     }
 
-    async fn forget(&self, user: &UserKey, id: Uuid) -> Result<(), AckError> {
+    async fn forget(&self, id: Uuid, users: &[UserKey]) -> Result<(), AckError> {
+        if users.is_empty() {
+            return Ok(());
+        }
         let mut call = self.forget.key(self.id_key(id));
-        call.key(self.due_key()).arg(holder(user)).arg(due_member(user, id));
+        call.key(self.due_key());
+        for user in users {
+            call.arg(holder(user)).arg(due_member(user, id));
+        }
         self.run::<i64>(call).await?;
         Ok(())
     }
@@ -143,11 +170,9 @@ impl AckStore for RedisAckStore {
         loop {
             let mut call = self.expire.key(self.due_key());
             call.key(self.stats_key()).arg(micros(now)).arg(EXPIRE_BATCH).arg(self.id_key_prefix());
-            let (examined, flat): (usize, Vec<String>) = self.run(call).await?;
-            for pair in flat.chunks_exact(2) {
-                let pending: PendingAck =
-                    serde_json::from_str(&pair[1]).map_err(|e| AckError::Corrupt(format!("pending ACK: {e}")))?;
-                expired.push(ExpiredAck { user: parse_holder(&pair[0])?, pending });
+            let (examined, flat): (usize, Vec<Vec<u8>>) = self.run(call).await?;
+            for triple in flat.chunks_exact(3) {
+                expired.push(expired_from(&triple[0], &triple[1], &triple[2])?);
             }
             if examined < EXPIRE_BATCH {
                 return Ok(expired);

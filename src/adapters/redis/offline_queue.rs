@@ -3,10 +3,12 @@
 //!
 //! Keys: `<prefix>:oq:<tenant>:<user>` per user (tenant ids cannot contain `:`, so the split is
 //! unambiguous) and `<prefix>:oq-registry`, the set of queue keys that `purge_expired` and `stats`
-//! walk instead of scanning the whole keyspace. Entries are `<expires_at µs>|<id>|<json>` so that the
-//! scripts can filter and remove by expiry and id without decoding JSON.
+//! walk instead of scanning the whole keyspace. Entries are `<expires_at µs>|<id>|<enqueued_at µs>|
+//! <frame>`, the frame being the notification's client JSON as written when it was accepted, so that
+//! the scripts can filter and remove by expiry and id without decoding JSON.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use uuid::Uuid;
 
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::queue::{QueueStats, QueuedNotification};
-use crate::domain::UserKey;
+use crate::domain::{Notification, UserKey};
 use crate::ports::{OfflineQueue, QueueError};
 
 /// Queue keys handled per script call or pipeline while walking the registry.
@@ -72,18 +74,34 @@ fn unavailable(e: RedisCallError) -> QueueError {
     QueueError::Unavailable(Box::new(e))
 }
 
-fn encode(item: &QueuedNotification) -> Result<String, QueueError> {
-    let json =
-        serde_json::to_string(item).map_err(|e| QueueError::Corrupt(format!("cannot encode queue entry: {e}")))?;
-    Ok(format!("{}|{}|{}", micros(item.expires_at), item.notification.id.hyphenated(), json))
+/// `<expires_at µs>|<id>|<enqueued_at µs>|<frame>`: what the scripts filter on first, then the
+/// notification's client frame as it was written when it was accepted.
+fn encode(item: &QueuedNotification) -> Vec<u8> {
+    let head =
+        format!("{}|{}|{}|", micros(item.expires_at), item.notification.id.hyphenated(), micros(item.enqueued_at));
+    let mut entry = Vec::with_capacity(head.len() + item.notification.frame().len());
+    entry.extend_from_slice(head.as_bytes());
+    entry.extend_from_slice(item.notification.frame());
+    entry
 }
 
-fn decode(entry: &str) -> Result<QueuedNotification, QueueError> {
-    let json = entry
-        .splitn(3, '|')
-        .nth(2)
-        .ok_or_else(|| QueueError::Corrupt("queue entry without its expiry|id| prefix".into()))?;
-    serde_json::from_str(json).map_err(|e| QueueError::Corrupt(format!("queue entry: {e}")))
+fn decode(user: &UserKey, entry: &[u8]) -> Result<QueuedNotification, QueueError> {
+    let corrupt = |why: &str| QueueError::Corrupt(format!("queue entry: {why}"));
+    let mut fields = entry.splitn(4, |b| *b == b'|');
+    let (Some(expires), Some(_id), Some(enqueued), Some(frame)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(corrupt("not <expires>|<id>|<enqueued>|<frame>"));
+    };
+    let time = |raw: &[u8]| {
+        std::str::from_utf8(raw).ok().and_then(|t| t.parse::<i64>().ok()).and_then(DateTime::from_timestamp_micros)
+    };
+    let (Some(expires_at), Some(enqueued_at)) = (time(expires), time(enqueued)) else {
+        return Err(corrupt("unreadable times"));
+    };
+    let notification = Notification::decode(user.tenant.clone(), Bytes::copy_from_slice(frame))
+        .map_err(|e| corrupt(&e.to_string()))?;
+    Ok(QueuedNotification { notification: Arc::new(notification), enqueued_at, expires_at })
 }
 
 #[async_trait]
@@ -91,7 +109,7 @@ impl OfflineQueue for RedisOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         let ttl_ms = (item.expires_at - item.enqueued_at).num_milliseconds().max(0) + KEY_TTL_GRACE_MS;
         let mut call = self.enqueue.key(self.queue_key(user));
-        call.key(self.registry_key()).arg(encode(item)?).arg(max_per_user).arg(ttl_ms);
+        call.key(self.registry_key()).arg(encode(item)).arg(max_per_user).arg(ttl_ms);
         self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
@@ -106,9 +124,9 @@ impl OfflineQueue for RedisOfflineQueue {
         }
         let mut call = self.peek.key(self.queue_key(user));
         call.arg(micros(now)).arg(limit);
-        let entries: Vec<String> =
+        let entries: Vec<Vec<u8>> =
             self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)?;
-        entries.iter().map(|entry| decode(entry)).collect()
+        entries.iter().map(|entry| decode(user, entry)).collect()
     }
 
     async fn remove(&self, user: &UserKey, ids: &[Uuid]) -> Result<u64, QueueError> {

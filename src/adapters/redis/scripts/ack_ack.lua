@@ -23,8 +23,11 @@ if status == 'e' or tonumber(deadline) <= now then
 end
 local latency = math.max(0, math.floor((now - tonumber(delivered)) / 1000))
 redis.call('HSET', KEYS[1], 'm:' .. ARGV[1], 'a|' .. delivered .. '|' .. deadline)
--- A finished record keeps its status and times only: the notification is not needed any more.
-redis.call('HDEL', KEYS[1], 'd:' .. ARGV[1])
+-- A finished record keeps its status and times only; the last pending holder takes the shared
+-- notification with it.
+if redis.call('HINCRBY', KEYS[1], 'n', -1) <= 0 then
+  redis.call('HDEL', KEYS[1], 'n', 'd')
+end
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HINCRBY', KEYS[3], 'acknowledged', 1)
 redis.call('HINCRBY', KEYS[3], 'ack_time_ms_total', latency)

@@ -1,7 +1,7 @@
 -- Moves up to ARGV[2] pending ACKs whose deadline is at or before ARGV[1] (µs) to expired.
 -- KEYS[1] the deadline index; KEYS[2] the counters hash; ARGV[3] the prefix of notification hashes.
--- Returns { members examined, { holder, PendingAck JSON, holder, JSON, ... } }; the caller loops
--- while a full batch was examined.
+-- Returns { members examined, { holder, meta, notification, holder, meta, notification, ... } }; the
+-- caller loops while a full batch was examined.
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, member in ipairs(members) do
@@ -14,12 +14,16 @@ for _, member in ipairs(members) do
   if meta and string.sub(meta, 1, 1) == 'p' then
     redis.call('HSET', key, 'm:' .. holder, 'e' .. string.sub(meta, 2))
     out[#out + 1] = holder
-    out[#out + 1] = redis.call('HGET', key, 'd:' .. holder) or ''
-    -- Handed back once, for a redelivery; the marker keeps only status and times.
-    redis.call('HDEL', key, 'd:' .. holder)
+    out[#out + 1] = meta
+    out[#out + 1] = redis.call('HGET', key, 'd') or ''
+    -- Handed back once, for a redelivery; the marker keeps only status and times, and the last
+    -- pending holder takes the shared notification with it.
+    if redis.call('HINCRBY', key, 'n', -1) <= 0 then
+      redis.call('HDEL', key, 'n', 'd')
+    end
   end
 end
 if #out > 0 then
-  redis.call('HINCRBY', KEYS[2], 'expired', #out / 2)
+  redis.call('HINCRBY', KEYS[2], 'expired', #out / 3)
 end
 return { #members, out }
