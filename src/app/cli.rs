@@ -98,8 +98,10 @@ async fn serve(settings: Settings) -> i32 {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("ara: {e}");
+            // The whole chain: "QUEUE_BACKEND: cannot open the postgres store: …: connection refused".
+            let chain = crate::domain::ErrorChain(&e);
+            tracing::error!("{chain}");
+            eprintln!("ara: {chain}");
             return 1;
         }
     };
@@ -113,7 +115,7 @@ async fn serve(settings: Settings) -> i32 {
     let code = match app.run_until_stopped().await {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!("server error: {e}");
+            tracing::error!("server error: {}", crate::domain::ErrorChain(&e));
             1
         }
     };

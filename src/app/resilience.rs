@@ -46,7 +46,7 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     let url = settings.redis_url().unwrap_or_default();
     let connection = ResilientRedis::connect(url, resilience_settings(settings))
         .await
-        .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", message: e.to_string() })?;
+        .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", source: Box::new(e) })?;
     Ok(Some(connection))
 }
 
@@ -62,17 +62,13 @@ pub async fn open(
     let mut fallback = None;
     let rate_limit = if r.enabled {
         if policies.rate_quotas().is_none() {
-            let message = "RATELIMIT_HTTP_* and RATELIMIT_WS_* must be greater than 0".into();
-            return Err(StoreError::Unavailable { setting: "RATELIMIT_ENABLED", backend: "rate limiter", message });
+            let message = "RATELIMIT_HTTP_* and RATELIMIT_WS_* must be greater than 0";
+            return Err(StoreError::said("RATELIMIT_ENABLED", "rate limiter", message));
         }
         let local = Arc::new(LocalRateLimiter::new());
         local_limiter = Some((local.clone(), Duration::from_secs(r.cleanup_interval_seconds)));
         let trusted = settings.trusted_proxies.as_deref().map(parse_trusted_proxies).transpose();
-        let trusted = trusted.map_err(|message| StoreError::Unavailable {
-            setting: "TRUSTED_PROXIES",
-            backend: "rate limiter",
-            message,
-        })?;
+        let trusted = trusted.map_err(|message| StoreError::said("TRUSTED_PROXIES", "rate limiter", message))?;
         let limiter: DynRateLimiter = match (&connection, redis_limiter) {
             (Some(redis), true) => {
                 // The limiter appends to its prefix as it is; the separator every prefix gets is added here.

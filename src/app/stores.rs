@@ -10,7 +10,8 @@ use thiserror::Error;
 use super::config::{Settings, StoreBackend, TemplateBackend};
 use crate::adapters::redis::ResilientRedis;
 use crate::adapters::{memory, postgres, redis};
-use crate::ports::{DynAckStore, DynOfflineQueue, DynTemplateStore};
+use crate::domain::ErrorChain;
+use crate::ports::{BoxError, DynAckStore, DynOfflineQueue, DynTemplateStore, Garbled};
 
 /// Memory stores answer at once; this only bounds a bug.
 const MEMORY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -21,8 +22,19 @@ const POSTGRES_MARGIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("{setting}: cannot open the {backend} store: {message}")]
-    Unavailable { setting: &'static str, backend: &'static str, message: String },
+    #[error("{setting}: cannot open the {backend} store")]
+    Unavailable {
+        setting: &'static str,
+        backend: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    pub(super) fn said(setting: &'static str, backend: &'static str, why: impl Into<String>) -> Self {
+        StoreError::Unavailable { setting, backend, source: Box::new(Garbled(why.into())) }
+    }
 }
 
 /// Opened lazily, once, and shared by every store on Postgres.
@@ -58,9 +70,13 @@ async fn reachable_redis(
     redis: Option<&Arc<ResilientRedis>>,
     setting: &'static str,
 ) -> Result<Arc<ResilientRedis>, StoreError> {
-    let fail = |message: String| StoreError::Unavailable { setting, backend: "redis (REDIS_URL)", message };
-    let redis = redis.ok_or_else(|| fail("no Redis connection was opened".into()))?;
-    redis.ping().await.map_err(|e| fail(format!("Redis at {} does not answer: {e}", redis.addr())))?;
+    let redis =
+        redis.ok_or_else(|| StoreError::said(setting, "redis (REDIS_URL)", "no Redis connection was opened"))?;
+    redis.ping().await.map_err(|e| StoreError::Unavailable {
+        setting,
+        backend: "redis (REDIS_URL)",
+        source: Box::new(Garbled(format!("Redis at {} does not answer: {}", redis.addr(), ErrorChain(&e)))),
+    })?;
     Ok(redis.clone())
 }
 
@@ -69,7 +85,7 @@ async fn open_queue(
     redis: Option<&Arc<ResilientRedis>>,
     pools: &mut Pools,
 ) -> Result<Opened<dyn crate::ports::OfflineQueue>, StoreError> {
-    let fail = |backend, message: String| StoreError::Unavailable { setting: "QUEUE_BACKEND", backend, message };
+    let fail = |backend, source| StoreError::Unavailable { setting: "QUEUE_BACKEND", backend, source };
     let (store, timeout): (DynOfflineQueue, Duration) = match settings.queue.backend {
         StoreBackend::Memory => (Arc::new(memory::MemoryOfflineQueue::new()), MEMORY_TIMEOUT),
         StoreBackend::Redis => {
@@ -90,7 +106,7 @@ async fn open_acks(
     redis: Option<&Arc<ResilientRedis>>,
     pools: &mut Pools,
 ) -> Result<Opened<dyn crate::ports::AckStore>, StoreError> {
-    let fail = |backend, message: String| StoreError::Unavailable { setting: "ACK_BACKEND", backend, message };
+    let fail = |backend, source| StoreError::Unavailable { setting: "ACK_BACKEND", backend, source };
     let (store, timeout): (DynAckStore, Duration) = match settings.ack.backend {
         StoreBackend::Memory => {
             (Arc::new(memory::MemoryAckStore::with_max_records(settings.ack.max_records)), MEMORY_TIMEOUT)
@@ -112,10 +128,10 @@ async fn open_templates(settings: &Settings, pools: &mut Pools) -> Result<DynTem
     Ok(match settings.template.backend {
         TemplateBackend::Memory => Arc::new(memory::MemoryTemplateStore::new()),
         TemplateBackend::Postgres => {
-            let pool = postgres_pool(settings, pools).await.map_err(|message| StoreError::Unavailable {
+            let pool = postgres_pool(settings, pools).await.map_err(|source| StoreError::Unavailable {
                 setting: "TEMPLATE_BACKEND",
                 backend: "postgres (DATABASE_URL)",
-                message,
+                source,
             })?;
             Arc::new(postgres::PostgresTemplateStore::new(pool))
         }
@@ -126,14 +142,14 @@ fn database_timeout(settings: &Settings) -> Duration {
     Duration::from_millis(settings.database.timeout_ms)
 }
 
-async fn postgres_pool(settings: &Settings, pools: &mut Pools) -> Result<PgPool, String> {
+async fn postgres_pool(settings: &Settings, pools: &mut Pools) -> Result<PgPool, BoxError> {
     if let Some(pool) = &pools.postgres {
         return Ok(pool.clone());
     }
     let url = settings.database_url().unwrap_or_default();
     let pool = postgres::connect(url, settings.database.max_connections, database_timeout(settings))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Box::new(e) as BoxError)?;
     pools.postgres = Some(pool.clone());
     Ok(pool)
 }

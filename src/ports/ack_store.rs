@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
+use super::{BoxError, Garbled};
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
 use crate::domain::UserKey;
 
@@ -40,10 +41,22 @@ pub enum AckError {
     /// MUST be returned by a store that bounds its records when `track` would exceed the bound.
     #[error("the ACK store already holds its maximum of {max} pending records")]
     Full { max: usize },
-    #[error("ack store is unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("ack store returned data it cannot read: {0}")]
-    Corrupt(String),
+    /// The store cannot be reached (connection refused or lost, timeout, breaker open); retrying may
+    /// help.
+    #[error("the ACK store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The store answered with data it cannot read back.
+    #[error("the ACK store returned data it cannot read")]
+    Corrupt(#[source] BoxError),
+    /// The store answered, but not as expected (a refused statement or script).
+    #[error("the ACK store failed")]
+    Unexpected(#[source] BoxError),
+}
+
+impl AckError {
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        AckError::Corrupt(Box::new(Garbled(what.into())))
+    }
 }
 
 #[async_trait]

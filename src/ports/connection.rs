@@ -84,6 +84,24 @@ pub enum CloseReason {
     ProtocolError,
 }
 
+impl CloseReason {
+    /// The code a transport names the reason with (a WebSocket `error` frame, SSE's last `error`
+    /// event), and what it says to people.
+    pub fn code_and_message(&self) -> (&'static str, &str) {
+        match self {
+            CloseReason::SlowConsumer => {
+                ("SLOW_CONSUMER", "connection could not keep up with its notifications and is being closed")
+            }
+            CloseReason::Idle => ("IDLE_TIMEOUT", "connection idle for too long"),
+            CloseReason::Shutdown => ("SHUTTING_DOWN", "server shutting down"),
+            CloseReason::PolicyViolation(why) => ("POLICY_VIOLATION", why),
+            CloseReason::InvalidPayload => ("INVALID_PAYLOAD", "text frame is not valid UTF-8"),
+            CloseReason::MessageTooBig => ("MESSAGE_TOO_BIG", "message exceeds the size limit"),
+            CloseReason::ProtocolError => ("PROTOCOL_ERROR", "protocol error"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum SinkError {
     /// MUST be returned when the bounded queue has no room; the frame was not queued.

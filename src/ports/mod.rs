@@ -14,6 +14,14 @@ pub mod rate_limiter;
 pub mod template_store;
 pub mod timer;
 
+/// What a port's error carries as its source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Data a store handed back that cannot be read, said in words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Garbled(pub String);
+
 pub use ack_store::{AckError, AckStore, DynAckStore};
 pub use auth::{AuthError, DynTokenVerifier, TokenVerifier};
 pub use clock::{Clock, DynClock, SystemClock};

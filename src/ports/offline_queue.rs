@@ -15,15 +15,28 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
+use super::{BoxError, Garbled};
 use crate::domain::queue::{QueueStats, QueuedNotification};
 use crate::domain::UserKey;
 
 #[derive(Debug, Error)]
 pub enum QueueError {
-    #[error("offline queue store is unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("offline queue store returned data it cannot read: {0}")]
-    Corrupt(String),
+    /// The store cannot be reached (connection refused or lost, timeout, breaker open); retrying may
+    /// help.
+    #[error("the offline queue store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The store answered with data it cannot read back.
+    #[error("the offline queue store returned data it cannot read")]
+    Corrupt(#[source] BoxError),
+    /// The store answered, but not as expected (a refused statement or script).
+    #[error("the offline queue store failed")]
+    Unexpected(#[source] BoxError),
+}
+
+impl QueueError {
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        QueueError::Corrupt(Box::new(Garbled(what.into())))
+    }
 }
 
 #[async_trait]

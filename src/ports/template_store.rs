@@ -27,10 +27,13 @@ pub enum TemplateStoreError {
     #[error("no template with id {}", Quoted(.0.as_str()))]
     NotFound(TemplateId),
     /// The store cannot be reached (connection refused, pool exhausted, timeout); retrying may help.
-    #[error("template store is unavailable: {0}")]
+    #[error("the template store is unavailable")]
     Unavailable(#[source] Source),
-    /// The store answered, but not as expected (unreadable row, refused statement).
-    #[error("template store failed: {0}")]
+    /// The store answered with data it cannot read back.
+    #[error("the template store returned data it cannot read")]
+    Corrupt(#[source] Source),
+    /// The store answered, but not as expected (a refused statement).
+    #[error("the template store failed")]
     Unexpected(#[source] Source),
 }
 

@@ -159,7 +159,7 @@ impl From<SendError> for ApiError {
     fn from(e: SendError) -> Self {
         match e {
             SendError::QueueUnavailable { report, failed, source } => {
-                tracing::error!(error = %source, failed, "send could not queue for offline users");
+                tracing::error!(error = %crate::domain::ErrorChain(&source), failed, "send could not queue for offline users");
                 ApiError::QueueUnavailable { report, failed }
             }
         }
@@ -172,13 +172,13 @@ impl From<TemplateStoreError> for ApiError {
             TemplateStoreError::Duplicate(_) => ApiError::Conflict { code: "TEMPLATE_EXISTS", message: e.to_string() },
             TemplateStoreError::NotFound(_) => ApiError::Missing { code: "TEMPLATE_NOT_FOUND", message: e.to_string() },
             TemplateStoreError::Unavailable(source) => {
-                tracing::error!(error = %source, "template store unavailable");
+                tracing::error!(error = %crate::domain::ErrorChain(&*source), "template store unavailable");
                 ApiError::Unavailable {
                     code: "TEMPLATE_STORE_UNAVAILABLE",
                     message: "the template store is unavailable; retry later".into(),
                 }
             }
-            TemplateStoreError::Unexpected(source) => ApiError::Internal(source),
+            TemplateStoreError::Corrupt(source) | TemplateStoreError::Unexpected(source) => ApiError::Internal(source),
         }
     }
 }
@@ -206,7 +206,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if let ApiError::Internal(source) = &self {
             // Internals go to the log, never to the client.
-            tracing::error!(error = %source, "internal error while handling request");
+            tracing::error!(error = %crate::domain::ErrorChain(&**source), "internal error while handling request");
         }
         let details = match &self {
             ApiError::QueueUnavailable { report, failed } => Some(PartialSend {

@@ -64,7 +64,7 @@ impl RateLimitPolicy {
                 Err(too_many_requests(&d))
             }
             Err(e) => {
-                tracing::error!(error = %e, "rate limiter failed; request not limited");
+                tracing::error!(error = %crate::domain::ErrorChain(&e), "rate limiter failed; request not limited");
                 Ok(None)
             }
         }

@@ -40,21 +40,22 @@ impl PostgresAckStore {
 }
 
 fn unavailable(e: sqlx::Error) -> AckError {
-    match e {
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => AckError::Corrupt(format!("ack_records row: {e}")),
-        e => AckError::Unavailable(Box::new(e)),
+    match super::classify(e) {
+        super::Failure::Unavailable(e) => AckError::Unavailable(Box::new(e)),
+        super::Failure::Corrupt(e) => AckError::Corrupt(Box::new(e)),
+        super::Failure::Unexpected(e) => AckError::Unexpected(Box::new(e)),
     }
 }
 
 fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
     let tenant: String = row.try_get("tenant_id").map_err(unavailable)?;
     let user: String = row.try_get("user_id").map_err(unavailable)?;
-    let corrupt = || AckError::Corrupt(format!("unreadable ACK owner {}/{}", Quoted(&tenant), Quoted(&user)));
+    let corrupt = || AckError::corrupt(format!("unreadable ACK owner {}/{}", Quoted(&tenant), Quoted(&user)));
     let user =
         UserKey::new(TenantId::parse(&tenant).map_err(|_| corrupt())?, UserId::parse(&user).map_err(|_| corrupt())?);
     let frame: String = row.try_get("notification").map_err(unavailable)?;
     let notification = Notification::decode(user.tenant.clone(), Bytes::from(frame))
-        .map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
+        .map_err(|e| AckError::corrupt(format!("tracked notification: {e}")))?;
     Ok(ExpiredAck {
         user,
         pending: PendingAck {
@@ -67,7 +68,7 @@ fn expired_from_row(row: &PgRow) -> Result<ExpiredAck, AckError> {
 
 /// The frame as text: `json` keeps it verbatim (see the migration).
 fn frame_text(notification: &Notification) -> Result<&str, AckError> {
-    std::str::from_utf8(notification.frame()).map_err(|e| AckError::Corrupt(format!("notification frame: {e}")))
+    std::str::from_utf8(notification.frame()).map_err(|e| AckError::corrupt(format!("notification frame: {e}")))
 }
 
 #[async_trait]
@@ -167,7 +168,7 @@ impl AckStore for PostgresAckStore {
             Some("acknowledged") => AckError::AlreadyAcknowledged,
             // Still pending means its deadline passed before expire_due got to it.
             Some("expired") | Some("pending") => AckError::Expired,
-            Some(other) => AckError::Corrupt(format!("unknown ACK status {other:?}")),
+            Some(other) => AckError::corrupt(format!("unknown ACK status {other:?}")),
             None if known => AckError::WrongUser,
             None => AckError::UnknownNotification,
         })

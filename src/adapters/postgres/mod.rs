@@ -20,6 +20,37 @@ pub use ack_store::PostgresAckStore;
 pub use offline_queue::PostgresOfflineQueue;
 pub use template_store::PostgresTemplateStore;
 
+/// What a failed statement means for the caller: the three kinds every store error has.
+pub(crate) enum Failure {
+    /// Not reachable now (connection, pool, the server cancelling a statement past its timeout).
+    Unavailable(sqlx::Error),
+    /// A value came back that cannot be read.
+    Corrupt(sqlx::Error),
+    /// Anything else: the statement was refused.
+    Unexpected(sqlx::Error),
+}
+
+/// Classifies a sqlx error the same way for every store.
+pub(crate) fn classify(e: sqlx::Error) -> Failure {
+    // 57014: query_canceled (statement_timeout); 55P03: lock_not_available; 57P0x: the server is going
+    // away or starting; 53300: too_many_connections.
+    const UNAVAILABLE_CODES: &[&str] = &["57014", "55P03", "57P01", "57P02", "57P03", "53300"];
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Failure::Unavailable(e),
+        sqlx::Error::Database(db) if db.code().is_some_and(|c| UNAVAILABLE_CODES.contains(&c.as_ref())) => {
+            Failure::Unavailable(e)
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+            Failure::Corrupt(e)
+        }
+        _ => Failure::Unexpected(e),
+    }
+}
+
 /// The schema the stores expect, embedded at build time (no database needed to compile).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

@@ -29,11 +29,10 @@ impl PostgresOfflineQueue {
 }
 
 fn unavailable(e: sqlx::Error) -> QueueError {
-    match e {
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-            QueueError::Corrupt(format!("offline_queue row: {e}"))
-        }
-        e => QueueError::Unavailable(Box::new(e)),
+    match super::classify(e) {
+        super::Failure::Unavailable(e) => QueueError::Unavailable(Box::new(e)),
+        super::Failure::Corrupt(e) => QueueError::Corrupt(Box::new(e)),
+        super::Failure::Unexpected(e) => QueueError::Unexpected(Box::new(e)),
     }
 }
 
@@ -46,7 +45,7 @@ impl OfflineQueue for PostgresOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         // The client's frame, sent as text and cast to `json`, which keeps it verbatim (see the migration).
         let body = std::str::from_utf8(item.notification.frame())
-            .map_err(|e| QueueError::Corrupt(format!("notification frame: {e}")))?;
+            .map_err(|e| QueueError::corrupt(format!("notification frame: {e}")))?;
         let dropped: i64 = sqlx::query_scalar("SELECT offline_queue_push($1, $2, $3, $4::json, $5, $6, $7)")
             .bind(user.tenant.as_str())
             .bind(user.user.as_str())
@@ -83,7 +82,7 @@ impl OfflineQueue for PostgresOfflineQueue {
             .map(|row| {
                 let body: String = row.try_get("body").map_err(unavailable)?;
                 let notification = Notification::decode(user.tenant.clone(), Bytes::from(body))
-                    .map_err(|e| QueueError::Corrupt(format!("queued notification: {e}")))?;
+                    .map_err(|e| QueueError::corrupt(format!("queued notification: {e}")))?;
                 Ok(QueuedNotification {
                     notification: Arc::new(notification),
                     enqueued_at: row.try_get("enqueued_at").map_err(unavailable)?,

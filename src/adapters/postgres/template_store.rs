@@ -27,20 +27,16 @@ impl PostgresTemplateStore {
     }
 }
 
-/// Connection trouble is worth retrying; anything else means the store did not do what we asked.
 fn store_error(e: sqlx::Error) -> TemplateStoreError {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => TemplateStoreError::Unavailable(Box::new(e)),
-        e => TemplateStoreError::Unexpected(Box::new(e)),
+    match super::classify(e) {
+        super::Failure::Unavailable(e) => TemplateStoreError::Unavailable(Box::new(e)),
+        super::Failure::Corrupt(e) => TemplateStoreError::Corrupt(Box::new(e)),
+        super::Failure::Unexpected(e) => TemplateStoreError::Unexpected(Box::new(e)),
     }
 }
 
 fn corrupt(what: String) -> TemplateStoreError {
-    TemplateStoreError::Unexpected(what.into())
+    TemplateStoreError::Corrupt(Box::new(crate::ports::Garbled(what)))
 }
 
 fn encode(spec: &TemplateSpec) -> Result<String, TemplateStoreError> {

@@ -64,7 +64,7 @@ impl RateLimiter for FallbackRateLimiter {
                 if !self.on_fallback.swap(true, Ordering::Relaxed) {
                     self.outages.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
-                        error = %e,
+                        error = %crate::domain::ErrorChain(&e),
                         primary = self.primary.backend(),
                         fallback = self.fallback.backend(),
                         "rate limiter primary unavailable; limiting with per-node budgets until it returns"

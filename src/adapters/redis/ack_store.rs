@@ -77,8 +77,13 @@ impl RedisAckStore {
     }
 }
 
+/// Redis out of reach (or the breaker open) is worth retrying; an error reply is not.
 fn unavailable(e: RedisCallError) -> AckError {
-    AckError::Unavailable(Box::new(e))
+    if e.is_unavailable() {
+        AckError::Unavailable(Box::new(e))
+    } else {
+        AckError::Unexpected(Box::new(e))
+    }
 }
 
 /// Tenant ids cannot contain `:`, so "<tenant>:<user>" splits back unambiguously.
@@ -87,7 +92,7 @@ fn holder(user: &UserKey) -> String {
 }
 
 fn parse_holder(raw: &str) -> Result<UserKey, AckError> {
-    let corrupt = || AckError::Corrupt(format!("unreadable ACK holder {raw:?}"));
+    let corrupt = || AckError::corrupt(format!("unreadable ACK holder {raw:?}"));
     let (tenant, user) = raw.split_once(':').ok_or_else(corrupt)?;
     let tenant = TenantId::parse(tenant).map_err(|_| corrupt())?;
     let user = UserId::parse(user).map_err(|_| corrupt())?;
@@ -97,17 +102,17 @@ fn parse_holder(raw: &str) -> Result<UserKey, AckError> {
 /// An expired record as the expiry script hands it back: its holder, its meta `e|<delivered µs>|
 /// <deadline µs>` as it was before (`p|…`), and the notification's frame.
 fn expired_from(holder: &[u8], meta: &[u8], frame: &[u8]) -> Result<ExpiredAck, AckError> {
-    let text = |raw: &[u8]| String::from_utf8(raw.to_vec()).map_err(|e| AckError::Corrupt(format!("ACK record: {e}")));
+    let text = |raw: &[u8]| String::from_utf8(raw.to_vec()).map_err(|e| AckError::corrupt(format!("ACK record: {e}")));
     let user = parse_holder(&text(holder)?)?;
     let meta = text(meta)?;
-    let corrupt = || AckError::Corrupt(format!("unreadable ACK meta {}", Quoted(&meta)));
+    let corrupt = || AckError::corrupt(format!("unreadable ACK meta {}", Quoted(&meta)));
     let mut parts =
         meta.splitn(3, '|').skip(1).map(|n| n.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros));
     let (Some(Some(delivered_at)), Some(Some(deadline))) = (parts.next(), parts.next()) else {
         return Err(corrupt());
     };
     let notification = Notification::decode(user.tenant.clone(), Bytes::copy_from_slice(frame))
-        .map_err(|e| AckError::Corrupt(format!("tracked notification: {e}")))?;
+        .map_err(|e| AckError::corrupt(format!("tracked notification: {e}")))?;
     Ok(ExpiredAck { pending: PendingAck { notification: Arc::new(notification), delivered_at, deadline }, user })
 }
 
@@ -161,7 +166,7 @@ impl AckStore for RedisAckStore {
             -3 => Err(AckError::AlreadyAcknowledged),
             -4 => Err(AckError::Expired),
             latency if latency >= 0 => Ok(AckReceipt { notification_id: id, latency_ms: latency as u64 }),
-            _ => Err(AckError::Corrupt(format!("unreadable ACK record for {id}"))),
+            _ => Err(AckError::corrupt(format!("unreadable ACK record for {id}"))),
         }
     }
 

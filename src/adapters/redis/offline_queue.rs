@@ -70,8 +70,13 @@ impl RedisOfflineQueue {
     }
 }
 
+/// Redis out of reach (or the breaker open) is worth retrying; an error reply is not.
 fn unavailable(e: RedisCallError) -> QueueError {
-    QueueError::Unavailable(Box::new(e))
+    if e.is_unavailable() {
+        QueueError::Unavailable(Box::new(e))
+    } else {
+        QueueError::Unexpected(Box::new(e))
+    }
 }
 
 /// `<expires_at µs>|<id>|<enqueued_at µs>|<frame>`: what the scripts filter on first, then the
@@ -86,7 +91,7 @@ fn encode(item: &QueuedNotification) -> Vec<u8> {
 }
 
 fn decode(user: &UserKey, entry: &[u8]) -> Result<QueuedNotification, QueueError> {
-    let corrupt = |why: &str| QueueError::Corrupt(format!("queue entry: {why}"));
+    let corrupt = |why: &str| QueueError::corrupt(format!("queue entry: {why}"));
     let mut fields = entry.splitn(4, |b| *b == b'|');
     let (Some(expires), Some(_id), Some(enqueued), Some(frame)) =
         (fields.next(), fields.next(), fields.next(), fields.next())

@@ -140,9 +140,9 @@ impl Subscriber {
                     failures += 1;
                     // Loud once per outage, quiet while it lasts.
                     if failures == 1 {
-                        tracing::warn!(error = %e, "cannot subscribe to Redis Pub/Sub; retrying with backoff");
+                        tracing::warn!(error = %crate::domain::ErrorChain(&e), "cannot subscribe to Redis Pub/Sub; retrying with backoff");
                     } else {
-                        tracing::debug!(error = %e, attempt = failures, "Redis Pub/Sub subscribe failed");
+                        tracing::debug!(error = %crate::domain::ErrorChain(&e), attempt = failures, "Redis Pub/Sub subscribe failed");
                     }
                 }
             }

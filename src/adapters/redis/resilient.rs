@@ -130,7 +130,7 @@ impl ResilientRedis {
                 this.reconnecting.store(false, Ordering::SeqCst);
             }
             Err(e) => {
-                tracing::error!(addr = %this.addr, error = %e, "cannot reach Redis; retrying in the background");
+                tracing::error!(addr = %this.addr, error = %crate::domain::ErrorChain(&e), "cannot reach Redis; retrying in the background");
                 this.reconnecting.store(false, Ordering::SeqCst);
                 this.ensure_reconnecting();
             }
@@ -272,7 +272,9 @@ impl ResilientRedis {
                         tracing::info!(addr = %this.addr, "reconnected to Redis");
                         return;
                     }
-                    Err(e) => tracing::debug!(addr = %this.addr, error = %e, "Redis reconnect attempt failed"),
+                    Err(e) => {
+                        tracing::debug!(addr = %this.addr, error = %crate::domain::ErrorChain(&e), "Redis reconnect attempt failed")
+                    }
                 }
             }
         });

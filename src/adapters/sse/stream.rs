@@ -130,15 +130,6 @@ fn frame_event(frame: &OutboundFrame) -> Event {
 }
 
 fn close_event(reason: CloseReason) -> Event {
-    let (code, message) = match reason {
-        CloseReason::SlowConsumer => ("SLOW_CONSUMER", "connection could not keep up and is being closed".to_owned()),
-        CloseReason::Idle => ("IDLE_TIMEOUT", "connection idle for too long".to_owned()),
-        CloseReason::Shutdown => ("SHUTTING_DOWN", "server shutting down".to_owned()),
-        CloseReason::PolicyViolation(why) => ("POLICY_VIOLATION", why),
-        // Client frames are WebSocket's; SSE clients send none.
-        CloseReason::InvalidPayload | CloseReason::MessageTooBig | CloseReason::ProtocolError => {
-            ("POLICY_VIOLATION", "the client broke the protocol".to_owned())
-        }
-    };
+    let (code, message) = reason.code_and_message();
     Event::default().event("error").data(json!({"code": code, "message": message}).to_string())
 }

@@ -255,23 +255,27 @@ fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) 
 
 /// Sends the close frame for `reason`; returns whether it went out.
 async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> bool {
-    let (code, text): (u16, String) = match reason {
-        CloseReason::SlowConsumer => {
-            let notice = ServerFrame::Error {
-                code: "SLOW_CONSUMER",
-                message: "connection could not keep up with its notifications and is being closed",
-            };
-            let _ = send_frame(tx, &notice.to_outbound()).await;
-            (1008, "slow consumer".into())
-        }
-        CloseReason::Idle => (1000, "idle timeout".into()),
-        CloseReason::Shutdown => (1001, "server shutting down".into()),
-        CloseReason::PolicyViolation(why) => (1008, why),
-        CloseReason::InvalidPayload => (1007, "text frame is not valid UTF-8".into()),
-        CloseReason::MessageTooBig => (1009, "message exceeds the size limit".into()),
-        CloseReason::ProtocolError => (1002, "protocol error".into()),
+    let (code, message) = reason.code_and_message();
+    if reason == CloseReason::SlowConsumer {
+        // Said in a frame too: a close reason is easy to miss in client libraries.
+        let _ = send_frame(tx, &ServerFrame::Error { code, message }.to_outbound()).await;
+    }
+    let close_code = match reason {
+        CloseReason::Idle => 1000,
+        CloseReason::Shutdown => 1001,
+        CloseReason::ProtocolError => 1002,
+        CloseReason::InvalidPayload => 1007,
+        CloseReason::SlowConsumer | CloseReason::PolicyViolation(_) => 1008,
+        CloseReason::MessageTooBig => 1009,
     };
-    let sent = tx.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(text) }))).await.is_ok();
+    // The close reason keeps the short texts clients saw before (`slow consumer`, `idle timeout`).
+    let text = match &reason {
+        CloseReason::SlowConsumer => "slow consumer",
+        CloseReason::Idle => "idle timeout",
+        other => other.code_and_message().1,
+    };
+    let frame = CloseFrame { code: close_code, reason: Utf8Bytes::from(text.to_owned()) };
+    let sent = tx.send(Message::Close(Some(frame))).await.is_ok();
     let _ = tx.close().await;
     sent
 }
