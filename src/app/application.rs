@@ -58,6 +58,9 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         warn_about_development_defaults(&settings);
+        for warning in &settings.warnings {
+            tracing::warn!("{warning}");
+        }
         let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
         let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
         let redis = resilience::shared_redis(&settings).await?;

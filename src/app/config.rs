@@ -2,15 +2,17 @@
 //! variables (later wins). Environment names are the documented flat ones (`WEBSOCKET_MAX_CONNECTIONS`);
 //! in TOML the same setting is `[websocket] max_connections`.
 
-use std::fmt;
 use std::path::Path;
 
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::Quoted;
+
+/// Where Redis is when `REDIS_URL` is not set.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The secret used in development mode when none is configured; production refuses it.
 pub const DEV_JWT_SECRET: &str = "ara-development-secret-change-me";
@@ -41,334 +43,6 @@ pub enum RunMode {
     Production,
 }
 
-/// A string that never shows in logs or debug output.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        string_like(d).map(Secret)
-    }
-}
-
-/// Environment values that look like numbers (`API_KEY=12345`) still mean text.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StringLike {
-    S(String),
-    I(i64),
-    U(u64),
-    F(f64),
-    B(bool),
-}
-
-impl From<StringLike> for String {
-    fn from(raw: StringLike) -> String {
-        match raw {
-            StringLike::S(s) => s,
-            StringLike::I(i) => i.to_string(),
-            StringLike::U(u) => u.to_string(),
-            StringLike::F(f) => f.to_string(),
-            StringLike::B(b) => b.to_string(),
-        }
-    }
-}
-
-fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    StringLike::deserialize(d).map(String::from)
-}
-
-/// A `*_REDIS_KEY_PREFIX`. Keys are formed as `<prefix>:<rest>`, so one trailing `:` (as in
-/// `ara:queue:`) is dropped here, once for every store, instead of doubling into `ara:queue::oq:…`.
-/// Only one: `ara:queue::` keeps the double colon of keys written before this rule.
-pub(super) fn key_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let raw = string_like(d)?;
-    Ok(raw.strip_suffix(':').map_or_else(|| raw.clone(), str::to_owned))
-}
-
-fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<StringLike>::deserialize(d)?.map(String::from).filter(|s| !s.is_empty()))
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServerSettings {
-    pub host: String,
-    pub port: u16,
-    /// Largest accepted HTTP body for single sends.
-    pub body_limit_bytes: usize,
-    /// How long shutdown waits for connections to close.
-    pub shutdown_timeout_seconds: u64,
-    /// A new connection must deliver a request's headers within this; so must a keep-alive one once
-    /// the next request has begun to arrive.
-    pub header_read_timeout_seconds: u64,
-    /// A keep-alive connection with no request in flight is closed after this.
-    pub idle_timeout_seconds: u64,
-    /// An API request's body must arrive within this of its headers (408 otherwise).
-    pub request_timeout_seconds: u64,
-    /// Open TCP connections per client address (IPv6: per /64); 0 = unlimited. `TRUSTED_PROXIES` are
-    /// exempt.
-    pub max_connections_per_ip: usize,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self {
-            host: "0.0.0.0".into(),
-            port: 8080,
-            body_limit_bytes: 64 * 1024,
-            shutdown_timeout_seconds: 10,
-            header_read_timeout_seconds: 10,
-            idle_timeout_seconds: 60,
-            request_timeout_seconds: 30,
-            max_connections_per_ip: 256,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct JwtConfig {
-    pub secret: Option<Secret>,
-    #[serde(deserialize_with = "opt_string_like")]
-    pub issuer: Option<String>,
-    #[serde(deserialize_with = "opt_string_like")]
-    pub audience: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CorsSettings {
-    /// Comma-separated origins; unset or `*` allows any.
-    #[serde(deserialize_with = "opt_string_like")]
-    pub origins: Option<String>,
-}
-
-impl CorsSettings {
-    /// The listed origins, or `None` for any.
-    pub fn origin_list(&self) -> Option<Vec<String>> {
-        let raw = self.origins.as_deref()?.trim();
-        if raw.is_empty() || raw == "*" {
-            return None;
-        }
-        Some(raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WebSocketSettings {
-    pub max_connections: usize,
-    pub max_connections_per_user: usize,
-    pub max_subscriptions_per_connection: usize,
-    pub heartbeat_interval_seconds: u64,
-    pub connection_timeout_seconds: u64,
-    pub cleanup_interval_seconds: u64,
-    /// Frames a connection may have waiting before it counts as a slow consumer.
-    pub outbound_queue_size: usize,
-    /// Largest client frame accepted.
-    pub max_message_bytes: usize,
-    /// `disconnect` (default) or `drop_oldest` for a connection whose queue is full.
-    pub slow_consumer_policy: crate::delivery::SlowConsumerPolicy,
-    /// A connection whose socket takes no data for this long is closed as a slow consumer.
-    pub write_timeout_seconds: u64,
-}
-
-impl Default for WebSocketSettings {
-    fn default() -> Self {
-        Self {
-            max_connections: 10_000,
-            max_connections_per_user: 5,
-            max_subscriptions_per_connection: 50,
-            heartbeat_interval_seconds: 30,
-            connection_timeout_seconds: 120,
-            cleanup_interval_seconds: 60,
-            outbound_queue_size: 1024,
-            max_message_bytes: 64 * 1024,
-            slow_consumer_policy: Default::default(),
-            write_timeout_seconds: 10,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Pretty,
-    Json,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LogSettings {
-    pub format: LogFormat,
-    /// A `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
-    pub level: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self { format: LogFormat::Pretty, level: "info".into() }
-    }
-}
-
-/// Where a store keeps its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreBackend {
-    #[default]
-    Memory,
-    Redis,
-    Postgres,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct QueueSettings {
-    pub enabled: bool,
-    pub backend: StoreBackend,
-    pub max_size_per_user: usize,
-    pub message_ttl_seconds: u32,
-    pub cleanup_interval_seconds: u64,
-    #[serde(deserialize_with = "key_prefix")]
-    pub redis_key_prefix: String,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            backend: StoreBackend::Memory,
-            max_size_per_user: 100,
-            message_ttl_seconds: 3600,
-            cleanup_interval_seconds: 300,
-            redis_key_prefix: "ara:queue".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AckSettings {
-    pub enabled: bool,
-    pub backend: StoreBackend,
-    pub timeout_seconds: u32,
-    pub cleanup_interval_seconds: u64,
-    /// High and Critical notifications not acknowledged in time are sent again.
-    pub redeliver: bool,
-    #[serde(deserialize_with = "key_prefix")]
-    pub redis_key_prefix: String,
-    /// Memory backend: pending records kept at most (beyond, deliveries go untracked), and as many
-    /// finished ones (beyond, the oldest are forgotten early).
-    pub max_records: usize,
-}
-
-impl Default for AckSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            backend: StoreBackend::Memory,
-            timeout_seconds: 30,
-            cleanup_interval_seconds: 60,
-            redeliver: false,
-            redis_key_prefix: "ara:ack".into(),
-            max_records: crate::adapters::memory::DEFAULT_MAX_ACK_RECORDS,
-        }
-    }
-}
-
-/// Where templates are kept: in memory (lost on restart) or in Postgres. Redis is not offered:
-/// templates are configuration, read on every templated send but written rarely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TemplateBackend {
-    #[default]
-    Memory,
-    Postgres,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TemplateSettings {
-    pub backend: TemplateBackend,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DatabaseSettings {
-    /// `DATABASE_URL`, used by every store whose backend is `postgres`.
-    pub url: Option<Secret>,
-    pub max_connections: u32,
-    /// Bounds taking a pooled connection and every store call on Postgres.
-    pub timeout_ms: u64,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self { url: None, max_connections: 10, timeout_ms: 5000 }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RedisSettings {
-    /// `REDIS_URL`, used by every store whose backend is `redis`.
-    pub url: Option<Secret>,
-    /// The Redis Pub/Sub trigger: deliver what backends publish on `channels`.
-    pub pubsub_enabled: bool,
-    /// Comma-separated Pub/Sub channels.
-    #[serde(deserialize_with = "string_like")]
-    pub channels: String,
-    /// Bounds each call on the shared connection (rate limiter, health) and each connection attempt.
-    pub timeout_ms: u64,
-    pub breaker_failure_threshold: u32,
-    pub breaker_success_threshold: u32,
-    pub breaker_open_ms: u64,
-    pub reconnect_min_delay_ms: u64,
-    pub reconnect_max_delay_ms: u64,
-    /// How often the Pub/Sub subscriber PINGs its subscription to notice a dead connection.
-    pub pubsub_keepalive_ms: u64,
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        Self {
-            url: Some(Secret::new("redis://127.0.0.1:6379")),
-            pubsub_enabled: false,
-            channels: "ara:notifications".into(),
-            timeout_ms: 1000,
-            breaker_failure_threshold: 5,
-            breaker_success_threshold: 2,
-            breaker_open_ms: 10_000,
-            reconnect_min_delay_ms: 200,
-            reconnect_max_delay_ms: 5_000,
-            pubsub_keepalive_ms: 15_000,
-        }
-    }
-}
-
-impl RedisSettings {
-    pub fn channel_list(&self) -> Vec<String> {
-        self.channels.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
-    }
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -389,6 +63,9 @@ pub struct Settings {
     pub ratelimit: RateLimitSettings,
     pub template: TemplateSettings,
     pub otel: OtelSettings,
+    /// Names that looked like settings but are none (with the closest real one), for the log.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Error)]
@@ -405,32 +82,45 @@ impl Settings {
         // `.env` never overrides variables already set, which gives it its place in the order.
         let _ = dotenvy::dotenv();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let mut warnings = Vec::new();
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::File { path: path.display().to_string(), message: "file not found".into() });
             }
-            figment = figment.merge(Toml::file(path));
+            let toml = Toml::file(path);
+            if let Ok(data) = figment::Provider::data(&toml) {
+                for dict in data.values() {
+                    warnings.extend(keys::check_toml(dict));
+                }
+            }
+            figment = figment.merge(toml);
         }
-        for (key, value) in
-            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        {
+        let vars: Vec<(String, String)> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+        warnings.extend(keys::check_env(vars.iter().map(|(k, _)| k.as_str())));
+        for (key, value) in vars {
             if let Some(path) = env_key_to_path(&key) {
                 figment = figment.merge(Serialized::global(&path, value));
             }
         }
-        Self::from_figment(figment)
+        let mut settings = Self::from_figment(figment)?;
+        settings.warnings = warnings;
+        Ok(settings)
     }
 
     /// Settings from defaults plus the given `KEY=value` environment pairs only (for tests and tools).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        for (key, value) in pairs {
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        for (key, value) in &pairs {
             let Some(path) = env_key_to_path(key) else {
-                return Err(ConfigError::Invalid { setting: key.into(), message: "unknown setting".into() });
+                return Err(ConfigError::Invalid { setting: (*key).into(), message: "unknown setting".into() });
             };
-            figment = figment.merge(Serialized::global(&path, value));
+            figment = figment.merge(Serialized::global(&path, *value));
         }
-        Self::from_figment(figment)
+        let mut settings = Self::from_figment(figment)?;
+        settings.warnings = keys::check_env(pairs.iter().map(|(k, _)| *k));
+        Ok(settings)
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
@@ -537,8 +227,12 @@ impl Settings {
         self.database.url.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
     }
 
+    /// `REDIS_URL`, or the local Redis when it is unset (an empty value means none).
     pub fn redis_url(&self) -> Option<&str> {
-        self.redis.url.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
+        match &self.redis.url {
+            None => Some(DEFAULT_REDIS_URL),
+            Some(url) => Some(url.expose()).filter(|s| !s.is_empty()),
+        }
     }
 
     pub fn api_key(&self) -> Option<&str> {
@@ -567,6 +261,18 @@ fn path_to_env_key(path: &str) -> String {
     }
     path.replace('.', "_").to_ascii_uppercase()
 }
+
+#[path = "config_values.rs"]
+mod values;
+pub use values::Secret;
+use values::{key_prefix, opt_string_like, string_like};
+
+#[path = "config_sections.rs"]
+mod sections;
+pub use sections::*;
+
+#[path = "config_keys.rs"]
+pub mod keys;
 
 #[path = "config_ratelimit.rs"]
 mod ratelimit;

@@ -150,3 +150,31 @@ fn the_example_file_holds_every_setting_at_its_default() {
     missing.retain(|setting| !named.contains(setting));
     assert!(missing.is_empty(), "ara.example.toml does not name {missing:?}");
 }
+
+#[test]
+fn a_misspelt_setting_is_warned_about_with_the_closest_name() {
+    let settings = Settings::from_pairs([("WEBSOCKET_MAX_CONECTIONS", "5")]).unwrap();
+    assert_eq!(settings.websocket.max_connections, 10_000, "the typo sets nothing");
+    assert_eq!(settings.warnings.len(), 1, "{:?}", settings.warnings);
+    assert!(settings.warnings[0].contains("did you mean WEBSOCKET_MAX_CONNECTIONS?"), "{:?}", settings.warnings);
+}
+
+#[test]
+fn unknown_toml_sections_and_keys_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ara.toml");
+    std::fs::write(&path, "[websockets]\nmax_connections = 5\n\n[queue]\nmax_size_per_usr = 3\n").unwrap();
+    let settings = Settings::load(Some(&path)).unwrap();
+    let all = settings.warnings.join("\n");
+    assert!(all.contains("[websockets]; did you mean [websocket]?"), "{all}");
+    assert!(all.contains("[queue] max_size_per_usr; did you mean [queue] max_size_per_user?"), "{all}");
+}
+
+#[test]
+fn secrets_never_serialize_their_value() {
+    let settings = Settings::from_pairs([("JWT_SECRET", "s3cret-value"), ("API_KEY", "k3y")]).unwrap();
+    let json = serde_json::to_string(&settings).unwrap();
+    assert!(!json.contains("s3cret-value") && !json.contains("k3y"), "{json}");
+    assert!(json.contains("***"));
+    assert_eq!(settings.jwt_secret(), "s3cret-value", "the value itself is still there to use");
+}
