@@ -12,6 +12,7 @@ mod api_key;
 mod auth;
 mod batch;
 mod channel_info;
+mod cors;
 mod cli;
 mod delivery;
 mod docs_examples;
