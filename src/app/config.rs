@@ -413,6 +413,12 @@ pub enum ConfigError {
 impl Settings {
     /// Loads settings from every source. `file` is the `--config`/`ARA_CONFIG` path, if any.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::layered(file)?)
+    }
+
+    /// Every source of [`Self::load`], layered but not yet read into settings: `ara config` asks it
+    /// where each value came from.
+    pub fn layered(file: Option<&Path>) -> Result<Figment, ConfigError> {
         // `.env` never overrides variables already set, which gives it its place in the order.
         let _ = dotenvy::dotenv();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -429,7 +435,7 @@ impl Settings {
                 figment = figment.merge(Serialized::global(&path, value));
             }
         }
-        Self::from_figment(figment)
+        Ok(figment)
     }
 
     /// Settings from defaults plus the given `KEY=value` environment pairs only (for tests and tools).
@@ -444,7 +450,7 @@ impl Settings {
         Self::from_figment(figment)
     }
 
-    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+    pub(crate) fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         // Environment values arrive as text and are converted only where a setting wants a number or
         // a boolean, so a secret like `0012345` stays exactly what was written.
         let settings: Settings = figment.extract_lossy().map_err(|e| {

@@ -5,7 +5,8 @@ use crate::helpers::{spawn_app, Reply, TestApp};
 
 const ORIGIN: &str = "https://app.example.com";
 const SEND: &str = "/api/v1/notifications/broadcast";
-const RATE_LIMIT_HEADERS: [&str; 4] = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"];
+const RATE_LIMIT_HEADERS: [&str; 4] =
+    ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"];
 
 async fn post_from_browser(app: &TestApp) -> Reply {
     let response = app

@@ -110,7 +110,8 @@ async fn redis_over_tls_checks_the_server_against_redis_tls_ca_cert() {
     let err = build_error(&[&timeout[..], &[("REDIS_TLS_CA_CERT", path_str(&not_pem))]].concat()).await;
     assert!(err.contains("REDIS_TLS_CA_CERT") && err.contains("no usable PEM certificate"), "{err}");
     let plain = format!("redis://127.0.0.1:{}", redis.port);
-    let err = build_error(&[("QUEUE_BACKEND", "redis"), ("REDIS_URL", plain.as_str()), ("REDIS_TLS_CA_CERT", ca)]).await;
+    let err =
+        build_error(&[("QUEUE_BACKEND", "redis"), ("REDIS_URL", plain.as_str()), ("REDIS_TLS_CA_CERT", ca)]).await;
     assert!(err.contains("REDIS_TLS_CA_CERT is set but REDIS_URL is not a rediss:// URL"), "{err}");
 }
 
