@@ -9,6 +9,7 @@ use ara::app::{Application, Settings};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, TestApp, RECV_TIMEOUT};
+use crate::pubsub::app_with_pubsub;
 use crate::tls_support::{path_str, Pki, TlsPostgres, TlsRedis};
 
 /// A store that cannot be opened must stop the start-up within this (timeouts are set to 2 s).
@@ -92,6 +93,19 @@ async fn redis_over_tls_checks_the_server_against_redis_tls_ca_cert() {
         let health = app.get("/health").await;
         assert_eq!(health.status, 200, "{}", health.text);
     }
+
+    // The Pub/Sub trigger subscribes over the same TLS client.
+    let url = redis.url("localhost");
+    let app = app_with_pubsub(&url, "tls-news", &[("REDIS_TLS_CA_CERT", ca)]).await;
+    let mut client = app.connect_user("redis-tls-pubsub", "default").await;
+    let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(std::fs::read(&pki.ca).unwrap()) };
+    let publisher = redis::Client::build_with_tls(url.as_str(), certificates).expect("a TLS client");
+    let mut con = publisher.get_multiplexed_async_connection().await.expect("the test connects over TLS");
+    let message = json!({"target": {"type": "user", "id": "redis-tls-pubsub"}, "event_type": "tls.pubsub"});
+    let receivers: i64 =
+        redis::cmd("PUBLISH").arg("tls-news").arg(message.to_string()).query_async(&mut con).await.unwrap();
+    assert_eq!(receivers, 1, "Ara is subscribed");
+    assert_eq!(client.recv_notification().await["event_type"], "tls.pubsub");
 
     let url = redis.url("localhost");
     let timeout = [("QUEUE_BACKEND", "redis"), ("REDIS_TIMEOUT_MS", "2000"), ("REDIS_URL", url.as_str())];
