@@ -1,4 +1,5 @@
-//! The `ara` command line: `serve` (default) and `token`.
+//! The `ara` command line: `serve` (default), `openapi`, `token`, `checktoken`, `config` and
+//! `healthcheck`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +38,26 @@ pub enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Check a client's JWT as this server would: who it is, which tenant, when it expires, or why
+    /// it is refused (exit 1).
+    Checktoken {
+        /// The token (`-` reads it from standard input; a `Bearer ` prefix is ignored).
+        token: String,
+    },
+    /// Print the effective settings, secrets masked, and where each came from.
+    Config {
+        /// JSON instead of `KEY=value  # source` lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when the server on this host answers /health/live (or /health) with 2xx, 1 otherwise.
+    Healthcheck {
+        /// Ask this URL instead (default: SERVER_HOST/SERVER_PORT, a wildcard host as loopback).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -45,6 +66,10 @@ pub async fn run(cli: Cli) -> i32 {
     if matches!(cli.command, Some(Command::Openapi)) {
         print!("{}", crate::adapters::http::openapi::spec_json());
         return 0;
+    }
+    // It reports a configuration that does not load, too, and which source set the bad value.
+    if let Some(Command::Config { json }) = cli.command {
+        return super::cli_config::run(cli.config.as_deref(), json);
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -56,7 +81,9 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Token { user, tenant, ttl } => print_token(&settings, &user, tenant.as_deref(), ttl),
         Command::Serve => serve(settings).await,
-        Command::Openapi => 0,
+        Command::Checktoken { token } => super::cli_checktoken::run(&settings, &token),
+        Command::Healthcheck { url, timeout } => super::cli_healthcheck::run(&settings, url.as_deref(), timeout).await,
+        Command::Openapi | Command::Config { .. } => 0,
     }
 }
 

@@ -79,6 +79,20 @@ pub enum ConfigError {
 impl Settings {
     /// Loads settings from every source. `file` is the `--config`/`ARA_CONFIG` path, if any.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let (figment, warnings) = Self::layered_with_warnings(file)?;
+        let mut settings = Self::from_figment(figment)?;
+        settings.warnings = warnings;
+        Ok(settings)
+    }
+
+    /// Every source of [`Self::load`], layered but not yet read into settings: `ara config` asks it
+    /// where each value came from.
+    pub fn layered(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        Self::layered_with_warnings(file).map(|(figment, _)| figment)
+    }
+
+    /// The layered sources, and what looked like a setting but is none.
+    fn layered_with_warnings(file: Option<&Path>) -> Result<(Figment, Vec<String>), ConfigError> {
         // `.env` never overrides variables already set, which gives it its place in the order.
         let _ = dotenvy::dotenv();
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -103,9 +117,7 @@ impl Settings {
                 figment = figment.merge(Serialized::global(&path, value));
             }
         }
-        let mut settings = Self::from_figment(figment)?;
-        settings.warnings = warnings;
-        Ok(settings)
+        Ok((figment, warnings))
     }
 
     /// Settings from defaults plus the given `KEY=value` environment pairs only (for tests and tools).
@@ -123,7 +135,7 @@ impl Settings {
         Ok(settings)
     }
 
-    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+    pub(crate) fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         // Environment values arrive as text and are converted only where a setting wants a number or
         // a boolean, so a secret like `0012345` stays exactly what was written.
         let settings: Settings = figment.extract_lossy().map_err(|e| {

@@ -27,15 +27,7 @@ pub fn known() -> BTreeMap<String, BTreeSet<String>> {
 
 /// Every setting's environment name (`WEBSOCKET_MAX_CONNECTIONS`), sorted.
 pub fn env_names() -> Vec<String> {
-    let mut names: Vec<String> = known()
-        .into_iter()
-        .flat_map(|(section, fields)| {
-            fields.into_iter().map(move |field| match section.as_str() {
-                "" => field.to_ascii_uppercase(),
-                section => format!("{section}_{field}").to_ascii_uppercase(),
-            })
-        })
-        .collect();
+    let mut names = crate::app::config_report::known_env_keys();
     names.sort();
     names
 }

@@ -244,6 +244,14 @@ pub struct RedisSettings {
     pub reconnect_max_delay_ms: u64,
     /// How often the Pub/Sub subscriber PINGs its subscription to notice a dead connection.
     pub pubsub_keepalive_ms: u64,
+    /// `rediss://` only: PEM CA certificate(s) to check the server with instead of the system's.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_ca_cert: Option<String>,
+    /// `rediss://` only: PEM client certificate (chain) and its key, for `tls-auth-clients yes`.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_client_cert: Option<String>,
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_client_key: Option<String>,
 }
 
 impl Default for RedisSettings {
@@ -259,6 +267,9 @@ impl Default for RedisSettings {
             reconnect_min_delay_ms: 200,
             reconnect_max_delay_ms: 5_000,
             pubsub_keepalive_ms: 15_000,
+            tls_ca_cert: None,
+            tls_client_cert: None,
+            tls_client_key: None,
         }
     }
 }

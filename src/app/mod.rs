@@ -2,7 +2,11 @@
 
 pub mod application;
 pub mod cli;
+mod cli_checktoken;
+mod cli_config;
+pub mod cli_healthcheck;
 pub mod config;
+pub mod config_report;
 mod diagnostics;
 pub mod fd_limit;
 pub mod logging;

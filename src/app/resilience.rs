@@ -44,10 +44,9 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
         return Ok(None);
     }
     let url = settings.redis_url().unwrap_or_default();
-    let connection = ResilientRedis::connect(url, resilience_settings(settings))
-        .await
+    let client = crate::adapters::redis::tls::client(url, &redis_tls(settings))
         .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", source: Box::new(e) })?;
-    Ok(Some(connection))
+    Ok(Some(ResilientRedis::connect_client(client, resilience_settings(settings)).await))
 }
 
 pub async fn open(
@@ -93,6 +92,15 @@ pub async fn open(
     });
     let pubsub = pubsub_settings.as_ref().map(|_| Arc::new(PubSubStatus::default()));
     Ok(Resilience { rate_limit, fallback, connection, pubsub, local_limiter, pubsub_settings })
+}
+
+fn redis_tls(settings: &Settings) -> crate::adapters::redis::tls::RedisTls {
+    let path = |value: &Option<String>| value.as_deref().map(std::path::PathBuf::from);
+    crate::adapters::redis::tls::RedisTls {
+        ca_cert: path(&settings.redis.tls_ca_cert),
+        client_cert: path(&settings.redis.tls_client_cert),
+        client_key: path(&settings.redis.tls_client_key),
+    }
 }
 
 fn resilience_settings(settings: &Settings) -> ResilienceSettings {

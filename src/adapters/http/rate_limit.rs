@@ -28,6 +28,8 @@ use crate::ports::{Decision, DynPolicySource, DynRateLimiter, DynTransportMetric
 const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+/// What CORS exposes to browser scripts, so that a page can see its budget and how long to back off.
+pub(super) const EXPOSED_HEADERS: [HeaderName; 4] = [LIMIT, REMAINING, RESET, axum::http::header::RETRY_AFTER];
 
 /// What the middlewares need; `AppState::rate_limit` is `None` when `RATELIMIT_ENABLED=false`. The
 /// budgets are read from the policy source on every check, so they can change while Ara runs.

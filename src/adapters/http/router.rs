@@ -92,7 +92,7 @@ fn cors(origins: Option<Vec<String>>) -> CorsLayer {
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
         ])
-        .expose_headers([request_id::HEADER]);
+        .expose_headers([request_id::HEADER].into_iter().chain(rate_limit::EXPOSED_HEADERS).collect::<Vec<_>>());
     match origins {
         None => layer.allow_origin(Any),
         Some(list) => {

@@ -14,6 +14,7 @@ mod offline_queue;
 pub mod pubsub;
 mod pubsub_message;
 mod resilient;
+pub mod tls;
 
 use redis::RedisError;
 use thiserror::Error;
@@ -35,6 +36,8 @@ pub enum RedisConnectError {
         #[source]
         source: RedisCallError,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::RedisTlsError),
 }
 
 /// Timestamps are stored as microseconds since the epoch: exact in a Lua number (below 2^53) and as

@@ -111,6 +111,11 @@ impl ResilientRedis {
     /// [`RedisConnectError::InvalidUrl`] when `url` is not a Redis URL.
     pub async fn connect(url: &str, settings: ResilienceSettings) -> Result<Arc<Self>, RedisConnectError> {
         let client = redis::Client::open(url).map_err(RedisConnectError::InvalidUrl)?;
+        Ok(Self::connect_client(client, settings).await)
+    }
+
+    /// [`Self::connect`] with a client built already (e.g. with TLS material, see [`super::tls`]).
+    pub async fn connect_client(client: redis::Client, settings: ResilienceSettings) -> Arc<Self> {
         let addr = client.get_connection_info().addr.to_string();
         let this = Arc::new_cyclic(|me| Self {
             client,
@@ -135,7 +140,7 @@ impl ResilientRedis {
                 this.ensure_reconnecting();
             }
         }
-        Ok(this)
+        this
     }
 
     pub fn client(&self) -> &redis::Client {

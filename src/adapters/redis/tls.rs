@@ -1,0 +1,117 @@
+//! The Redis client, with TLS when the URL is `rediss://`: the server's certificate is checked
+//! against the system's trust store, or only against the given CA file (a private CA, as managed
+//! Redis services hand out); a client certificate is presented when the server asks for one
+//! (`tls-auth-clients yes`). Files are read and checked here, at start-up, so a wrong path or a file
+//! that is not PEM stops Ara with the setting's name instead of failing every connection later.
+
+use std::path::{Path, PathBuf};
+
+use redis::{ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, TlsCertificates};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use thiserror::Error;
+
+/// Where the TLS material is; every path is optional.
+#[derive(Debug, Clone, Default)]
+pub struct RedisTls {
+    /// `REDIS_TLS_CA_CERT`
+    pub ca_cert: Option<PathBuf>,
+    /// `REDIS_TLS_CLIENT_CERT`
+    pub client_cert: Option<PathBuf>,
+    /// `REDIS_TLS_CLIENT_KEY`
+    pub client_key: Option<PathBuf>,
+}
+
+impl RedisTls {
+    fn is_empty(&self) -> bool {
+        self.ca_cert.is_none() && self.client_cert.is_none() && self.client_key.is_none()
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RedisTlsError {
+    #[error("{setting} is set but REDIS_URL is not a rediss:// URL")]
+    NotTls { setting: &'static str },
+    #[error("REDIS_TLS_CLIENT_CERT and REDIS_TLS_CLIENT_KEY go together; only {given} is set")]
+    HalfClientIdentity { given: &'static str },
+    #[error("{setting}: cannot read {path}: {source}")]
+    Read {
+        setting: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{setting}: {path} holds no usable PEM {what}")]
+    NotPem { setting: &'static str, path: String, what: &'static str },
+    #[error("invalid Redis TLS configuration: {0}")]
+    Client(#[source] redis::RedisError),
+}
+
+/// The client for `url`. A plain `redis://` URL with TLS files set is refused rather than sent in
+/// clear text: whoever set the files expected TLS.
+pub fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, super::RedisConnectError> {
+    let info = url.into_connection_info().map_err(super::RedisConnectError::InvalidUrl)?;
+    let is_tls = matches!(info.addr, ConnectionAddr::TcpTls { .. });
+    if !is_tls || tls.is_empty() {
+        if let Some(setting) = first_set(tls).filter(|_| !is_tls) {
+            return Err(RedisTlsError::NotTls { setting }.into());
+        }
+        install_crypto_provider();
+        return redis::Client::open(info).map_err(super::RedisConnectError::InvalidUrl);
+    }
+    install_crypto_provider();
+    let root_cert = match &tls.ca_cert {
+        Some(path) => Some(read_certificates("REDIS_TLS_CA_CERT", path)?),
+        None => None,
+    };
+    let client_tls = match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => Some(ClientTlsConfig {
+            client_cert: read_certificates("REDIS_TLS_CLIENT_CERT", cert)?,
+            client_key: read_key(key)?,
+        }),
+        (Some(_), None) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_CERT" }.into()),
+        (None, Some(_)) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_KEY" }.into()),
+        (None, None) => None,
+    };
+    redis::Client::build_with_tls(info, TlsCertificates { client_tls, root_cert })
+        .map_err(|e| RedisTlsError::Client(e).into())
+}
+
+fn first_set(tls: &RedisTls) -> Option<&'static str> {
+    [
+        ("REDIS_TLS_CA_CERT", &tls.ca_cert),
+        ("REDIS_TLS_CLIENT_CERT", &tls.client_cert),
+        ("REDIS_TLS_CLIENT_KEY", &tls.client_key),
+    ]
+    .into_iter()
+    .find_map(|(name, value)| value.as_ref().map(|_| name))
+}
+
+/// The redis crate builds its TLS configuration with rustls' process-wide provider; naming ring
+/// here keeps that working should another dependency ever enable a second provider.
+fn install_crypto_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn read(setting: &'static str, path: &Path) -> Result<Vec<u8>, RedisTlsError> {
+    std::fs::read(path).map_err(|source| RedisTlsError::Read { setting, path: path.display().to_string(), source })
+}
+
+fn read_certificates(setting: &'static str, path: &Path) -> Result<Vec<u8>, RedisTlsError> {
+    let pem = read(setting, path)?;
+    let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+    match certificates {
+        Ok(list) if !list.is_empty() => Ok(pem),
+        _ => Err(RedisTlsError::NotPem { setting, path: path.display().to_string(), what: "certificate" }),
+    }
+}
+
+fn read_key(path: &Path) -> Result<Vec<u8>, RedisTlsError> {
+    let setting = "REDIS_TLS_CLIENT_KEY";
+    let pem = read(setting, path)?;
+    match PrivateKeyDer::from_pem_slice(&pem) {
+        Ok(_) => Ok(pem),
+        Err(_) => Err(RedisTlsError::NotPem { setting, path: path.display().to_string(), what: "private key" }),
+    }
+}
