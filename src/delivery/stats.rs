@@ -35,11 +35,12 @@ pub struct DeliveryStats {
     acks_expired: AtomicU64,
 }
 
-/// A point-in-time copy of [`DeliveryStats`].
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// The delivery core's totals since this node started (a point-in-time copy of its counters).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliverySnapshot {
     pub notifications_sent: u64,
     #[serde(skip)]
+    #[schema(ignore)]
     pub sent_by_target: [u64; 5],
     pub notifications_delivered: u64,
     pub notifications_queued: u64,

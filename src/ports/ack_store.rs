@@ -1,6 +1,6 @@
 //! Tracking of delivered notifications until their user acknowledges them.
 //!
-//! Contract (checked by `tests/contract_ack_store.rs` against every adapter):
+//! Contract (checked by `tests/contracts/ack_store.rs` against every adapter):
 //! - `track` records a pending ACK per (tenant, user, notification id) for every user of a send in one
 //!   call; tracking the same key again (a second device of the user) keeps the first record, and an
 //!   expired record is re-armed (a redelivery);

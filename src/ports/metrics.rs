@@ -22,6 +22,10 @@ pub trait TransportMetrics: Send + Sync {
     fn batch(&self, items: usize);
     fn rate_limit(&self, kind: &'static str, decision: &'static str);
     fn latency_recorder(&self) -> Box<dyn LatencyRecorder>;
+    /// A TCP connection closed at accept, and why (`per_ip_limit`).
+    fn connection_refused(&self, reason: &'static str);
+    /// An HTTP connection closed by a server timeout (`header_read`, `idle`).
+    fn connection_timed_out(&self, timeout: &'static str);
 }
 
 pub type DynTransportMetrics = Arc<dyn TransportMetrics>;

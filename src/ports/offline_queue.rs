@@ -1,6 +1,6 @@
 //! Per-user storage of notifications for users with no live connection.
 //!
-//! Contract (checked by `tests/contract_offline_queue.rs` against every adapter):
+//! Contract (checked by `tests/contracts/offline_queue.rs` against every adapter):
 //! - entries are kept per `UserKey` (tenant + user) in FIFO order of `enqueue`;
 //! - beyond the `max_per_user` given with each `enqueue` (the tenant's `QueuePolicy`, looked up by the
 //!   caller) the oldest entries are dropped and counted;

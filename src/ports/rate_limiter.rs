@@ -4,7 +4,7 @@
 //! at once and gives one back every `interval`. Every adapter implements the same arithmetic, so a
 //! decision does not depend on which backend made it.
 //!
-//! Contract (checked by `tests/contract_rate_limiter.rs` against every adapter):
+//! Contract (checked by `tests/contracts/rate_limiter.rs` against every adapter):
 //! - a fresh key is allowed exactly `burst` times in a row; the next check is denied with a
 //!   `retry_after` of at most one `interval`;
 //! - `remaining` counts the further actions allowed right now: `burst - 1` after the first, 0 when

@@ -1,6 +1,6 @@
 //! Storage of notification templates, keyed by (tenant, template id).
 //!
-//! Contract (checked by `tests/contract_template_store.rs` against every adapter):
+//! Contract (checked by `tests/contracts/template_store.rs` against every adapter):
 //! - a template is stored whole and read back equal (payload JSON, optional priority and ttl, and
 //!   timestamps to the millisecond, which is what callers stamp);
 //! - ids are unique per tenant: the same id in two tenants names two templates;

@@ -151,7 +151,3 @@ impl TemplateResolver {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "templates_tests.rs"]
-mod tests;

@@ -15,7 +15,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::schema::{AckStatsDoc, HealthDoc, StatsDoc};
 use super::state::AppState;
 use crate::delivery::DeliverySnapshot;
 use crate::domain::ack::AckStats;
@@ -25,19 +24,25 @@ use crate::ports::{Report, Status};
 /// How long one dependency may take to answer `/health`; well under the one second it answers in.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(750);
 
-#[derive(Serialize)]
+/// Liveness and the state of each dependency.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// `healthy`, `degraded` (a dependency is down but Ara still delivers locally) or `shutting_down`.
+    #[schema(example = "healthy")]
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
-    /// Per dependency: its status, alone or with details.
+    /// Per dependency in use (`offline_queue`, `ack_store`, `template_store`, `redis`, `pubsub`,
+    /// `rate_limiter`): `healthy`, `degraded` or `down`, alone or with details such as the Redis
+    /// breaker state (`{"status":"down","breaker":"open"}`).
+    #[schema(value_type = Object)]
     dependencies: Map<String, Value>,
 }
 
 /// 200 while Ara can deliver (a failing dependency degrades it), 503 while shutting down.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Serving (status healthy or degraded)", body = HealthDoc),
-        (status = 503, description = "Shutting down", body = HealthDoc)))]
+    responses((status = 200, description = "Serving (status healthy or degraded)", body = Health),
+        (status = 503, description = "Shutting down", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let probes = state.diagnostics.iter().map(|d| async move {
         let report = tokio::time::timeout(PROBE_TIMEOUT, d.health()).await.unwrap_or(Report::status(Status::Down));
@@ -61,23 +66,24 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     (code, Json(body))
 }
 
-#[derive(Serialize)]
+/// Counters of this node: its connections, the delivery core's totals, and one section per
+/// dependency that keeps counters (`queue`, `acks`, `redis`, `pubsub`, `rate_limiter`).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Stats {
     connections: usize,
     users: usize,
     channels: usize,
     #[serde(flatten)]
     delivery: DeliverySnapshot,
-    /// One section per dependency that keeps counters (`queue`, `acks`, `redis`, `pubsub`,
-    /// `rate_limiter`).
     #[serde(flatten)]
+    #[schema(ignore)]
     dependencies: Map<String, Value>,
     uptime_seconds: u64,
 }
 
 /// This node's counters.
 #[utoipa::path(get, path = "/stats", tag = "operations",
-    responses((status = 200, body = StatsDoc),
+    responses((status = 200, body = Stats),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
     let mut dependencies = Map::new();
@@ -106,7 +112,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
 
 /// ACK tracking counts.
 #[utoipa::path(get, path = "/api/v1/stats/acks", tag = "operations",
-    responses((status = 200, body = AckStatsDoc),
+    responses((status = 200, body = AckStats),
         (status = 404, description = "FEATURE_DISABLED", body = super::error::Body),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
 pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {

@@ -63,7 +63,7 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
-        HealthDoc, StatsDoc, AckStatsDoc, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
+        health::Health, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
     tags(

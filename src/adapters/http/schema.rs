@@ -33,48 +33,30 @@ pub struct RateLimitDetailDoc {
     retry_after_seconds: u64,
 }
 
-/// Liveness and the state of each dependency.
-#[derive(ToSchema)]
-#[schema(as = Health)]
-#[allow(dead_code)]
-pub struct HealthDoc {
-    /// `healthy`, `degraded` (a dependency is down but Ara still delivers locally) or `shutting_down`.
-    status: String,
-    version: String,
-    uptime_seconds: u64,
-    /// Per dependency: `healthy` / `degraded` / `down`, with details such as the Redis breaker state.
-    dependencies: Object,
+/// ACK tracking counts: the domain's own type, described here (the domain stays free of utoipa).
+impl utoipa::PartialSchema for crate::domain::ack::AckStats {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let count = || ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+        ObjectBuilder::new()
+            .description(Some("ACK tracking counts."))
+            .property("pending", count())
+            .property("acknowledged", count())
+            .property("expired", count())
+            .property("average_ack_time_ms", ObjectBuilder::new().schema_type(Type::Number))
+            .required("pending")
+            .required("acknowledged")
+            .required("expired")
+            .required("average_ack_time_ms")
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .into()
+    }
 }
 
-/// Counters of this node.
-#[derive(ToSchema)]
-#[schema(as = Stats)]
-#[allow(dead_code)]
-pub struct StatsDoc {
-    connections: u64,
-    users: u64,
-    channels: u64,
-    notifications_sent: u64,
-    notifications_delivered: u64,
-    notifications_queued: u64,
-    slow_consumers_disconnected: u64,
-    notifications_replayed: u64,
-    uptime_seconds: u64,
-    /// Offline queue counts, when the queue is enabled.
-    queue: Option<Object>,
-    /// ACK counts, when ACK tracking is enabled.
-    acks: Option<AckStatsDoc>,
-}
-
-/// ACK tracking counts.
-#[derive(ToSchema)]
-#[schema(as = AckStats)]
-#[allow(dead_code)]
-pub struct AckStatsDoc {
-    pending: u64,
-    acknowledged: u64,
-    expired: u64,
-    average_ack_time_ms: f64,
+impl ToSchema for crate::domain::ack::AckStats {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AckStats")
+    }
 }
 
 /// A JSON object with any members.

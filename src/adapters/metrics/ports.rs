@@ -29,6 +29,14 @@ impl TransportMetrics for Metrics {
     fn latency_recorder(&self) -> Box<dyn crate::ports::LatencyRecorder> {
         Box::new(LatencyRecorder::new(self))
     }
+
+    fn connection_refused(&self, reason: &'static str) {
+        self.tcp_connections_refused.with_label_values(&[reason]).inc();
+    }
+
+    fn connection_timed_out(&self, timeout: &'static str) {
+        self.http_connection_timeouts.with_label_values(&[timeout]).inc();
+    }
 }
 
 impl ConnectionObserver for Metrics {

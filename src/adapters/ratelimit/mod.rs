@@ -3,8 +3,6 @@
 
 mod fallback;
 mod local;
-mod redis;
 
 pub use fallback::{FallbackRateLimiter, FallbackStats};
 pub use local::LocalRateLimiter;
-pub use redis::RedisRateLimiter;

@@ -13,6 +13,7 @@ mod diagnostics;
 mod offline_queue;
 pub mod pubsub;
 mod pubsub_message;
+mod rate_limiter;
 mod resilient;
 pub mod tls;
 
@@ -23,6 +24,7 @@ pub use ack_store::RedisAckStore;
 pub use diagnostics::{PubSubDiagnostic, RedisDiagnostic};
 pub use offline_queue::RedisOfflineQueue;
 pub use pubsub_message::{parse as parse_pubsub_message, MessageError};
+pub use rate_limiter::RedisRateLimiter;
 pub use resilient::{ConnectionStats, RedisCallError, ResilienceSettings, ResilientRedis};
 
 /// Why a Redis store could not be opened. The URL is never echoed: it may carry a password.

@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::per_ip::IpSlot;
-use crate::adapters::metrics::Metrics;
+use crate::ports::DynTransportMetrics;
 
 /// Drops the TCP connection that carried a request, at once: no response is finished and nothing
 /// more is read or written. Every request served by Ara has one in its extensions
@@ -219,7 +219,7 @@ pub struct ConnectionContext {
     pub timeouts: Timeouts,
     /// Cancelled at shutdown: each connection finishes its request in flight, then closes.
     pub draining: CancellationToken,
-    pub metrics: Arc<Metrics>,
+    pub metrics: DynTransportMetrics,
 }
 
 enum End {
@@ -270,7 +270,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, slot: Option<IpSlot>, cx: 
         End::Served(Ok(())) => {}
         End::Served(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP connection ended with an error"),
         End::TimedOut(timeout) => {
-            cx.metrics.http_connection_timeouts.with_label_values(&[timeout]).inc();
+            cx.metrics.connection_timed_out(timeout);
             tracing::debug!(%peer, timeout, "closing an HTTP connection past its timeout");
         }
         End::Aborted => tracing::debug!(%peer, "HTTP connection aborted by its handler"),

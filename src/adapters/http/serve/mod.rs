@@ -34,7 +34,7 @@ use connection::ConnectionContext;
 pub use connection::{ConnectionAbort, Timeouts};
 use per_ip::PerIpLimit;
 
-use crate::adapters::metrics::Metrics;
+use crate::ports::DynTransportMetrics;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -54,7 +54,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     config: ServeConfig,
-    metrics: Arc<Metrics>,
+    metrics: DynTransportMetrics,
     signal: impl Future<Output = ()>,
 ) {
     let mut builder = http1::Builder::new();
@@ -111,7 +111,7 @@ pub async fn serve(
                 connections.spawn(connection::run(stream, peer, slot, context.clone()));
             }
             Err(per_ip::OverLimit) => {
-                metrics.tcp_connections_refused.with_label_values(&["per_ip_limit"]).inc();
+                metrics.connection_refused("per_ip_limit");
                 if let Some(suppressed) = refusals.tick(Instant::now()) {
                     tracing::warn!(ip = %peer.ip(), suppressed, "refusing connections over SERVER_MAX_CONNECTIONS_PER_IP");
                 }

@@ -8,6 +8,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
+use crate::ports::{LatencyRecorder, TransportMetrics};
+
+/// The serve loop's reports go nowhere here; what it reports is checked end to end (`/metrics`).
+struct Unreported;
+
+impl TransportMetrics for Unreported {
+    fn client_frame(&self, _: &'static str) {}
+    fn ack(&self, _: &'static str, _: Option<Duration>) {}
+    fn batch(&self, _: usize) {}
+    fn rate_limit(&self, _: &'static str, _: &'static str) {}
+    fn latency_recorder(&self) -> Box<dyn LatencyRecorder> {
+        struct Nothing;
+        impl LatencyRecorder for Nothing {
+            fn record_written(&mut self, _: &[i64]) {}
+            fn flush(&mut self) {}
+        }
+        Box::new(Nothing)
+    }
+    fn connection_refused(&self, _: &'static str) {}
+    fn connection_timed_out(&self, _: &'static str) {}
+}
 
 async fn start(router: Router, max_connections_per_ip: usize) -> (std::net::SocketAddr, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -18,8 +39,7 @@ async fn start(router: Router, max_connections_per_ip: usize) -> (std::net::Sock
         max_connections_per_ip,
         uncapped: vec![],
     };
-    let metrics = Arc::new(Metrics::new().unwrap());
-    tokio::spawn(serve(listener, router, config, metrics, stop.clone().cancelled_owned()));
+    tokio::spawn(serve(listener, router, config, Arc::new(Unreported), stop.clone().cancelled_owned()));
     (addr, stop)
 }
 
@@ -88,13 +108,8 @@ async fn stopping_closes_the_listener_and_returns() {
         uncapped: vec![],
     };
     let stop = CancellationToken::new();
-    let served = tokio::spawn(serve(
-        listener,
-        Router::new(),
-        config,
-        Arc::new(Metrics::new().unwrap()),
-        stop.clone().cancelled_owned(),
-    ));
+    let served =
+        tokio::spawn(serve(listener, Router::new(), config, Arc::new(Unreported), stop.clone().cancelled_owned()));
     // An idle keep-alive connection does not hold the shutdown.
     let mut idle = TcpStream::connect(addr).await.unwrap();
     idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();

@@ -1,20 +1,20 @@
 //! The `OfflineQueue` contract (see `src/ports/offline_queue.rs`), run against every adapter.
 //!
-//! Each check is a generic async fn over a `Backend`; `offline_queue_suite!` turns the whole list into
-//! `#[tokio::test]`s for one backend. Postgres reads `ARA_TEST_DATABASE_URL` and Redis
+//! Each check is a generic async fn over a `Backend`; `contract_suite!` turns the whole list into
+//! `#[tokio::test]`s for every backend. Postgres reads `ARA_TEST_DATABASE_URL` and Redis
 //! `ARA_TEST_REDIS_URL`; every test gets its own database or key prefix.
-
-mod support_backends;
 
 use std::sync::Arc;
 
+use crate::suite::contract_suite;
+
+use crate::support_backends::{base_now, notification, user, Opened};
 use ara::adapters::{memory, postgres, redis};
 use ara::domain::queue::{QueuePolicy, QueueStats, QueuedNotification};
 use ara::domain::NotificationDraft;
 use ara::domain::UserKey;
 use ara::ports::OfflineQueue;
 use chrono::{DateTime, Duration, Utc};
-use support_backends::{base_now, notification, user, Opened};
 use uuid::Uuid;
 
 /// A store under test and the per-user cap its test applies on every enqueue (the caller's policy).
@@ -31,7 +31,11 @@ impl std::ops::Deref for Queue {
 }
 
 impl Queue {
-    fn new(store: Arc<dyn OfflineQueue>, cleanup: Option<support_backends::Cleanup>, policy: QueuePolicy) -> Self {
+    fn new(
+        store: Arc<dyn OfflineQueue>,
+        cleanup: Option<crate::support_backends::Cleanup>,
+        policy: QueuePolicy,
+    ) -> Self {
         Self { store: Opened::new(store, cleanup), max_per_user: policy.max_per_user }
     }
 
@@ -57,17 +61,17 @@ impl Backend for Memory {
 
 impl Backend for Redis {
     async fn open(policy: QueuePolicy) -> Option<Queue> {
-        let (url, prefix, cleanup) = support_backends::redis_target();
+        let (url, prefix, cleanup) = crate::support_backends::redis_target();
         match redis::RedisOfflineQueue::connect(&url, &prefix).await {
             Ok(queue) => Some(Queue::new(Arc::new(queue), Some(cleanup), policy)),
-            Err(e) => support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e),
+            Err(e) => crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e),
         }
     }
 }
 
 impl Backend for Postgres {
     async fn open(policy: QueuePolicy) -> Option<Queue> {
-        let (pool, cleanup) = support_backends::postgres_database().await?;
+        let (pool, cleanup) = crate::support_backends::postgres_database().await?;
         Some(Queue::new(Arc::new(postgres::PostgresOfflineQueue::new(pool)), Some(cleanup), policy))
     }
 }
@@ -267,35 +271,20 @@ async fn stats_count_messages_and_users<B: Backend>() {
     assert_eq!(queue.stats().await.unwrap(), QueueStats { queued_messages: 2, users_with_queue: 1 });
 }
 
-/// Instantiates every contract check for one backend, as `<module>::<check>` tests.
-macro_rules! offline_queue_suite {
-    ($module:ident, $backend:ty) => {
-        mod $module {
-            use super::*;
-            offline_queue_suite!(@tests $backend;
-                fifo_replay_order,
-                payloads_round_trip_verbatim,
-                overflow_drops_oldest,
-                expiry_by_queue_ttl,
-                expiry_by_own_ttl,
-                purge_expired,
-                remove_only_given_ids,
-                tenant_isolation,
-                concurrent_enqueue_during_replay,
-                stats_count_messages_and_users,
-            );
-        }
-    };
-    (@tests $backend:ty; $($check:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                super::$check::<$backend>().await;
-            }
-        )+
-    };
-}
-
-offline_queue_suite!(on_memory, Memory);
-offline_queue_suite!(on_redis, Redis);
-offline_queue_suite!(on_postgres, Postgres);
+contract_suite!(
+    [
+        fifo_replay_order,
+        payloads_round_trip_verbatim,
+        overflow_drops_oldest,
+        expiry_by_queue_ttl,
+        expiry_by_own_ttl,
+        purge_expired,
+        remove_only_given_ids,
+        tenant_isolation,
+        concurrent_enqueue_during_replay,
+        stats_count_messages_and_users,
+    ] for
+    on_memory => Memory,
+    on_redis => Redis,
+    on_postgres => Postgres,
+);

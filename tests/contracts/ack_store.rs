@@ -1,18 +1,18 @@
 //! The `AckStore` contract (see `src/ports/ack_store.rs`), run against every adapter.
 //!
-//! Each check is a generic async fn over a `Backend`; `ack_store_suite!` turns the whole list into
-//! `#[tokio::test]`s for one backend. Postgres reads `ARA_TEST_DATABASE_URL` and Redis
+//! Each check is a generic async fn over a `Backend`; `contract_suite!` turns the whole list into
+//! `#[tokio::test]`s for every backend. Postgres reads `ARA_TEST_DATABASE_URL` and Redis
 //! `ARA_TEST_REDIS_URL`; every test gets its own database or key prefix.
-
-mod support_backends;
 
 use std::sync::Arc;
 
+use crate::suite::contract_suite;
+
+use crate::support_backends::{base_now, notification, user, Opened};
 use ara::adapters::{memory, postgres, redis};
 use ara::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
 use ara::ports::{AckError, AckStore};
 use chrono::{DateTime, Duration, Utc};
-use support_backends::{base_now, notification, user, Opened};
 use uuid::Uuid;
 
 type Store = Opened<dyn AckStore>;
@@ -34,17 +34,17 @@ impl Backend for Memory {
 
 impl Backend for Redis {
     async fn open() -> Option<Store> {
-        let (url, prefix, cleanup) = support_backends::redis_target();
+        let (url, prefix, cleanup) = crate::support_backends::redis_target();
         match redis::RedisAckStore::connect(&url, &prefix).await {
             Ok(store) => Some(Opened::new(Arc::new(store), Some(cleanup))),
-            Err(e) => support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e),
+            Err(e) => crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e),
         }
     }
 }
 
 impl Backend for Postgres {
     async fn open() -> Option<Store> {
-        let (pool, cleanup) = support_backends::postgres_database().await?;
+        let (pool, cleanup) = crate::support_backends::postgres_database().await?;
         Some(Opened::new(Arc::new(postgres::PostgresAckStore::new(pool)), Some(cleanup)))
     }
 }
@@ -271,41 +271,26 @@ async fn a_send_is_tracked_and_forgotten_in_one_call<B: Backend>() {
     assert_eq!(expired, expected);
 }
 
-/// Instantiates every contract check for one backend, as `<module>::<check>` tests.
-macro_rules! ack_store_suite {
-    ($module:ident, $backend:ty) => {
-        mod $module {
-            use super::*;
-            ack_store_suite!(@tests $backend;
-                ack_reports_latency,
-                ack_by_wrong_user_changes_nothing,
-                ack_from_other_tenant_is_wrong_user,
-                ack_of_unknown_id,
-                double_ack_is_rejected,
-                ack_after_deadline_is_expired,
-                expire_due_returns_and_counts,
-                track_is_idempotent,
-                track_after_expiry_rearms,
-                stats_average_ack_time,
-                concurrent_acks_succeed_once,
-                forget_drops_only_pending_records,
-                a_send_is_tracked_and_forgotten_in_one_call,
-            );
-        }
-    };
-    (@tests $backend:ty; $($check:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                super::$check::<$backend>().await;
-            }
-        )+
-    };
-}
-
-ack_store_suite!(on_memory, Memory);
-ack_store_suite!(on_redis, Redis);
-ack_store_suite!(on_postgres, Postgres);
+contract_suite!(
+    [
+        ack_reports_latency,
+        ack_by_wrong_user_changes_nothing,
+        ack_from_other_tenant_is_wrong_user,
+        ack_of_unknown_id,
+        double_ack_is_rejected,
+        ack_after_deadline_is_expired,
+        expire_due_returns_and_counts,
+        track_is_idempotent,
+        track_after_expiry_rearms,
+        stats_average_ack_time,
+        concurrent_acks_succeed_once,
+        forget_drops_only_pending_records,
+        a_send_is_tracked_and_forgotten_in_one_call,
+    ] for
+    on_memory => Memory,
+    on_redis => Redis,
+    on_postgres => Postgres,
+);
 
 /// Finished records keep no notification: checked in each durable backend's own storage.
 mod retention {
@@ -323,10 +308,13 @@ mod retention {
 
     #[tokio::test]
     async fn redis_keeps_only_status_and_times() {
-        let (url, prefix, cleanup) = support_backends::redis_target();
+        let (url, prefix, cleanup) = crate::support_backends::redis_target();
         let store = match redis::RedisAckStore::connect(&url, &prefix).await {
             Ok(store) => Opened::new(Arc::new(store), Some(cleanup)),
-            Err(e) => return support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e).unwrap_or(()),
+            Err(e) => {
+                return crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e)
+                    .unwrap_or(())
+            }
         };
         let ids = finish_one_of_each(&*store.store).await;
         let client = ::redis::Client::open(url.as_str()).unwrap();
@@ -340,7 +328,7 @@ mod retention {
 
     #[tokio::test]
     async fn postgres_keeps_only_status_and_times() {
-        let Some((pool, cleanup)) = support_backends::postgres_database().await else { return };
+        let Some((pool, cleanup)) = crate::support_backends::postgres_database().await else { return };
         let store = Opened::new(Arc::new(postgres::PostgresAckStore::new(pool.clone())), Some(cleanup));
         finish_one_of_each(&*store.store).await;
         let (finished, with_body): (i64, i64) =

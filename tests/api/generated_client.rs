@@ -5,8 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use crate::helpers::{spawn_app, Incoming};
 
 const API_KEY: &str = "client-test-key";
 
@@ -25,33 +24,10 @@ async fn generated_python_client_drives_the_server() {
         }
         panic!("{message}; or set ARA_SKIP_CLIENT_TESTS=1 to skip");
     }
-    let settings = ara::app::Settings::from_pairs([
-        ("SERVER_HOST", "127.0.0.1"),
-        ("SERVER_PORT", "0"),
-        ("API_KEY", API_KEY),
-        ("RATELIMIT_ENABLED", "false"),
-    ])
-    .expect("settings");
-    let app = ara::app::Application::build(settings).await.expect("app builds");
-    let addr = app.local_addr();
-    let shutdown = app.shutdown_token();
-    let server = tokio::spawn(app.run_until_stopped());
-
-    let auth = ara::adapters::auth::JwtAuth::new(ara::adapters::auth::JwtSettings {
-        secret: ara::app::config::DEV_JWT_SECRET.into(),
-        issuer: None,
-        audience: None,
-    });
-    let token = auth.mint("py-user", None, 300).expect("token");
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={token}")).await.expect("ws");
-    ws.send(Message::text(r#"{"type":"Subscribe","payload":{"channels":["py-news"]}}"#)).await.expect("subscribe");
-    let mut events = Vec::new();
-    while !events.iter().any(|e: &serde_json::Value| e["type"] == "subscribed") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("frame in time");
-        if let Some(Ok(Message::Text(t))) = frame {
-            events.push(serde_json::from_str(&t).expect("json frame"));
-        }
-    }
+    let app = spawn_app(&[("API_KEY", API_KEY)]).await;
+    let addr = app.addr;
+    let mut ws = app.connect_user("py-user", "default").await;
+    ws.subscribe(&["py-news"]).await;
 
     let out = tempfile::tempdir().expect("temp dir");
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
@@ -85,8 +61,7 @@ async fn generated_python_client_drives_the_server() {
 
     // What the client sent reached the subscriber, rendered.
     let mut seen = Vec::new();
-    while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
-        let v: serde_json::Value = serde_json::from_str(&t).expect("json frame");
+    while let Some(Incoming::Json(v)) = ws.next_within(Duration::from_millis(500)).await {
         if v["type"] == "notification" {
             seen.push((v["event_type"].as_str().unwrap_or_default().to_owned(), v["payload"].clone()));
         }
@@ -94,7 +69,4 @@ async fn generated_python_client_drives_the_server() {
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["client.hello", "greeting", "batch.one", "batch.two"], "{seen:?}");
     assert_eq!(seen[1].1["text"], "Hi Ada");
-
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
 }

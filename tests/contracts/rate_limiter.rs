@@ -5,19 +5,17 @@
 //! Redis reads `ARA_TEST_REDIS_URL` (default the local server) and isolates each test with its own
 //! key prefix; an unreachable Redis fails the Redis suite unless `ARA_SKIP_BACKEND_TESTS=1`.
 
-// Shared with the store suites, which use more of it.
-#[allow(dead_code)]
-mod support_backends;
-
 use std::sync::Arc;
+
+use crate::suite::contract_suite;
 use std::time::Duration;
 
-use ara::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter, RedisRateLimiter};
+use crate::support_backends::Opened;
+use ara::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter};
 use ara::adapters::redis::breaker::BreakerSettings;
-use ara::adapters::redis::{ResilienceSettings, ResilientRedis};
+use ara::adapters::redis::{RedisRateLimiter, ResilienceSettings, ResilientRedis};
 use ara::ports::{Quota, RateLimiter};
 use futures_util::future::join_all;
-use support_backends::Opened;
 
 type Limiter = Opened<dyn RateLimiter>;
 
@@ -46,10 +44,10 @@ impl Backend for Local {
 
 impl Backend for Redis {
     async fn open() -> Option<Limiter> {
-        let (url, prefix, cleanup) = support_backends::redis_target();
+        let (url, prefix, cleanup) = crate::support_backends::redis_target();
         let redis = ResilientRedis::connect(&url, resilience()).await.expect("ARA_TEST_REDIS_URL is a Redis URL");
         if let Err(e) = redis.ping().await {
-            return support_backends::unavailable("Redis", support_backends::REDIS_VARIABLE, e);
+            return crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e);
         }
         let limiter = RedisRateLimiter::new(redis, &format!("{prefix}:"));
         Some(Opened::new(Arc::new(limiter), Some(cleanup)))
@@ -154,43 +152,17 @@ async fn reports_health<B: Backend>() {
     assert_eq!(healthy, std::any::type_name::<B>() != std::any::type_name::<FallbackDuringOutage>());
 }
 
-macro_rules! rate_limiter_suite {
-    ($module:ident, $backend:ty) => {
-        mod $module {
-            use super::*;
-
-            #[tokio::test]
-            async fn fresh_key_allows_the_burst_then_denies() {
-                super::fresh_key_allows_the_burst_then_denies::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn first_check_reports_one_interval_to_full() {
-                super::first_check_reports_one_interval_to_full::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn denied_checks_consume_nothing() {
-                super::denied_checks_consume_nothing::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn budget_refills_over_time() {
-                super::budget_refills_over_time::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn keys_and_quotas_are_independent() {
-                super::keys_and_quotas_are_independent::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn concurrent_checks_are_atomic() {
-                super::concurrent_checks_are_atomic::<$backend>().await;
-            }
-            #[tokio::test]
-            async fn reports_health() {
-                super::reports_health::<$backend>().await;
-            }
-        }
-    };
-}
-
-rate_limiter_suite!(local, Local);
-rate_limiter_suite!(redis, Redis);
-rate_limiter_suite!(fallback_during_outage, FallbackDuringOutage);
+contract_suite!(
+    [
+        fresh_key_allows_the_burst_then_denies,
+        first_check_reports_one_interval_to_full,
+        denied_checks_consume_nothing,
+        budget_refills_over_time,
+        keys_and_quotas_are_independent,
+        concurrent_checks_are_atomic,
+        reports_health,
+    ] for
+    local => Local,
+    redis => Redis,
+    fallback_during_outage => FallbackDuringOutage,
+);

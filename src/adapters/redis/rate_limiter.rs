@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::adapters::redis::{RedisCallError, ResilientRedis};
+use super::{RedisCallError, ResilientRedis};
 use crate::ports::{Decision, Quota, RateLimitError, RateLimiter};
 
 pub struct RedisRateLimiter {
@@ -21,7 +21,7 @@ pub struct RedisRateLimiter {
 
 impl RedisRateLimiter {
     pub fn new(redis: Arc<ResilientRedis>, prefix: &str) -> Self {
-        Self { redis, prefix: prefix.to_owned(), script: redis::Script::new(include_str!("gcra.lua")) }
+        Self { redis, prefix: prefix.to_owned(), script: redis::Script::new(include_str!("scripts/gcra.lua")) }
     }
 
     fn key(&self, quota: &Quota, key: &str) -> String {

@@ -1,21 +1,19 @@
 //! The `TemplateStore` contract (see `src/ports/template_store.rs`), run against every adapter.
 //!
-//! Each check is a generic async fn over a `Backend`; `template_store_suite!` turns the whole list into
-//! `#[tokio::test]`s for one backend. Postgres reads `ARA_TEST_DATABASE_URL`; every test gets its own
+//! Each check is a generic async fn over a `Backend`; `contract_suite!` turns the whole list into
+//! `#[tokio::test]`s for every backend. Postgres reads `ARA_TEST_DATABASE_URL`; every test gets its own
 //! database, and an unreachable Postgres fails the test unless `ARA_SKIP_BACKEND_TESTS=1`.
-
-// Shared with the other suites; this one needs only its Postgres half.
-#[allow(dead_code)]
-mod support_backends;
 
 use std::sync::Arc;
 
+use crate::suite::contract_suite;
+
+use crate::support_backends::{base_now, Opened};
 use ara::adapters::{memory, postgres};
 use ara::domain::{Priority, Template, TemplateId, TemplateSpec, TenantId};
 use ara::ports::{TemplateStore, TemplateStoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use support_backends::{base_now, Opened};
 
 type Store = Opened<dyn TemplateStore>;
 
@@ -35,7 +33,7 @@ impl Backend for Memory {
 
 impl Backend for Postgres {
     async fn open() -> Option<Store> {
-        let (pool, cleanup) = support_backends::postgres_database().await?;
+        let (pool, cleanup) = crate::support_backends::postgres_database().await?;
         Some(Opened::new(Arc::new(postgres::PostgresTemplateStore::new(pool)), Some(cleanup)))
     }
 }
@@ -200,33 +198,18 @@ async fn health_is_ok<B: Backend>() {
     store.check_health().await.unwrap();
 }
 
-/// Instantiates every contract check for one backend, as `<module>::<check>` tests.
-macro_rules! template_store_suite {
-    ($module:ident, $backend:ty) => {
-        mod $module {
-            use super::*;
-            template_store_suite!(@tests $backend;
-                create_then_get_round_trips,
-                duplicate_create_is_refused_and_keeps_the_original,
-                list_is_per_tenant_and_ordered_by_id,
-                same_id_in_two_tenants_is_two_templates,
-                update_replaces_the_spec_and_keeps_created_at,
-                update_of_an_unknown_template_is_not_found,
-                delete_removes_once,
-                concurrent_creates_of_one_id_have_one_winner,
-                health_is_ok,
-            );
-        }
-    };
-    (@tests $backend:ty; $($check:ident),+ $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                super::$check::<$backend>().await;
-            }
-        )+
-    };
-}
-
-template_store_suite!(on_memory, Memory);
-template_store_suite!(on_postgres, Postgres);
+contract_suite!(
+    [
+        create_then_get_round_trips,
+        duplicate_create_is_refused_and_keeps_the_original,
+        list_is_per_tenant_and_ordered_by_id,
+        same_id_in_two_tenants_is_two_templates,
+        update_replaces_the_spec_and_keeps_created_at,
+        update_of_an_unknown_template_is_not_found,
+        delete_removes_once,
+        concurrent_creates_of_one_id_have_one_winner,
+        health_is_ok,
+    ] for
+    on_memory => Memory,
+    on_postgres => Postgres,
+);

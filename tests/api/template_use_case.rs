@@ -1,5 +1,5 @@
-//! The service stays free of runtimes (see `tests/architecture.rs`), so these tests drive its futures
-//! with a minimal poll loop: the in-memory store never waits.
+//! The template use cases on their own (no HTTP), with the real in-memory store. The store never
+//! waits, so a minimal poll loop drives the futures.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,9 +9,12 @@ use chrono::Duration;
 use parking_lot::Mutex;
 use serde_json::json;
 
-use super::*;
-use crate::adapters::memory::MemoryTemplateStore;
-use crate::ports::Clock;
+use ara::adapters::memory::MemoryTemplateStore;
+use ara::domain::{Priority, TemplateId, TemplateSpec, TenantId, ValidationError};
+use ara::ports::{Clock, TemplateStoreError};
+use ara::service::{ContentSource, ResolveError, TemplateResolver};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);

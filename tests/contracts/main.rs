@@ -1,0 +1,12 @@
+//! One contract suite per port, run against every adapter of it (see each module), in one binary.
+
+// Fresh Postgres databases and Redis prefixes per test, shared with the end-to-end suite.
+mod suite;
+#[allow(dead_code)]
+#[path = "../support_backends/mod.rs"]
+mod support_backends;
+
+mod ack_store;
+mod offline_queue;
+mod rate_limiter;
+mod template_store;
