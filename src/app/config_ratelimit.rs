@@ -101,6 +101,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         ("REDIS_BREAKER_OPEN_MS", redis.breaker_open_ms),
         ("REDIS_RECONNECT_MIN_DELAY_MS", redis.reconnect_min_delay_ms),
         ("REDIS_PUBSUB_KEEPALIVE_MS", redis.pubsub_keepalive_ms),
+        ("REDIS_PUBSUB_CANARY_INTERVAL_MS", redis.pubsub_canary_interval_ms),
     ] {
         if value == 0 {
             return invalid(name, "must be greater than 0".into());

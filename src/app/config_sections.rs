@@ -244,6 +244,9 @@ pub struct RedisSettings {
     pub reconnect_max_delay_ms: u64,
     /// How often the Pub/Sub subscriber PINGs its subscription to notice a dead connection.
     pub pubsub_keepalive_ms: u64,
+    /// How often a canary is published for the subscription to receive back; three missed in a row
+    /// and the subscription counts as lost (not ready, then resubscribed).
+    pub pubsub_canary_interval_ms: u64,
     /// `rediss://` only: PEM CA certificate(s) to check the server with instead of the system's.
     #[serde(deserialize_with = "opt_string_like")]
     pub tls_ca_cert: Option<String>,
@@ -267,6 +270,7 @@ impl Default for RedisSettings {
             reconnect_min_delay_ms: 200,
             reconnect_max_delay_ms: 5_000,
             pubsub_keepalive_ms: 15_000,
+            pubsub_canary_interval_ms: 1_000,
             tls_ca_cert: None,
             tls_client_cert: None,
             tls_client_key: None,

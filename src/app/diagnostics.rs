@@ -87,6 +87,10 @@ impl Diagnostic for RateLimiterDiagnostic {
         "rate_limiter"
     }
 
+    fn required(&self) -> bool {
+        false
+    }
+
     /// A limiter whose own backend does not answer is answering with its fallback. The check runs on a
     /// task of its own, so that a Redis call through the breaker finishes (and is recorded) even when
     /// `/health` stops waiting.

@@ -89,6 +89,9 @@ pub async fn open(
         keepalive_interval: Duration::from_millis(settings.redis.pubsub_keepalive_ms),
         reconnect_min_delay: Duration::from_millis(settings.redis.reconnect_min_delay_ms),
         reconnect_max_delay: Duration::from_millis(settings.redis.reconnect_max_delay_ms),
+        // One channel per process: two nodes never take each other's canary for their own.
+        canary_channel: format!("ara:canary:{}", uuid::Uuid::new_v4().simple()),
+        canary_interval: Duration::from_millis(settings.redis.pubsub_canary_interval_ms),
     });
     let pubsub = pubsub_settings.as_ref().map(|_| Arc::new(PubSubStatus::default()));
     Ok(Resilience { rate_limit, fallback, connection, pubsub, local_limiter, pubsub_settings })
@@ -128,7 +131,7 @@ impl Resilience {
             (&self.pubsub_settings, &self.pubsub, &self.connection)
         {
             tasks.push(pubsub::spawn(
-                connection.client().clone(),
+                connection.clone(),
                 service.clone(),
                 settings.clone(),
                 status.clone(),
@@ -144,8 +147,8 @@ impl Resilience {
         if let Some(redis) = &self.connection {
             list.push(Arc::new(RedisDiagnostic(redis.clone())));
         }
-        if let Some(status) = &self.pubsub {
-            list.push(Arc::new(PubSubDiagnostic(status.clone())));
+        if let (Some(status), Some(settings)) = (&self.pubsub, &self.pubsub_settings) {
+            list.push(Arc::new(PubSubDiagnostic { status: status.clone(), deadline: settings.canary_deadline() }));
         }
         if let Some(policy) = &self.rate_limit {
             list.push(Arc::new(RateLimiterDiagnostic { policy: policy.clone(), fallback: self.fallback.clone() }));

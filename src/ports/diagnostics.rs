@@ -78,6 +78,13 @@ pub trait Diagnostic: Send + Sync {
 
     async fn health(&self) -> Report;
 
+    /// Whether delivery needs it: while it is down the node is not ready (`/health/ready`). A
+    /// dependency with a fallback (the rate limiter) or whose users report for it (the shared Redis
+    /// connection, through the stores and the Pub/Sub trigger) only degrades `/health`.
+    fn required(&self) -> bool {
+        true
+    }
+
     /// Counters for `/stats`; `None` when it has none.
     async fn stats(&self) -> Result<Option<Value>, StatsUnavailable> {
         Ok(None)

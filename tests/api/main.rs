@@ -32,6 +32,7 @@ mod postgres_outage;
 mod protocol;
 mod pubsub;
 mod rate_limit;
+mod readiness;
 mod redis_keys;
 mod redis_outage;
 mod redis_support;

@@ -39,17 +39,74 @@ pub struct Health {
     dependencies: Map<String, Value>,
 }
 
+/// Every dependency's report, each within [`PROBE_TIMEOUT`], asked all at once.
+async fn reports(state: &AppState) -> Vec<(&'static str, bool, Report)> {
+    let probes = state.diagnostics.iter().map(|d| async move {
+        let report = tokio::time::timeout(PROBE_TIMEOUT, d.health()).await.unwrap_or(Report::status(Status::Down));
+        (d.name(), d.required(), report)
+    });
+    futures_util::future::join_all(probes).await
+}
+
+/// The process answers: for a liveness probe, which must not fail because a dependency is away.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    #[schema(example = "alive")]
+    status: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+}
+
+/// Whether this node can deliver now, and what it checked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`, `not_ready` (a dependency delivery needs is down) or `shutting_down`.
+    #[schema(example = "ready")]
+    status: &'static str,
+    /// Each dependency delivery needs, with its status (`healthy`, `degraded`, `down`).
+    #[schema(value_type = Object)]
+    checks: Map<String, Value>,
+}
+
+/// Liveness: 200 as long as the process answers (a Kubernetes `livenessProbe`).
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Liveness)))]
+pub async fn live(State(state): State<AppState>) -> Json<Liveness> {
+    Json(Liveness {
+        status: "alive",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+    })
+}
+
+/// Readiness: 200 while this node can deliver — every store it uses answers and, with the Pub/Sub
+/// trigger on, its subscription is proven by a canary received back in time; 503 otherwise and while
+/// shutting down (a Kubernetes `readinessProbe`).
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, description = "Ready to deliver", body = Readiness),
+        (status = 503, description = "Not ready, or shutting down", body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let required: Vec<(&str, Report)> =
+        reports(&state).await.into_iter().filter(|(_, required, _)| *required).map(|(n, _, r)| (n, r)).collect();
+    let down = required.iter().any(|(_, r)| r.status == Status::Down);
+    let (code, status) = if state.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
+    } else if down {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    } else {
+        (StatusCode::OK, "ready")
+    };
+    let checks = required.into_iter().map(|(name, r)| (name.to_owned(), r.to_json())).collect();
+    (code, Json(Readiness { status, checks }))
+}
+
 /// 200 while Ara can deliver (a failing dependency degrades it), 503 while shutting down.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, description = "Serving (status healthy or degraded)", body = Health),
         (status = 503, description = "Shutting down", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let probes = state.diagnostics.iter().map(|d| async move {
-        let report = tokio::time::timeout(PROBE_TIMEOUT, d.health()).await.unwrap_or(Report::status(Status::Down));
-        (d.name(), report)
-    });
-    let reports = futures_util::future::join_all(probes).await;
-    let degraded = reports.iter().any(|(_, r)| r.status != Status::Healthy);
+    let reports = reports(&state).await;
+    let degraded = reports.iter().any(|(_, _, r)| r.status != Status::Healthy);
     let (code, status) = if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
     } else if degraded {
@@ -61,7 +118,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
-        dependencies: reports.into_iter().map(|(name, r)| (name.to_owned(), r.to_json())).collect(),
+        dependencies: reports.into_iter().map(|(name, _, r)| (name.to_owned(), r.to_json())).collect(),
     };
     (code, Json(body))
 }

@@ -52,7 +52,7 @@ fn metrics() {}
         templates::create_template, templates::list_templates, templates::get_template,
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
-        health::health, health::stats, health::ack_stats,
+        health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
     ),
     components(schemas(
@@ -63,7 +63,7 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
-        health::Health, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
+        health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
     tags(

@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
         .with_state(state)
 }

@@ -34,6 +34,10 @@ impl Diagnostic for RedisDiagnostic {
         "redis"
     }
 
+    fn required(&self) -> bool {
+        false
+    }
+
     /// A PING through the breaker (it fails at once while the breaker is open). It runs on a task of
     /// its own, already bounded by `REDIS_TIMEOUT_MS`, so that when `/health` stops waiting the call
     /// still finishes and the breaker records it, instead of holding a half-open probe slot for a
@@ -64,8 +68,12 @@ impl Diagnostic for RedisDiagnostic {
     }
 }
 
-/// The Pub/Sub trigger, under `pubsub`.
-pub struct PubSubDiagnostic(pub Arc<PubSubStatus>);
+/// The Pub/Sub trigger, under `pubsub`: healthy while subscribed and its canary comes back within
+/// `deadline`.
+pub struct PubSubDiagnostic {
+    pub status: Arc<PubSubStatus>,
+    pub deadline: std::time::Duration,
+}
 
 #[async_trait]
 impl Diagnostic for PubSubDiagnostic {
@@ -74,17 +82,18 @@ impl Diagnostic for PubSubDiagnostic {
     }
 
     async fn health(&self) -> Report {
-        let subscribed = self.0.is_subscribed();
-        let status = if subscribed { Status::Healthy } else { Status::Down };
-        Report { status, details: details(json!({ "subscribed": subscribed })) }
+        let subscribed = self.status.is_subscribed();
+        let status = if self.status.is_proven(self.deadline) { Status::Healthy } else { Status::Down };
+        let canary_age_ms = self.status.canary_age_ms();
+        Report { status, details: details(json!({ "subscribed": subscribed, "canary_age_ms": canary_age_ms })) }
     }
 
     async fn stats(&self) -> Result<Option<Value>, StatsUnavailable> {
-        Ok(serde_json::to_value(self.0.stats()).ok())
+        Ok(serde_json::to_value(self.status.stats()).ok())
     }
 
     fn samples(&self) -> Vec<Sample> {
-        let s = self.0.stats();
+        let s = self.status.stats();
         let total = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         vec![
             Sample { metric: "pubsub_messages_total", label: Some("delivered"), value: total(s.delivered) },

@@ -8,7 +8,7 @@
 //! subscribed is lost (use the HTTP API when a sender needs an answer), so every lost subscription
 //! is counted (`subscriptions_lost`) and logged with its reason.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use super::{backoff, pubsub_message};
+use super::{backoff, pubsub_message, ResilientRedis};
 use crate::domain::ErrorChain;
 use crate::service::{NotificationService, ResolveError, SendContentError};
 
@@ -30,6 +30,17 @@ pub struct PubSubSettings {
     pub keepalive_interval: Duration,
     pub reconnect_min_delay: Duration,
     pub reconnect_max_delay: Duration,
+    /// This node's own channel: a canary published on it through the shared connection must come
+    /// back through the subscription, which proves the subscription delivers.
+    pub canary_channel: String,
+    pub canary_interval: Duration,
+}
+
+impl PubSubSettings {
+    /// How long without a canary before the subscription counts as lost: three missed canaries.
+    pub fn canary_deadline(&self) -> Duration {
+        self.canary_interval * 3
+    }
 }
 
 /// Counters shared with `/health` and `/stats`.
@@ -42,6 +53,8 @@ pub struct PubSubStatus {
     failed: AtomicU64,
     reconnects: AtomicU64,
     lost: AtomicU64,
+    /// When the last canary came back (Unix ms; set when a subscription starts, as a grace).
+    canary_at_ms: AtomicI64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,14 +67,31 @@ pub struct PubSubStats {
     /// Valid messages whose send failed (e.g. the offline queue was unavailable).
     pub failed: u64,
     pub reconnects: u64,
-    /// Live subscriptions that ended (connection closed, keep-alive failed); each one may have lost
-    /// what was published until the next subscription.
+    /// Live subscriptions that ended (connection closed, keep-alive failed, canary missing); each one
+    /// may have lost what was published until the next subscription.
     pub subscriptions_lost: u64,
+    /// Milliseconds since this node's canary last came back through the subscription.
+    pub canary_age_ms: u64,
 }
 
 impl PubSubStatus {
     pub fn is_subscribed(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds since the canary last came back.
+    pub fn canary_age_ms(&self) -> u64 {
+        let at = self.canary_at_ms.load(Ordering::Relaxed);
+        u64::try_from(chrono::Utc::now().timestamp_millis() - at).unwrap_or(0)
+    }
+
+    /// Subscribed, and the canary came back within `deadline`: messages published now are delivered.
+    pub fn is_proven(&self, deadline: Duration) -> bool {
+        self.is_subscribed() && u128::from(self.canary_age_ms()) <= deadline.as_millis()
+    }
+
+    fn canary_seen(&self) {
+        self.canary_at_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> PubSubStats {
@@ -74,6 +104,7 @@ impl PubSubStatus {
             failed: get(&self.failed),
             reconnects: get(&self.reconnects),
             subscriptions_lost: get(&self.lost),
+            canary_age_ms: self.canary_age_ms(),
         }
     }
 }
@@ -87,23 +118,47 @@ enum Lost {
     PingFailed(#[source] redis::RedisError),
     #[error("the keep-alive PING got no answer within {0} ms")]
     PingTimedOut(u128),
+    #[error("no canary came back through the subscription for {0} ms")]
+    CanaryMissing(u64),
 }
 
-/// Runs the subscriber until `shutdown` is cancelled.
+/// Runs the subscriber, and the canary it checks itself with, until `shutdown` is cancelled.
 pub fn spawn(
-    client: redis::Client,
+    redis: Arc<ResilientRedis>,
     service: Arc<NotificationService>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let subscriber = Subscriber { client, service, settings, status };
+        let canary = publish_canaries(redis.clone(), settings.canary_channel.clone(), settings.canary_interval);
+        let subscriber = Subscriber { client: redis.client().clone(), service, settings, status };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = subscriber.run() => {}
+            _ = canary => {}
         }
     })
+}
+
+/// Publishes a canary on this node's channel every `every`, through the shared connection (its
+/// breaker and timeout): a failed publish is simply a canary that does not come back.
+async fn publish_canaries(redis: Arc<ResilientRedis>, channel: String, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let stamp = chrono::Utc::now().timestamp_millis();
+        let publish = redis
+            .call(|mut con| {
+                let channel = channel.clone();
+                async move { redis::cmd("PUBLISH").arg(channel).arg(stamp).query_async::<i64>(&mut con).await }
+            })
+            .await;
+        if let Err(e) = publish {
+            tracing::debug!(error = %ErrorChain(&e), "could not publish the Pub/Sub canary");
+        }
+    }
 }
 
 struct Subscriber {
@@ -129,6 +184,8 @@ impl Subscriber {
                     subscribed_before = true;
                     failures = 0;
                     delays = backoff::delays(s.reconnect_min_delay, s.reconnect_max_delay);
+                    // A fresh subscription gets one canary deadline to prove itself.
+                    self.status.canary_seen();
                     self.status.connected.store(true, Ordering::Relaxed);
                     let why = self.pump(sink, stream).await;
                     self.status.connected.store(false, Ordering::Relaxed);
@@ -154,6 +211,7 @@ impl Subscriber {
         let attempt = async {
             let mut pubsub = self.client.get_async_pubsub().await?;
             pubsub.subscribe(&self.settings.channels).await?;
+            pubsub.subscribe(&self.settings.canary_channel).await?;
             Ok(pubsub.split())
         };
         match tokio::time::timeout(self.settings.timeout, attempt).await {
@@ -168,12 +226,25 @@ impl Subscriber {
         // A slow message must not be followed by a burst of PINGs.
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keepalive.tick().await;
+        let mut canary_check = tokio::time::interval(self.settings.canary_interval);
+        canary_check.tick().await;
         loop {
             tokio::select! {
                 message = stream.next() => match message {
+                    Some(message) if message.get_channel_name() == self.settings.canary_channel => {
+                        self.status.canary_seen();
+                    }
                     Some(message) => self.handle(message.get_channel_name(), message.get_payload_bytes()).await,
                     None => return Lost::Closed,
                 },
+                _ = canary_check.tick() => {
+                    // A subscription can go quiet without its connection closing (a Redis failover,
+                    // a half-open link): the canary not coming back is what shows it.
+                    let age = self.status.canary_age_ms();
+                    if u128::from(age) > self.settings.canary_deadline().as_millis() {
+                        return Lost::CanaryMissing(age);
+                    }
+                }
                 _ = keepalive.tick() => {
                     // A subscribed connection answers PING with `["pong", ""]`, not `PONG`: any reply
                     // that is not an error proves the connection alive.
