@@ -100,6 +100,9 @@ impl Application {
             rate_limit: resilience.rate_limit.clone(),
             redis: resilience.redis.clone(),
             metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
+            admin: settings.admin.api_key().map(|key| {
+                Arc::new(crate::adapters::admin::AdminConsole::new(key, Duration::from_secs(settings.admin.session_ttl_seconds)))
+            }),
         });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;

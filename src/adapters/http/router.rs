@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
 use super::{api_key, batch, channels, health, openapi, rate_limit, request_id, send, templates};
-use crate::adapters::{metrics, sse, ws};
+use crate::adapters::{admin, metrics, sse, ws};
 
 /// Builds the router. `cors_origins` of `None` allows any origin.
 pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
@@ -43,6 +43,7 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
     let protected = api
         .route("/stats", get(health::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admin::session_as_api_key))
         // Outside the key check, so that guessing keys is limited per IP too.
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api))
         // Outermost of these, so the body's clock starts when its headers have been read.
@@ -57,6 +58,7 @@ pub fn router(state: AppState, cors_origins: Option<Vec<String>>) -> Router {
         .route("/ws", get(ws::upgrade).route_layer(per_ip()))
         .route("/sse", get(sse::connect).route_layer(per_ip()))
         .route("/metrics", get(metrics::metrics_handler))
+        .merge(admin::routes(&state))
         .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

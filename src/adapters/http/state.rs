@@ -63,4 +63,6 @@ pub struct Shared {
     /// The shared Redis connection and the Pub/Sub trigger, for `/health` and `/stats`.
     pub redis: RedisHandles,
     pub metrics: Arc<Metrics>,
+    /// The dashboard (`/admin`); `None` when `ADMIN_API_KEY` is unset.
+    pub admin: Option<Arc<crate::adapters::admin::AdminConsole>>,
 }

@@ -1,0 +1,100 @@
+//! `GET /admin/api/connections`: the live connections of a tenant on this node, or of one user — what
+//! the connection inspector shows. Needs a dashboard session and its CSRF token.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::login::same_origin;
+use super::{console, AdminError};
+use crate::adapters::http::AppState;
+use crate::domain::{TenantId, UserId, UserKey};
+use crate::service::{ConnectionEntry, Transport};
+
+/// A tenant's list stops here; the inspector asks for one user when there are more.
+const MAX_LISTED: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsQuery {
+    tenant: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ConnectionList {
+    tenant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    /// Newest first.
+    connections: Vec<ConnectionInfo>,
+    total: usize,
+    truncated: bool,
+}
+
+#[derive(Serialize)]
+pub struct ConnectionInfo {
+    connection_id: u64,
+    user_id: String,
+    transport: Transport,
+    connected_at: String,
+    /// Since the client last showed a sign of life (a frame, a pong, an ACK).
+    idle_ms: i64,
+    channels: Vec<String>,
+}
+
+pub async fn connections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ConnectionsQuery>, QueryRejection>,
+) -> Result<Json<ConnectionList>, AdminError> {
+    let admin = console(&state)?;
+    if !same_origin(&headers) {
+        return Err(AdminError::CrossOrigin);
+    }
+    admin.sessions.find(&headers).ok_or(AdminError::SessionRequired)?;
+    admin.sessions.authorize(&headers).ok_or(AdminError::Csrf)?;
+    let Query(query) = query.map_err(|e| AdminError::BadRequest(e.body_text()))?;
+    let tenant = match query.tenant.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => TenantId::parse(t)?,
+        None => TenantId::default_tenant(),
+    };
+    let now = Utc::now();
+    let mut found: Vec<ConnectionInfo> = Vec::new();
+    let mut collect = |entry: &std::sync::Arc<ConnectionEntry>| found.push(describe(entry, now));
+    let user_id = match query.user_id.as_deref().filter(|u| !u.is_empty()) {
+        Some(raw) => {
+            let user = UserId::parse(raw)?;
+            state.registry.for_each_of_user(&UserKey::new(tenant.clone(), user), &mut collect);
+            Some(raw.to_owned())
+        }
+        None => {
+            state.registry.for_each_in_tenant(&tenant, &mut collect);
+            None
+        }
+    };
+    found.sort_by(|a, b| b.connection_id.cmp(&a.connection_id));
+    let total = found.len();
+    found.truncate(MAX_LISTED);
+    Ok(Json(ConnectionList {
+        tenant_id: tenant.as_str().to_owned(),
+        user_id,
+        truncated: total > found.len(),
+        total,
+        connections: found,
+    }))
+}
+
+fn describe(entry: &ConnectionEntry, now: chrono::DateTime<Utc>) -> ConnectionInfo {
+    ConnectionInfo {
+        connection_id: entry.id.0,
+        user_id: entry.identity.user.as_str().to_owned(),
+        transport: entry.transport,
+        connected_at: entry.connected_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        idle_ms: entry.idle_for_ms(now).max(0),
+        channels: entry.channels().iter().map(|c| c.as_str().to_owned()).collect(),
+    }
+}
