@@ -101,7 +101,10 @@ impl Application {
             redis: resilience.redis.clone(),
             metrics: Arc::new(Metrics::new().map_err(StartupError::Metrics)?),
             admin: settings.admin.api_key().map(|key| {
-                Arc::new(crate::adapters::admin::AdminConsole::new(key, Duration::from_secs(settings.admin.session_ttl_seconds)))
+                Arc::new(crate::adapters::admin::AdminConsole::new(
+                    key,
+                    Duration::from_secs(settings.admin.session_ttl_seconds),
+                ))
             }),
         });
         let addr = format!("{}:{}", settings.server.host, settings.server.port);

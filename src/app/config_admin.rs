@@ -29,8 +29,7 @@ impl AdminSettings {
 }
 
 pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
-    let invalid =
-        |setting: &str, message: String| Err(ConfigError::Invalid { setting: setting.into(), message });
+    let invalid = |setting: &str, message: String| Err(ConfigError::Invalid { setting: setting.into(), message });
     if let Some(key) = s.admin.api_key() {
         if key.chars().count() < MIN_ADMIN_KEY_CHARS {
             return invalid("ADMIN_API_KEY", format!("must be at least {MIN_ADMIN_KEY_CHARS} characters"));

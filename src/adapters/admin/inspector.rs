@@ -17,14 +17,18 @@ use crate::service::{ConnectionEntry, Transport};
 /// A tenant's list stops here; the inspector asks for one user when there are more.
 const MAX_LISTED: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConnectionsQuery {
+    /// The tenant (default `default`).
     tenant: Option<String>,
+    /// Only this user's connections.
     user_id: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Live connections on this node.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConnectionList {
     tenant_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,10 +39,13 @@ pub struct ConnectionList {
     truncated: bool,
 }
 
-#[derive(Serialize)]
+/// One live connection.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConnectionInfo {
     connection_id: u64,
     user_id: String,
+    /// `websocket` or `sse`.
+    #[schema(value_type = String)]
     transport: Transport,
     connected_at: String,
     /// Since the client last showed a sign of life (a frame, a pong, an ACK).
@@ -46,6 +53,15 @@ pub struct ConnectionInfo {
     channels: Vec<String>,
 }
 
+/// The connection inspector: a tenant's live connections on this node (newest 500), or one user's.
+#[utoipa::path(get, path = "/admin/api/connections", tag = "admin", security(("admin_session" = [])),
+    params(ConnectionsQuery, ("X-CSRF-Token" = String, Header, description = "From GET /admin/api/session")),
+    responses(
+        (status = 200, body = ConnectionList),
+        (status = 400, description = "VALIDATION_ERROR or INVALID_REQUEST", body = crate::adapters::http::error::Body),
+        (status = 401, description = "ADMIN_SESSION_REQUIRED", body = crate::adapters::http::error::Body),
+        (status = 403, description = "CSRF_TOKEN_INVALID or CROSS_ORIGIN_REQUEST", body = crate::adapters::http::error::Body),
+        (status = 404, description = "ADMIN_DISABLED", body = crate::adapters::http::error::Body)))]
 pub async fn connections(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -76,7 +92,7 @@ pub async fn connections(
             None
         }
     };
-    found.sort_by(|a, b| b.connection_id.cmp(&a.connection_id));
+    found.sort_by_key(|c| std::cmp::Reverse(c.connection_id));
     let total = found.len();
     found.truncate(MAX_LISTED);
     Ok(Json(ConnectionList {

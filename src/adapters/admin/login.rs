@@ -17,7 +17,8 @@ pub struct LoginForm {
     key: String,
 }
 
-#[derive(Serialize)]
+/// The session's CSRF token, for the `X-CSRF-Token` header of every request that acts.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     csrf_token: String,
     expires_in_seconds: u64,
@@ -34,6 +35,15 @@ pub async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response
     assets::login_page(StatusCode::OK, None)
 }
 
+/// Logs in: on the right key a session cookie and a redirect to the dashboard.
+#[utoipa::path(post, path = "/admin/login", tag = "admin",
+    request_body(content = super::openapi::LoginFormDoc, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged in: `Set-Cookie: ara_admin=…; HttpOnly; SameSite=Strict`, `Location: /admin`"),
+        (status = 401, description = "Wrong key: the login form again (HTML)"),
+        (status = 403, description = "CROSS_ORIGIN_REQUEST", body = crate::adapters::http::error::Body),
+        (status = 404, description = "ADMIN_DISABLED (an HTML page): ADMIN_API_KEY is not set"),
+        (status = 429, description = "RATE_LIMIT_EXCEEDED", body = crate::adapters::http::error::Body)))]
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -62,6 +72,13 @@ pub async fn submit(
     with_cookie(Redirect::to("/admin").into_response(), &cookie)
 }
 
+/// Ends the session.
+#[utoipa::path(post, path = "/admin/logout", tag = "admin", security(("admin_session" = [])),
+    params(("X-CSRF-Token" = String, Header, description = "From GET /admin/api/session")),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared"),
+        (status = 403, description = "CSRF_TOKEN_INVALID or CROSS_ORIGIN_REQUEST", body = crate::adapters::http::error::Body),
+        (status = 404, description = "ADMIN_DISABLED", body = crate::adapters::http::error::Body)))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AdminError> {
     let admin = console(&state)?;
     if !same_origin(&headers) {
@@ -73,6 +90,13 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &cookie))
 }
 
+/// The session's CSRF token and expiry, for the dashboard's script.
+#[utoipa::path(get, path = "/admin/api/session", tag = "admin", security(("admin_session" = [])),
+    responses(
+        (status = 200, body = SessionInfo),
+        (status = 401, description = "ADMIN_SESSION_REQUIRED", body = crate::adapters::http::error::Body),
+        (status = 403, description = "CROSS_ORIGIN_REQUEST", body = crate::adapters::http::error::Body),
+        (status = 404, description = "ADMIN_DISABLED", body = crate::adapters::http::error::Body)))]
 pub async fn session_info(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AdminError> {
     let admin = console(&state)?;
     if !same_origin(&headers) {

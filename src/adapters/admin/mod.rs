@@ -8,6 +8,7 @@ mod assets;
 mod error;
 mod inspector;
 mod login;
+pub mod openapi;
 mod session;
 
 use std::sync::Arc;
@@ -72,7 +73,8 @@ pub async fn session_as_api_key(State(state): State<AppState>, mut request: Requ
         if let Some(admin) = state.admin.as_deref() {
             if admin.sessions.authorize(request.headers()).is_some() {
                 let path = request.uri().path();
-                let admin_route = ["/api/v1/tenants", "/api/v1/cluster", "/api/v1/audit"].iter().any(|p| path.starts_with(p));
+                let admin_route =
+                    ["/api/v1/tenants", "/api/v1/cluster", "/api/v1/audit"].iter().any(|p| path.starts_with(p));
                 let key = if admin_route { Some(&*admin.key) } else { state.api_key.as_deref() };
                 if let Some(value) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
                     request.headers_mut().insert(API_KEY_HEADER, value);

@@ -8,6 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{batch, channels, health, send, target_spec, templates};
+use crate::adapters::admin::openapi::AdminPaths;
 
 /// `Low`, `Normal`, `High` or `Critical` (any case accepted on input).
 #[derive(ToSchema)]
@@ -142,7 +143,7 @@ fn metrics() {}
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         HealthDoc, StatsDoc, AckStatsDoc, UserIdSchema, ChannelNameSchema, TemplateIdSchema, EventTypeSchema,
     )),
-    modifiers(&CommonResponses, &ClosedTargetVariants),
+    modifiers(&CommonResponses, &ClosedTargetVariants, &AdminPaths),
     tags(
         (name = "notifications", description = "Send notifications"),
         (name = "templates", description = "Reusable notification templates"),
