@@ -10,6 +10,7 @@ const KEEP_MS = 5 * 60_000;
 const ctx = {
   session: null,
   samples: [],
+  statsError: null,
   health: null,
   features: { tenants: false, nodes: false },
   listeners: new Set(),
@@ -30,9 +31,12 @@ function readMetrics(text) {
 async function sample() {
   const [stats, metrics] = await Promise.all([get('/stats'), get('/metrics')]);
   if (!stats.ok) {
-    setStatus(`/stats: ${stats.body?.error?.code ?? stats.status}`);
+    // Shown by the pages over the last good numbers, which would otherwise look current.
+    ctx.statsError = { code: stats.body?.error?.code ?? `HTTP_${stats.status}`, message: stats.body?.error?.message ?? '' };
+    setStatus(`/stats: ${ctx.statsError.code}`);
     return;
   }
+  ctx.statsError = null;
   const s = stats.body;
   const m = readMetrics(metrics.body);
   const now = Date.now();

@@ -3,7 +3,7 @@
 const NS = 'http://www.w3.org/2000/svg';
 const W = 560;
 const H = 150;
-const PAD = { left: 46, right: 10, top: 10, bottom: 22 };
+const PAD = { left: 62, right: 10, top: 10, bottom: 22 };
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(NS, name);

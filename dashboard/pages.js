@@ -40,10 +40,19 @@ function message(el, text, kind = 'info') {
   el.textContent = text;
 }
 
+/** A warning that the counters are the last good ones, while /stats fails (a store is down). */
+function staleNote(ctx) {
+  if (!ctx.statsError) return [];
+  const at = ctx.samples.at(-1)?.t;
+  const since = at ? ` The numbers below are from ${new Date(at).toLocaleTimeString()}.` : '';
+  return [h('p', { class: 'message warn stale' }, `/stats is unavailable (${ctx.statsError.code}: ${ctx.statsError.message}).${since}`)];
+}
+
 // --- Overview -------------------------------------------------------------------------------------
 
 function overview(ctx) {
   const cards = h('div', { class: 'cards' });
+  const stale = h('div');
   const rate = chartElement('chart-rate', 'delivery rate');
   const latency = chartElement('chart-latency', 'delivery latency');
   const acks = chartElement('chart-acks', 'ACK rate');
@@ -51,6 +60,7 @@ function overview(ctx) {
     'div',
     { class: 'page', id: 'overview' },
     h('h1', {}, 'Overview'),
+    stale,
     cards,
     h('div', { class: 'charts' },
       panel('Deliveries per second', rate),
@@ -62,6 +72,7 @@ function overview(ctx) {
     refresh() {
       const last = ctx.samples.at(-1);
       const s = last?.stats ?? {};
+      stale.replaceChildren(...staleNote(ctx));
       cards.replaceChildren(
         card('Connections', fmt(s.connections), 'connections'),
         card('Users', fmt(s.users), 'users'),
@@ -260,7 +271,7 @@ function system(ctx) {
     );
     const stats = ctx.samples.at(-1)?.stats ?? {};
     const extra = flatten(Object.fromEntries(Object.entries(stats).filter(([k]) => !CORE_STATS.has(k))));
-    counters.replaceChildren(table(['Counter', 'Value'], extra.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, String(v)))), 'Redis features are off'));
+    counters.replaceChildren(...staleNote(ctx), table(['Counter', 'Value'], extra.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, String(v)))), 'Redis features are off'));
 
     if (ctx.features.tenants) {
       const r = await get('/api/v1/tenants');

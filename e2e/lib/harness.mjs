@@ -2,7 +2,7 @@
 // another origin for the pages, fault-injecting TCP/HTTP proxies, and headless Chromium (Debian's,
 // never a downloaded one).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
@@ -217,6 +217,38 @@ export async function startTcpProxy(targetPort) {
   };
 }
 
+/**
+ * An HTTP proxy to `targetPort` that answers the routes in `stubs` (`'GET /path'` → `(req, body) =>
+ * ({status, body})`) itself: a stand-in for server features that are not built yet. Records what the
+ * stubs received.
+ */
+export async function startStubProxy(targetPort, stubs) {
+  const port = await freePort();
+  const received = [];
+  const server = createServer((req, res) => {
+    const key = `${req.method} ${new URL(req.url, 'http://x').pathname}`;
+    const stub = stubs[key];
+    if (stub) {
+      let data = '';
+      req.on('data', (c) => (data += c));
+      req.on('end', () => {
+        received.push({ key, headers: req.headers, body: data ? JSON.parse(data) : undefined });
+        const { status, body } = stub(req, data);
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+      return;
+    }
+    const up = httpRequest({ host: '127.0.0.1', port: targetPort, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}`, received, close: () => new Promise((r) => (server.closeAllConnections?.(), server.close(r))) };
+}
+
 /** An HTTP proxy to `targetPort` that refuses WebSocket upgrades, as some corporate proxies do. */
 export async function startNoWebSocketProxy(targetPort) {
   const port = await freePort();
@@ -284,3 +316,14 @@ export async function launchBrowser() {
 }
 
 export const SCREENSHOTS = join(REPO, 'target', 'browser-screenshots');
+
+/** A fresh PostgreSQL database on the machine's server (dropped by `drop()`), for a Postgres store. */
+export function freshDatabase() {
+  const name = `ara_e2e_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const psql = (sql) => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atqc', sql], { stdio: 'pipe' });
+  psql(`CREATE DATABASE ${name}`);
+  return {
+    url: `postgres://postgres@127.0.0.1:5432/${name}`,
+    drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}

@@ -4,11 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
   Ara,
   launchBrowser,
+  SCREENSHOTS,
   startNoWebSocketProxy,
   startPageServer,
   startTcpProxy,
@@ -68,6 +71,8 @@ describe('client in the browser', () => {
         return acks.body.acknowledged === 1 && acks.body.pending === 0;
       });
       await page.locator('#log li', { hasText: `acked ${report.notification_id}` }).waitFor({ timeout: 5000 });
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOTS, 'client-example.png'), fullPage: true });
       await page.close();
     } finally {
       await ara.stop();

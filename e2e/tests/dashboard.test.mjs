@@ -7,17 +7,49 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { Ara, launchBrowser, mintToken, SCREENSHOTS, startPageServer, uniqueUser, waitFor } from '../lib/harness.mjs';
+import { randomUUID } from 'node:crypto';
+
+import {
+  Ara,
+  freshDatabase,
+  launchBrowser,
+  mintToken,
+  SCREENSHOTS,
+  startPageServer,
+  startStubProxy,
+  startTcpProxy,
+  uniqueUser,
+  waitFor,
+} from '../lib/harness.mjs';
 
 const ADMIN_KEY = 'dashboard-admin-key-for-the-browser-test';
 
 let browser;
 let ara;
 let pages;
+let redis;
+let database;
 
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  ara = await Ara.start({ ADMIN_API_KEY: ADMIN_KEY, RATELIMIT_ENABLED: 'true', RATELIMIT_BACKEND: 'local' });
+  // Every kind of store, so that the system page has Redis (through a proxy the test can cut) with its
+  // breaker, and Postgres.
+  redis = await startTcpProxy(6379);
+  database = freshDatabase();
+  const prefix = `ara-e2e-${randomUUID()}`;
+  ara = await Ara.start({
+    ADMIN_API_KEY: ADMIN_KEY,
+    RATELIMIT_ENABLED: 'true',
+    REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+    REDIS_TIMEOUT_MS: '300',
+    REDIS_BREAKER_OPEN_MS: '1000',
+    QUEUE_BACKEND: 'redis',
+    QUEUE_REDIS_KEY_PREFIX: `${prefix}:queue`,
+    ACK_BACKEND: 'redis',
+    ACK_REDIS_KEY_PREFIX: `${prefix}:ack`,
+    TEMPLATE_BACKEND: 'postgres',
+    DATABASE_URL: database.url,
+  });
   pages = await startPageServer();
   browser = await launchBrowser();
 });
@@ -25,13 +57,15 @@ after(async () => {
   await browser?.close();
   await pages?.close();
   await ara?.stop();
+  await redis?.close();
+  database?.drop();
 });
 
 const shot = (page, name) => page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}.png`), fullPage: true });
 
-async function logIn(page, key = ADMIN_KEY) {
+async function logIn(page, key = ADMIN_KEY, base = ara.url) {
   await page.context().clearCookies();
-  await page.goto(`${ara.url}/admin`);
+  await page.goto(`${base}/admin`);
   await page.waitForURL(/\/admin\/login$/);
   await page.fill('#key', key);
   await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
@@ -130,9 +164,21 @@ describe('admin dashboard', () => {
     // System: the stores and their state.
     await page.click('a[data-page=system]');
     await page.locator('#dependencies tr[data-dependency=template_store]', { hasText: 'healthy' }).waitFor();
+    await page.locator('#dependencies tr[data-dependency=redis]', { hasText: 'breaker: closed' }).waitFor();
     assert.equal(await page.locator('#tenants .panel').count(), 0, 'no tenants panel while the server has no tenants');
     assert.equal(await page.locator('#nodes .panel').count(), 0, 'no nodes panel outside cluster mode');
     await shot(page, 'system');
+
+    // Redis lost: the page shows it down and its breaker open; then back.
+    redis.cut();
+    await page.locator('#dependencies tr[data-dependency=redis]', { hasText: 'down' }).waitFor({ timeout: 20_000 });
+    await page.locator('#health[data-status=degraded]').waitFor({ timeout: 10_000 });
+    await waitFor('the breaker to open', async () => /breaker: (open|half_open)/.test(await page.locator('#dependencies tr[data-dependency=redis]').innerText()), 20_000, 200);
+    await page.locator('#resilience .stale', { hasText: 'STORE_UNAVAILABLE' }).waitFor({ timeout: 10_000 });
+    await shot(page, 'system-redis-down');
+    redis.restore();
+    await page.locator('#dependencies tr[data-dependency=redis]', { hasText: 'breaker: closed' }).waitFor({ timeout: 30_000 });
+    await page.locator('#health[data-status=healthy]').waitFor({ timeout: 10_000 });
 
     // Overview again, once the charts have a few points: the deliveries show in the rate.
     await page.click('a[data-page=overview]');
@@ -173,5 +219,41 @@ describe('admin dashboard', () => {
     await page.waitForSelector('body[data-ready=true]');
     await page.close();
     await other.close();
+  });
+
+  it('shows tenants and nodes, and disconnects, on a server that has those routes', async () => {
+    // Until the tenant, cluster and security features land, a proxy answers their routes in the
+    // shapes of the reference; everything else goes to the real server.
+    const user = uniqueUser('stub');
+    const proxy = await startStubProxy(ara.port, {
+      'GET /api/v1/tenants': () => ({ status: 200, body: { tenants: [{ tenant_id: 'acme-corp', status: 'active', connections: 234, users: 89, channels: 12 }], total: 1 } }),
+      'GET /api/v1/cluster/status': () => ({ status: 200, body: { node_id: 'node-1', nodes: ['node-1', 'node-2'], healthy_nodes: 2, total_connections: 15000 } }),
+      [`POST /api/v1/users/${user}/disconnect`]: () => ({ status: 200, body: { disconnected: 1 } }),
+    });
+    try {
+      const page = await browser.newPage();
+      await logIn(page, ADMIN_KEY, proxy.url);
+      await page.waitForSelector('body[data-ready=true]');
+      await page.click('a[data-page=system]');
+      await page.locator('#tenants tr[data-tenant=acme-corp]', { hasText: '234' }).waitFor();
+      await page.locator('#nodes', { hasText: 'node-2' }).waitFor();
+      assert.match(await page.locator('#nodes').innerText(), /healthy nodes: 2/);
+      await shot(page, 'system-tenants-nodes');
+
+      const client = await testClient(user);
+      await page.click('a[data-page=connections]');
+      const row = page.locator(`#connection-list tr[data-user="${user}"]`);
+      await row.waitFor();
+      const id = Number(await row.getAttribute('data-connection'));
+      await row.locator('button', { hasText: 'Disconnect' }).click();
+      await page.locator('#connections-message.ok', { hasText: `Connection ${id} of ${user}` }).waitFor();
+      const call = proxy.received.find((r) => r.key.endsWith('/disconnect'));
+      assert.deepEqual(call.body, { connection_id: id });
+      assert.ok(call.headers['x-csrf-token'], 'the dashboard sends its CSRF token');
+      await page.close();
+      await client.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });
