@@ -93,7 +93,7 @@ describe('client in the browser', () => {
       const page = await clientPage({
         url: ara.url,
         tokenUrl: tokenUrl(user),
-        reconnect: { initialDelayMs: 2500, maxDelayMs: 4000, jitter: 0 },
+        reconnect: { initialDelayMs: 5000, maxDelayMs: 5000, jitter: 0 },
       });
       await waitConnected(page);
       const sent = [];
@@ -127,6 +127,7 @@ describe('client in the browser', () => {
     const ara = await Ara.start({
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
       REDIS_TIMEOUT_MS: '300',
+      REDIS_BREAKER_OPEN_MS: '1000',
       QUEUE_BACKEND: 'redis',
       ACK_BACKEND: 'redis',
       QUEUE_REDIS_KEY_PREFIX: `${prefix}:queue`,

@@ -461,6 +461,7 @@ export class AraClient extends Emitter<ClientEvents> {
   private onInterrupted(link: Link): void {
     if (link !== this.link) return;
     link.connected = false;
+    link.reason = 'reconnect';
     this.stopLinkTimers();
     // The browser reconnects the stream itself, sending Last-Event-ID.
     this.setState('reconnecting', new AraError('CONNECTION_CLOSED', 'the event stream broke', { source: 'close' }));

@@ -18,6 +18,8 @@ const EXPECTED: Record<PendingKind, string | undefined> = {
   refresh: undefined,
 };
 
+const REPLIES = new Set(Object.values(EXPECTED).filter((t): t is string => t !== undefined));
+
 interface Entry {
   kind: PendingKind;
   resolve(frame: ServerFrame): void;
@@ -42,6 +44,8 @@ export class Pending {
         timer: setTimeout(() => {
           const i = this.queue.indexOf(entry);
           if (i >= 0) this.queue.splice(i, 1);
+          // A server may take a new token without a word; only a refusal says otherwise.
+          if (kind === 'refresh') return resolve({ type: 'refresh-accepted' });
           reject(new AraError('REPLY_TIMEOUT', `no answer to ${kind} within ${timeoutMs} ms`, { source: 'client' }));
         }, timeoutMs),
       };
@@ -54,6 +58,13 @@ export class Pending {
     const head = this.queue[0];
     if (!head) return false;
     const expected = EXPECTED[head.kind];
+    if (head.kind === 'refresh' && REPLIES.has(frame.type)) {
+      // The answer to a later frame came first: the Refresh was taken without one.
+      this.queue.shift();
+      clearTimeout(head.timer);
+      head.resolve({ type: 'refresh-accepted' });
+      return this.answer(frame);
+    }
     if (expected !== undefined && expected !== frame.type) return false;
     this.queue.shift();
     clearTimeout(head.timer);

@@ -328,6 +328,23 @@ describe('token refresh', () => {
     expect(n).toBe(2);
   });
 
+  it('takes a Refresh that the server accepts without an answer', async () => {
+    const c = await client({ token: soon, refreshBeforeExpirySeconds: 60, replyTimeoutMs: 200, pingIntervalMs: 0 });
+    const refreshed = vi.fn();
+    c.on('token-refreshed', refreshed);
+    await vi.waitFor(() => expect(FakeWebSocket.instances.length).toBe(1));
+    const ws = FakeWebSocket.last();
+    ws.accept();
+    await vi.waitFor(() => expect(ws.framesOf('Refresh').length).toBe(1), { timeout: 3000 });
+    // The next answer is to a later frame: the Refresh was taken silently.
+    const acked = c.ack('z1');
+    ws.push({ type: 'acked', notification_id: 'z1' });
+    expect(await acked).toBe('acked');
+    await vi.waitFor(() => expect(refreshed).toHaveBeenCalledWith({ method: 'refresh-frame' }));
+    expect(FakeWebSocket.instances.length).toBe(1);
+    expect(ws.closedByClient).toBe(false);
+  });
+
   it('moves to a new connection with the new token when the server has no Refresh frame', async () => {
     const c = await client({ token: soon, refreshBeforeExpirySeconds: 60, channels: ['orders'] });
     const refreshed = vi.fn();
