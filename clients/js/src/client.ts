@@ -163,7 +163,10 @@ export class AraClient extends Emitter<ClientEvents> {
     this.acks.clear();
   }
 
-  /** Adds channels; over WebSocket resolves with the server's answer, rejects with `INVALID_CHANNEL`... */
+  /**
+   * Adds channels, kept for every later connection. Over WebSocket resolves with the server's answer,
+   * or rejects with its refusal (`INVALID_CHANNEL`, `SUBSCRIPTION_LIMIT`: those channels are dropped).
+   */
   async subscribe(channels: string[]): Promise<string[]> {
     const fresh = channels.filter((c) => !this.channels.has(c));
     fresh.forEach((c) => this.channels.add(c));
@@ -179,6 +182,9 @@ export class AraClient extends Emitter<ClientEvents> {
       this.emit('subscribed', { channels: added });
       return added;
     } catch (e) {
+      const code = (e as AraError).code;
+      // The connection went before the answer: the channels are subscribed on the next one.
+      if (code === 'NOT_CONNECTED' || code === 'REPLY_TIMEOUT') return fresh;
       // A refused subscription would be refused on every reconnect too.
       fresh.forEach((c) => this.channels.delete(c));
       throw e;

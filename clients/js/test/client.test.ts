@@ -299,6 +299,17 @@ describe('notifications and ACKs', () => {
     expect(c.subscriptions).toEqual([]);
   });
 
+  it('keeps a subscription whose answer the dropped connection never gave, for the next one', async () => {
+    const c = await client();
+    FakeWebSocket.last().accept();
+    const sub = c.subscribe(['later']);
+    FakeWebSocket.last().drop();
+    expect(await sub).toEqual(['later']);
+    await vi.waitFor(() => expect(FakeWebSocket.instances.length).toBe(2));
+    FakeWebSocket.last().accept(2);
+    expect(FakeWebSocket.last().framesOf('Subscribe')).toEqual([{ type: 'Subscribe', payload: { channels: ['later'] } }]);
+  });
+
   it('closes a connection that stops answering pings and reconnects', async () => {
     await client({ pingIntervalMs: 20, replyTimeoutMs: 30 });
     const ws = FakeWebSocket.last();
