@@ -98,7 +98,10 @@ export class Ara {
   async stop(signal = 'SIGTERM') {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill(signal);
+    // A server that does not stop in time is killed, so that a test never hangs on it.
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await this.exited;
+    clearTimeout(timer);
   }
 
   async restart(signal = 'SIGKILL', downMs = 0) {
