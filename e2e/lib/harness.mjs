@@ -80,11 +80,14 @@ export class Ara {
       LOG_LEVEL: 'warn',
       ...this.env,
     };
-    this.child = spawn(araBinary(), [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr.on('data', (d) => {
-      this.log.push(String(d));
-      if (process.env.TEST_LOG) process.stderr.write(d);
-    });
+    this.child = spawn(araBinary(), [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The log (stdout) and anything on stderr, kept for the tests that read it.
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      stream.on('data', (d) => {
+        this.log.push(String(d));
+        if (process.env.TEST_LOG) process.stderr.write(d);
+      });
+    }
     const exited = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
     this.exited = exited;
     await waitFor(`ara on port ${this.port} to be healthy`, async () => {

@@ -38,6 +38,8 @@ before(async () => {
   database = freshDatabase();
   const prefix = `ara-e2e-${randomUUID()}`;
   ara = await Ara.start({
+    // Debug logs, HTTP spans included: the admin key must not show in them.
+    LOG_LEVEL: 'debug',
     ADMIN_API_KEY: ADMIN_KEY,
     RATELIMIT_ENABLED: 'true',
     REDIS_URL: `redis://127.0.0.1:${redis.port}`,
@@ -82,6 +84,13 @@ async function testClient(user, channels = []) {
 }
 
 describe('admin dashboard', () => {
+  after(() => {
+    const log = ara.log.join('');
+    assert.ok(log.includes('dashboard login refused'), 'the refused login is logged');
+    assert.ok(!log.includes(ADMIN_KEY), 'the admin key never reaches the log');
+    assert.ok(!log.includes('not-the-admin-key-at-all'), 'nor a wrong key');
+  });
+
   it('refuses a wrong key and keeps the API closed without a session', async () => {
     const page = await browser.newPage();
     await logIn(page, 'not-the-admin-key-at-all');
