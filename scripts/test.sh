@@ -10,3 +10,7 @@ if ! command -v openapi-python-client >/dev/null 2>&1; then
 fi
 # Benches are built by clippy in CI and run on demand (`cargo bench`), not as tests.
 cargo test --locked --lib --bins --tests "$@"
+# The JS client and the dashboard, in a real browser (skip with SKIP_BROWSER_TESTS=1 for a quick run).
+if [ "${SKIP_BROWSER_TESTS:-}" != 1 ]; then
+  scripts/test-js.sh
+fi

@@ -94,8 +94,10 @@ fn adapters_know_no_composition_root_and_keep_to_their_family() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     // WebSocket and SSE are HTTP-served: they build on the HTTP edge (its errors, its connection
-    // handle) and share the token and write-span helpers.
-    let allowed = |family: &str, other: &str| matches!((family, other), ("ws" | "sse", "http" | "connection"));
+    // handle) and share the token and write-span helpers; the dashboard acts through the HTTP API.
+    let allowed = |family: &str, other: &str| {
+        matches!((family, other), ("ws" | "sse", "http" | "connection") | ("admin", "http"))
+    };
     for family in &families {
         let forbidden: Vec<String> = families
             .iter()

@@ -1,5 +1,6 @@
 //! Everything that talks to the outside world: transports (HTTP, WebSocket) and stores.
 
+pub mod admin;
 pub mod auth;
 pub mod connection;
 pub mod http;

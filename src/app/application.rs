@@ -19,7 +19,7 @@ use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
-use crate::adapters::{sse, ws};
+use crate::adapters::{admin, sse, ws};
 use crate::domain::ErrorChain;
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
@@ -123,7 +123,19 @@ impl Application {
         }
         let metrics_routes =
             metrics::router(MetricsState { metrics: metrics.clone(), service: service.clone(), diagnostics });
-        let routes = http::fallbacks(http::router(api).merge(ws_routes).merge(sse_routes).merge(metrics_routes))
+        let admin_state = admin::AdminState::new(admin::AdminShared {
+            console: settings.admin.api_key().map(|key| {
+                Arc::new(admin::AdminConsole::new(key, Duration::from_secs(settings.admin.session_ttl_seconds)))
+            }),
+            api: api.clone(),
+        });
+        let routes = http::router(api, super::spec::openapi())
+            .merge(ws_routes)
+            .merge(sse_routes)
+            .merge(metrics_routes)
+            .merge(admin::router(admin_state.clone()));
+        let routes = http::fallbacks(routes)
+            .layer(axum::middleware::from_fn_with_state(admin_state, admin::session_as_api_key))
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record_http));
         let router = http::edge(routes, settings.cors.origin_list());
         let addr = format!("{}:{}", settings.server.host, settings.server.port);

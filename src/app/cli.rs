@@ -64,7 +64,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> i32 {
     // The spec needs no configuration, so it prints even where the environment is not set up.
     if matches!(cli.command, Some(Command::Openapi)) {
-        print!("{}", crate::adapters::http::openapi::spec_json());
+        print!("{}", crate::app::spec::openapi_json());
         return 0;
     }
     // It reports a configuration that does not load, too, and which source set the bad value.

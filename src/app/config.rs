@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "ratelimit",
     "template",
     "otel",
+    "admin",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -66,6 +67,7 @@ pub struct Settings {
     /// Names that looked like settings but are none (with the closest real one), for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    pub admin: AdminSettings,
 }
 
 #[derive(Debug, Error)]
@@ -220,6 +222,7 @@ impl Settings {
         }
         ratelimit::validate(self)?;
         otel::validate(self)?;
+        admin::validate(self)?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -293,6 +296,9 @@ pub use ratelimit::{RateLimitBackend, RateLimitSettings};
 #[path = "config_otel.rs"]
 mod otel;
 pub use otel::OtelSettings;
+#[path = "config_admin.rs"]
+mod admin;
+pub use admin::AdminSettings;
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

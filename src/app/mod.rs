@@ -12,6 +12,7 @@ pub mod fd_limit;
 pub mod logging;
 mod policies;
 mod resilience;
+pub mod spec;
 mod stores;
 pub mod telemetry;
 

@@ -39,7 +39,7 @@ pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
 pub use acks::AckFailure;
 pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
-pub use queries::{Counts, UserSubscriptions};
+pub use queries::{ConnectionView, Counts, UserSubscriptions};
 pub use send::{SendError, SendReport};
 pub use target_spec::TargetSpec;
 pub use templates::{ContentSource, ResolveError, TemplateResolver};

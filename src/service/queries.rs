@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 
 use super::NotificationService;
-use crate::delivery::DeliverySnapshot;
-use crate::domain::{ChannelName, TenantId, UserKey};
+use crate::delivery::{ConnectionEntry, DeliverySnapshot};
+use crate::domain::{ChannelName, ConnectionId, TenantId, Transport, UserId, UserKey};
 use crate::ports::{CloseReason, QueueError};
 
 /// Live connections on this node.
@@ -28,7 +28,46 @@ pub struct UserSubscriptions {
     pub channels: Vec<ChannelName>,
 }
 
+/// One live connection, as an operator inspects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionView {
+    pub id: ConnectionId,
+    pub user: UserId,
+    pub transport: Transport,
+    pub connected_at: DateTime<Utc>,
+    /// Since the client last showed a sign of life (a frame, a pong, an ACK).
+    pub idle_ms: i64,
+    pub channels: Vec<ChannelName>,
+}
+
+impl ConnectionView {
+    fn of(entry: &ConnectionEntry, now: DateTime<Utc>) -> Self {
+        Self {
+            id: entry.id,
+            user: entry.identity.user.clone(),
+            transport: entry.transport,
+            connected_at: entry.connected_at,
+            idle_ms: entry.idle_for_ms(now).max(0),
+            channels: entry.channels(),
+        }
+    }
+}
+
 impl NotificationService {
+    /// The user's live connections on this node.
+    pub fn connections_of_user(&self, user: &UserKey, now: DateTime<Utc>) -> Vec<ConnectionView> {
+        let mut found = Vec::new();
+        self.registry.for_each_of_user(user, |entry| found.push(ConnectionView::of(entry, now)));
+        found
+    }
+
+    /// The tenant's live connections on this node.
+    pub fn connections_in_tenant(&self, tenant: &TenantId, now: DateTime<Utc>) -> Vec<ConnectionView> {
+        let mut found = Vec::new();
+        self.registry.for_each_in_tenant(tenant, |entry| found.push(ConnectionView::of(entry, now)));
+        found
+    }
+
     pub fn counts(&self) -> Counts {
         let (websocket, sse) = self.registry.transport_counts();
         Counts {

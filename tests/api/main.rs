@@ -8,6 +8,7 @@ mod helpers;
 mod support_backends;
 
 mod acks;
+mod admin;
 mod api_key;
 mod auth;
 mod batch;

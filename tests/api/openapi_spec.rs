@@ -4,7 +4,7 @@
 fn committed_spec_matches_the_generated_one() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let generated = ara::adapters::http::openapi::spec_json();
+    let generated = ara::app::spec::openapi_json();
     assert!(
         committed == generated,
         "openapi/openapi.json is out of date; regenerate it with:\n    cargo run -q -- openapi > openapi/openapi.json"
@@ -13,7 +13,7 @@ fn committed_spec_matches_the_generated_one() {
 
 #[test]
 fn spec_describes_every_route() {
-    let spec: serde_json::Value = serde_json::from_str(&ara::adapters::http::openapi::spec_json()).expect("JSON spec");
+    let spec: serde_json::Value = serde_json::from_str(&ara::app::spec::openapi_json()).expect("JSON spec");
     let paths = spec["paths"].as_object().expect("paths");
     for route in [
         "/api/v1/notifications/send",

@@ -11,14 +11,13 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{api_key, batch, channels, health, openapi, rate_limit, request_id, send, templates};
+use super::{api_key, batch, channels, health, rate_limit, request_id, send, templates};
 
-/// The API's routes, `/health`, `/stats` and the spec with its UI.
-pub fn router(state: AppState) -> Router {
+/// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
+pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
     let api = Router::new()
         .route("/api/v1/notifications/send", post(send::send_to_user))
         .route("/api/v1/notifications/send-to-users", post(send::send_to_users))
@@ -56,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", spec))
         .with_state(state)
 }
 

@@ -1,0 +1,67 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { Backoff, ERROR_CODES, describe as describeCode, tokenExpiry } from '../src/index.js';
+import { jwt } from './fakes.js';
+
+describe('Backoff', () => {
+  it('grows by the factor up to the cap, with jitter taking off at most its share', () => {
+    const top = new Backoff({ initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5 }, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => top.next())).toEqual([100, 200, 400, 800, 1000, 1000]);
+    const bottom = new Backoff({ initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5 }, () => 1);
+    expect([1, 2, 3].map(() => bottom.next())).toEqual([50, 100, 200]);
+    top.reset();
+    expect(top.next()).toBe(100);
+  });
+
+  it('spreads clients that fail together', () => {
+    const delays = new Set(Array.from({ length: 50 }, () => new Backoff({ initialDelayMs: 1000 }).next()));
+    expect(delays.size).toBeGreaterThan(10);
+    for (const d of delays) expect(d).toBeGreaterThanOrEqual(500);
+  });
+});
+
+describe('tokenExpiry', () => {
+  it('reads exp in ms and tolerates tokens that are not JWTs', () => {
+    expect(tokenExpiry(jwt({ sub: 'ü', exp: 1700000000 }))).toBe(1700000000000);
+    expect(tokenExpiry(jwt({ sub: 'a' }))).toBeUndefined();
+    expect(tokenExpiry('opaque')).toBeUndefined();
+    expect(tokenExpiry('a.!!!.c')).toBeUndefined();
+  });
+});
+
+/** Every error code the server's WebSocket, SSE and auth code can send, read from its source. */
+function serverCodes(): Set<string> {
+  const root = join(__dirname, '..', '..', '..', 'src');
+  const places = ['adapters/ws', 'adapters/sse', 'adapters/connection', 'adapters/auth', 'adapters/http/rate_limit.rs', 'adapters/http/serve'];
+  const codes = new Set<string>();
+  const visit = (path: string) => {
+    if (statSync(path).isDirectory()) return readdirSync(path).forEach((f) => visit(join(path, f)));
+    for (const m of readFileSync(path, 'utf8').matchAll(/"([A-Z][A-Z_]{4,})"/g)) codes.add(m[1]!);
+  };
+  places.forEach((p) => visit(join(root, p)));
+  // Refusals the connection layer makes through the shared API error type.
+  const protocol = readFileSync(join(root, '..', 'docs', 'PROTOCOL.md'), 'utf8');
+  for (const m of protocol.matchAll(/`([A-Z][A-Z_]{4,})`/g)) {
+    if (!/^(WEBSOCKET|JWT)_[A-Z_]+$/.test(m[1]!) || m[1] === 'WEBSOCKET_UPGRADE_REQUIRED') codes.add(m[1]!);
+  }
+  return codes;
+}
+
+describe('error codes', () => {
+  it('knows every code the server sends to a connecting or connected client', () => {
+    const codes = serverCodes();
+    expect(codes.size).toBeGreaterThan(25);
+    const unknown = [...codes].filter((c) => !(c in ERROR_CODES));
+    expect(unknown).toEqual([]);
+  });
+
+  it('says what to do about each', () => {
+    expect(describeCode('TOKEN_EXPIRED').action).toBe('refresh-token');
+    expect(describeCode('SERVER_FULL').action).toBe('retry');
+    expect(describeCode('INVALID_CHANNEL').action).toBe('report');
+    expect(describeCode('NO_SUCH_CODE')).toBe(ERROR_CODES.UNKNOWN_ERROR);
+    for (const info of Object.values(ERROR_CODES)) expect(info.description.length).toBeGreaterThan(10);
+  });
+});
