@@ -50,6 +50,10 @@ export const ERROR_CODES = {
   IDLE_TIMEOUT: retry('nothing was received from the client for too long'),
   POLICY_VIOLATION: retry('the connection broke a protocol rule and was closed'),
   CONNECTION_CLOSED: retry('the connection was closed'),
+  // The client broke the transport's rules; the server closed with 1007, 1009 or 1002.
+  INVALID_PAYLOAD: retry('the client sent a text frame that is not valid UTF-8'),
+  MESSAGE_TOO_BIG: retry('the client sent a frame larger than the server accepts'),
+  PROTOCOL_ERROR: retry('the client broke the WebSocket framing rules'),
   // Refused connections that would be refused again.
   WEBSOCKET_UPGRADE_REQUIRED: report('the /ws endpoint was reached without a WebSocket upgrade'),
   VALIDATION_ERROR: fatal('a channel name or another value is invalid'),

@@ -34,7 +34,11 @@ describe('tokenExpiry', () => {
 /** Every error code the server's WebSocket, SSE and auth code can send, read from its source. */
 function serverCodes(): Set<string> {
   const root = join(__dirname, '..', '..', '..', 'src');
-  const places = ['adapters/ws', 'adapters/sse', 'adapters/connection', 'adapters/auth', 'adapters/http/rate_limit.rs', 'adapters/http/serve'];
+  const places = [
+    'adapters/ws', 'adapters/sse', 'adapters/connection', 'adapters/auth', 'adapters/http/rate_limit.rs', 'adapters/http/serve',
+    // The refusals and close reasons the transports pass on are defined by the core.
+    'ports/auth.rs', 'ports/connection.rs', 'service/connect.rs', 'service/acks.rs', 'delivery/registry.rs',
+  ];
   const codes = new Set<string>();
   const visit = (path: string) => {
     if (statSync(path).isDirectory()) return readdirSync(path).forEach((f) => visit(join(path, f)));
