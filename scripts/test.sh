@@ -8,6 +8,10 @@ scripts/ensure-services.sh
 if ! command -v openapi-python-client >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'openapi-python-client==0.29.*'
 fi
+# The schemathesis test runs this fuzzer against the served spec.
+if ! command -v schemathesis >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.*'
+fi
 # Benches are built by clippy in CI and run on demand (`cargo bench`), not as tests.
 cargo test --locked --lib --bins --tests "$@"
 # The JS client and the dashboard, in a real browser (skip with SKIP_BROWSER_TESTS=1 for a quick run).

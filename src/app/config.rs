@@ -223,7 +223,7 @@ impl Settings {
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+        if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
         Ok(())

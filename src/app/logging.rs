@@ -26,7 +26,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = super::log_filter::from_rust_log().unwrap_or_else(|| EnvFilter::new(&settings.level));
     match settings.format {
         LogFormat::Json => fmt::layer().json().with_current_span(true).with_writer(writer).with_filter(filter).boxed(),
         LogFormat::Pretty => fmt::layer().with_writer(writer).with_filter(filter).boxed(),

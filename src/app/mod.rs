@@ -9,6 +9,7 @@ pub mod config;
 pub mod config_report;
 mod diagnostics;
 pub mod fd_limit;
+mod log_filter;
 pub mod logging;
 mod policies;
 mod resilience;

@@ -96,3 +96,12 @@ async fn invalid_token_arguments_fail() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ttl"));
 }
+
+#[tokio::test]
+async fn a_log_filter_that_crashed_the_filter_parser_is_a_configuration_error() {
+    // Found by the `settings` fuzz target: tracing-subscriber's directive parser panicked on it.
+    let out = ara(&["token", "--user", "x"], &[("LOG_LEVEL", "   _r~\u{fffd}=weke\u{fffd}")]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    assert!(!out.status.success() && stderr.contains("LOG_LEVEL"), "the error names LOG_LEVEL: {stderr}");
+}

@@ -18,12 +18,15 @@ mod cli_tools;
 mod cors;
 mod delivery;
 mod docs_examples;
+// Shared with the chaos suite, which also uses its latency and loss.
+#[path = "../support/fault_proxy.rs"]
 mod fault_proxy;
 mod fd_exhaustion;
 mod generated_client;
 mod health_stats;
 mod heartbeat;
 mod http_timeouts;
+mod integral_numbers;
 mod limits;
 mod observability;
 mod offline_queue;
@@ -37,6 +40,7 @@ mod readiness;
 mod redis_keys;
 mod redis_outage;
 mod redis_support;
+mod runtime_tasks;
 mod send_use_case;
 mod shutdown;
 mod slow_consumer;

@@ -60,17 +60,31 @@ pub async fn publish_json(url: &str, channel: &str, message: &Value) -> i64 {
     publish(url, channel, &message.to_string()).await
 }
 
-/// A private `redis-server` (no persistence) that a test may kill and restart on the same port.
+/// A private `redis-server` that a test may kill and restart on the same port: without persistence
+/// ([`RedisServer::start`]), or with an append-only file fsynced on every write
+/// ([`RedisServer::start_persistent`]), which keeps across a SIGKILL everything Redis acknowledged.
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    data: Option<tempfile::TempDir>,
 }
 
 impl RedisServer {
     /// Starts one on a free port; `None` when `redis-server` cannot run and skipping is allowed.
     pub async fn start() -> Option<Self> {
         let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-        let mut server = Self { port, child: None };
+        let mut server = Self { port, child: None, data: None };
+        server.spawn().await?;
+        Some(server)
+    }
+
+    /// Like [`RedisServer::start`], with `appendonly yes` and `appendfsync always` in a directory of
+    /// its own.
+    #[allow(dead_code)] // the chaos suite's
+    pub async fn start_persistent() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let data = tempfile::Builder::new().prefix("ara-redis-").tempdir().ok()?;
+        let mut server = Self { port, child: None, data: Some(data) };
         server.spawn().await?;
         Some(server)
     }
@@ -80,12 +94,13 @@ impl RedisServer {
     }
 
     async fn spawn(&mut self) -> Option<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""]);
+        match &self.data {
+            Some(dir) => command.arg("--dir").arg(dir.path()).args(["--appendonly", "yes", "--appendfsync", "always"]),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command.args(["--daemonize", "no"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
         match child {
             Ok(child) => self.child = Some(child),
             Err(e) => return unavailable("redis-server (needed to simulate an outage)", e),
@@ -108,7 +123,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port (empty: it kept nothing).
+    /// Starts it again on the same port (empty, unless it is persistent).
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn().await.expect("redis-server restarts");

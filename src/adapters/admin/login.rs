@@ -26,6 +26,12 @@ pub struct SessionInfo {
     version: &'static str,
 }
 
+/// The login form (HTML); with a live session, a redirect to the dashboard.
+#[utoipa::path(get, path = "/admin/login", tag = "admin",
+    responses(
+        (status = 200, description = "The login form", content_type = "text/html", body = String),
+        (status = 303, description = "Already logged in: `Location: /admin`"),
+        (status = 404, description = "ADMIN_DISABLED (an HTML page): ADMIN_API_KEY is not set", content_type = "text/html", body = String)))]
 pub async fn form(State(state): State<AdminState>, headers: HeaderMap) -> Response {
     let Ok(admin) = console(&state) else { return assets::disabled_page() };
     if admin.sessions.find(&headers).is_some() {

@@ -15,7 +15,7 @@ pub struct LoginFormDoc {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(login::submit, login::logout, login::session_info, inspector::connections),
+    paths(login::form, login::submit, login::logout, login::session_info, inspector::connections),
     components(schemas(LoginFormDoc, login::SessionInfo, inspector::ConnectionList, inspector::ConnectionInfo)),
     tags((name = "admin", description = "The dashboard at /admin (ADMIN_API_KEY, session cookie, X-CSRF-Token)"))
 )]

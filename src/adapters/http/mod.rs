@@ -11,6 +11,7 @@ pub mod client_ip;
 pub mod error;
 mod extract;
 pub mod health;
+mod integral;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;

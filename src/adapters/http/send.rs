@@ -40,6 +40,7 @@ macro_rules! send_body {
             pub priority: Option<crate::domain::Priority>,
             /// Seconds (1–604800) after which the notification is not worth delivering.
             #[schema(minimum = 1, maximum = 604800)]
+            #[serde(default, deserialize_with = "crate::adapters::http::integral::option_u32")]
             pub ttl: Option<u32>,
         }
 

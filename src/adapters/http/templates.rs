@@ -58,6 +58,7 @@ macro_rules! template_body {
             pub priority: Option<Priority>,
             /// Default ttl in seconds (1–604800) when a send sets none.
             #[schema(minimum = 1, maximum = 604800)]
+            #[serde(default, deserialize_with = "crate::adapters::http::integral::option_u32")]
             pub ttl: Option<u32>,
         }
 

@@ -8,6 +8,7 @@
 mod http_layer;
 mod latency;
 mod ports;
+mod runtime_tasks;
 mod scrape;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -79,6 +80,7 @@ impl Metrics {
         };
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(runtime_tasks::AliveTasks::new()?))?;
         Ok(Self {
             http_requests: counter_vec(
                 "http_requests_total",

@@ -21,6 +21,9 @@ pub enum Scenario {
     Fanout,
     /// Like fanout, over Server-Sent Events.
     Sse,
+    /// N WebSocket clients of which `--churn` per second reconnect, + HTTP sends at `--rate` to random
+    /// users; the server's RSS, descriptors and tasks must return to their baseline (`--server-pid`).
+    Churn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -108,6 +111,9 @@ pub struct Args {
     /// How long to wait for outstanding deliveries after the last send.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
+    /// `churn`: the share of connections that hang up and connect again every second.
+    #[arg(long, default_value_t = 0.01)]
+    pub churn: f64,
     /// Hold the connections this long after connecting before sending (lets RSS settle).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub settle: Duration,

@@ -63,7 +63,7 @@ pub async fn open(ctx: &Arc<Ctx>, transport: Transport, subscribe: bool, ping_ev
                         if stalled {
                             ws::stall(ctx.clone(), socket).await;
                         } else {
-                            ws::read(ctx.clone(), socket, i, ping_every).await;
+                            ws::read(ctx.clone(), socket, i, ping_every, ctx.stop.clone()).await;
                         }
                     }
                     Err(reason) => failed(&ctx, &done, i, reason),

@@ -111,6 +111,7 @@ pub struct Plan {
     pub window: u64,
     pub stall_fraction: f64,
     pub payload_bytes: usize,
+    pub churn: f64,
     #[serde(serialize_with = "secs")]
     pub drain: Duration,
     #[serde(serialize_with = "secs")]
@@ -140,6 +141,9 @@ impl Plan {
         if !(0.0..1.0).contains(&args.stall_fraction) {
             return Err("--stall-fraction must be at least 0 and below 1".into());
         }
+        if !(0.0..=1.0).contains(&args.churn) {
+            return Err("--churn must be a share of the connections, 0 to 1".into());
+        }
         if args.batch_size == 0 || args.batch_size > 100 {
             return Err("--batch-size must be 1..=100 (the server's batch limit)".into());
         }
@@ -160,6 +164,7 @@ impl Plan {
             window: args.window.max(1),
             stall_fraction: args.stall_fraction,
             payload_bytes: args.payload_bytes,
+            churn: args.churn,
             drain: args.drain,
             settle: args.settle,
         };

@@ -176,7 +176,7 @@ fn main_latency(r: &Report) -> (&'static str, Summary) {
         Scenario::Ws if r.pong_latency.count > 0 => ("pong p99", r.pong_latency),
         Scenario::Ws => ("connect p99", r.connections.connect_latency),
         Scenario::Http | Scenario::Batch => ("http p99", r.http.latency),
-        Scenario::E2e | Scenario::Fanout | Scenario::Sse => ("delivery p99", r.delivery.latency),
+        Scenario::E2e | Scenario::Fanout | Scenario::Sse | Scenario::Churn => ("delivery p99", r.delivery.latency),
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Outcome {
 }
 
 pub async fn run(ctx: &Arc<Ctx>, server_pid: Option<u32>) -> Result<Outcome, String> {
+    if ctx.plan.scenario == Scenario::Churn {
+        return crate::churn::run(ctx, server_pid).await;
+    }
     let plan = &ctx.plan;
     let started = Instant::now();
     let samples = Arc::new(Mutex::new(Vec::new()));
@@ -59,7 +62,7 @@ pub async fn run(ctx: &Arc<Ctx>, server_pid: Option<u32>) -> Result<Outcome, Str
             ctx.stop.cancel();
             return Err("no client connected; nothing to send to (see the failures above)".into());
         }
-        Scenario::Http | Scenario::E2e => {
+        Scenario::Http | Scenario::E2e | Scenario::Churn => {
             drive(ctx, to_users(ctx, readers.clone(), 1), None).await;
         }
         Scenario::Batch => {
@@ -138,7 +141,7 @@ fn padding(ctx: &Ctx) -> Arc<str> {
 
 /// Sends (or batches of `batch` sends) to random reading clients; each client's sequence numbers are
 /// its own, so that it can tell a gap from a duplicate.
-fn to_users(ctx: &Arc<Ctx>, readers: Arc<Vec<usize>>, batch: usize) -> MakeSend {
+pub fn to_users(ctx: &Arc<Ctx>, readers: Arc<Vec<usize>>, batch: usize) -> MakeSend {
     let per_user: Arc<Vec<AtomicU64>> = Arc::new((0..ctx.plan.connections).map(|_| AtomicU64::new(0)).collect());
     let pad = padding(ctx);
     let ctx = ctx.clone();

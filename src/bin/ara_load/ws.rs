@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::ctx::Ctx;
 use crate::stats::{now_us, probe, Counters, Seen};
@@ -78,8 +79,9 @@ fn ws_reason(e: &WsError) -> String {
     }
 }
 
-/// Reads until the run stops or the server closes; pings every `ping_every` when given.
-pub async fn read(ctx: Arc<Ctx>, mut ws: Ws, i: usize, ping_every: Option<Duration>) {
+/// Reads until `until` is cancelled (the run stops, or the client hangs up) or the server closes;
+/// pings every `ping_every` when given.
+pub async fn read(ctx: Arc<Ctx>, mut ws: Ws, i: usize, ping_every: Option<Duration>, until: CancellationToken) {
     let mut seen = Seen::default();
     let mut last_us = 0;
     let mut ping = ping_every.map(|every| {
@@ -91,7 +93,7 @@ pub async fn read(ctx: Arc<Ctx>, mut ws: Ws, i: usize, ping_every: Option<Durati
     let c = &ctx.counters;
     let ended_by_us = loop {
         tokio::select! {
-            _ = ctx.stop.cancelled() => break true,
+            _ = until.cancelled() => break true,
             _ = tick(&mut ping) => {
                 ping_sent = Some(Instant::now());
                 if ws.send(Message::text(PING)).await.is_err() {

@@ -1,0 +1,4 @@
+#![no_main]
+//! cargo-fuzz entry point; the target itself is `ara_fuzz::token` (fuzz/targets.rs).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ara_fuzz::token(data));
