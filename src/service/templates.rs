@@ -70,6 +70,9 @@ pub enum ResolveError {
     Validation(#[from] ValidationError),
     #[error(transparent)]
     Store(TemplateStoreError),
+    /// The tenant may not send now (unknown, suspended, or over a quota).
+    #[error(transparent)]
+    Tenant(#[from] super::tenants::TenantRefusal),
 }
 
 impl From<RenderError> for ResolveError {
