@@ -22,6 +22,7 @@ use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
 use crate::domain::ErrorChain;
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
+use crate::service::tenants::TenantManager;
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
 
 #[derive(Debug, Error)]
@@ -30,6 +31,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
+    #[error("TENANT_ENABLED: cannot load the tenants")]
+    Tenants(#[source] crate::service::tenants::TenantManagerError),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
     Bind {
         addr: String,
@@ -53,6 +56,8 @@ pub struct Application {
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
     resilience: Resilience,
+    /// The tenant tasks' wiring and the manager they refresh, when tenants are managed.
+    tenancy: Option<(super::tenancy::Tenancy, Arc<TenantManager>)>,
 }
 
 impl Application {
@@ -62,9 +67,17 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
-        let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
+        let tenancy = settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, redis.as_ref()));
+        let policies: DynPolicySource = match &tenancy {
+            Some(t) => t.policies.clone(),
+            None => Arc::new(StaticPolicies::from_settings(&settings)),
+        };
+        let mut templates = TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock));
+        if tenancy.is_some() {
+            templates = templates.per_tenant();
+        }
         let jwt = JwtAuth::new(JwtSettings {
             secret: settings.jwt_secret().to_owned(),
             issuer: settings.jwt.issuer.clone(),
@@ -74,10 +87,16 @@ impl Application {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
-            templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
+            templates: Arc::new(templates),
             verifier: Arc::new(jwt),
         })
         .with_observer(metrics.clone());
+        if let Some(t) = &tenancy {
+            service = service.with_tenants(crate::service::tenants::TenantRules {
+                directory: t.rules.directory.clone(),
+                limiter: t.rules.limiter.clone(),
+            });
+        }
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
         if let Some(queue) = stores.queue {
             store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));
@@ -94,6 +113,15 @@ impl Application {
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
         let service = Arc::new(service);
+        let tenancy = match (tenancy, stores.tenants) {
+            (Some(t), Some(store)) => {
+                let manager =
+                    Arc::new(TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock)));
+                manager.start().await.map_err(StartupError::Tenants)?;
+                Some((t, manager))
+            }
+            _ => None,
+        };
         let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
@@ -101,6 +129,8 @@ impl Application {
         let api = AppState::new(Shared {
             service: service.clone(),
             api_key: settings.api_key().map(Arc::from),
+            admin_key: settings.admin.api_key().map(Arc::from),
+            tenants: tenancy.as_ref().map(|(_, manager)| manager.clone()),
             body_limit_bytes: settings.server.body_limit_bytes,
             request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
@@ -167,6 +197,7 @@ impl Application {
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
+            tenancy,
         })
     }
 
@@ -195,8 +226,12 @@ impl Application {
             queue_cleanup_interval,
             ack_cleanup_interval,
             resilience,
+            tenancy,
         } = self;
-        let resilience_tasks = resilience.spawn(&service, &shutdown);
+        let mut resilience_tasks = resilience.spawn(&service, &shutdown);
+        if let Some((tenancy, manager)) = &tenancy {
+            resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {

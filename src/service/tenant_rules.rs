@@ -74,3 +74,27 @@ impl NotificationService {
         self.tenant_stats.forget(tenant);
     }
 }
+
+/// The limits a tenant's connections and sends are held to now, from the policy source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsInForce {
+    pub max_connections_per_user: usize,
+    pub max_subscriptions_per_connection: usize,
+    pub max_payload_bytes: usize,
+    pub queue_max_per_user: usize,
+    pub queue_ttl_seconds: u64,
+}
+
+impl NotificationService {
+    pub fn tenant_limits_in_force(&self, tenant: &TenantId) -> LimitsInForce {
+        let limits = self.policies.limits(tenant);
+        let queue = self.policies.queue(tenant);
+        LimitsInForce {
+            max_connections_per_user: limits.max_connections_per_user,
+            max_subscriptions_per_connection: limits.max_subscriptions_per_connection,
+            max_payload_bytes: self.policies.max_payload_bytes(tenant),
+            queue_max_per_user: queue.max_per_user,
+            queue_ttl_seconds: u64::from(queue.message_ttl_seconds),
+        }
+    }
+}
