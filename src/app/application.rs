@@ -66,7 +66,8 @@ impl Application {
         for warning in &settings.warnings {
             tracing::warn!("{warning}");
         }
-        let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
+        let metrics =
+            Arc::new(Metrics::with_tenant_label(settings.tenant.metrics_label).map_err(StartupError::Metrics)?);
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
         let tenancy = settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, redis.as_ref()));

@@ -321,6 +321,11 @@ impl ConnectionRegistry {
         (connections, users, channels)
     }
 
+    /// Live connections per tenant.
+    pub fn tenant_connection_counts(&self) -> Vec<(TenantId, usize)> {
+        self.tenants.iter().map(|e| (e.key().clone(), e.value().len())).collect()
+    }
+
     /// Asks every connection of `tenant` to close; returns how many.
     pub fn close_tenant(&self, tenant: &TenantId, reason: CloseReason) -> usize {
         let entries: Vec<Arc<ConnectionEntry>> =

@@ -70,6 +70,16 @@ impl NotificationService {
         self.registry.close_tenant(tenant, reason)
     }
 
+    /// Live connections of every tenant that has one, on this node.
+    pub fn tenant_connection_counts(&self) -> Vec<(TenantId, usize)> {
+        self.registry.tenant_connection_counts()
+    }
+
+    /// Notifications accepted so far, per tenant, on this node.
+    pub fn tenant_message_totals(&self) -> Vec<(TenantId, u64)> {
+        self.tenant_stats.totals()
+    }
+
     pub fn forget_tenant(&self, tenant: &TenantId) {
         self.tenant_stats.forget(tenant);
     }

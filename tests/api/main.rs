@@ -51,6 +51,7 @@ mod store_tls;
 mod template_use_case;
 mod templates;
 mod tenancy;
+mod tenant_isolation;
 mod tenants;
 mod tls_support;
 mod unknown_fields;

@@ -489,3 +489,24 @@ async fn per_tenant_variables_set_a_tenants_connection_limit() {
     let view = admin(&app, Method::GET, "/api/v1/tenants/acme-corp", None).await;
     assert_eq!(view.body["quotas"]["connections"], json!({"limit": 1, "used": 1}));
 }
+
+#[tokio::test]
+async fn prometheus_gets_a_tenant_label_only_when_asked() {
+    for labelled in [false, true] {
+        let app = spawn_tenants(&[("TENANT_METRICS_LABEL", if labelled { "true" } else { "false" })]).await;
+        let key = tenant_with_key(&app, "acme", json!({})).await;
+        let _ws = app.connect_user("alice", "acme").await;
+        assert_eq!(
+            send_as(&app, &key, "/api/v1/notifications/broadcast", &json!({"event_type": "e"})).await.status,
+            200
+        );
+        let text = app.get("/metrics").await.text;
+        if labelled {
+            assert!(text.contains(r#"ara_tenant_connections{tenant="acme"} 1"#), "{text}");
+            assert!(text.contains(r#"ara_tenant_notifications_sent_total{tenant="acme"} 1"#), "{text}");
+            assert!(text.contains(r#"ara_connections_opened_total{tenant="acme",transport="websocket"} 1"#), "{text}");
+        } else {
+            assert!(!text.contains("tenant=\""), "no tenant label by default");
+        }
+    }
+}

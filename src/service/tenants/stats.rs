@@ -50,6 +50,11 @@ impl TenantStats {
         }
     }
 
+    /// Messages in all, per tenant.
+    pub fn totals(&self) -> Vec<(TenantId, u64)> {
+        self.tenants.iter().map(|e| (e.key().clone(), e.value().total.load(Ordering::Relaxed))).collect()
+    }
+
     pub fn forget(&self, tenant: &TenantId) {
         self.tenants.remove(tenant);
     }
