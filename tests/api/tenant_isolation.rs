@@ -56,7 +56,7 @@ fn subset(rng: &mut fastrand::Rng, n: usize) -> BTreeSet<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_crosses_a_tenant_under_random_traffic() {
-    let seed = std::env::var("ARA_ISOLATION_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7e4a_17u64);
+    let seed = std::env::var("ARA_ISOLATION_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x007e_4a17_u64);
     println!("tenant isolation seed: {seed} (replay with ARA_ISOLATION_SEED={seed})");
     let mut rng = fastrand::Rng::with_seed(seed);
 
