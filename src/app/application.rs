@@ -11,12 +11,16 @@ use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
 use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnostic};
-use super::policies::StaticPolicies;
+use super::policies::{ReloadablePolicies, StaticPolicies};
+use super::reload::Reloader;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts, TlsAcceptor, TlsError};
+use crate::adapters::http::{
+    self, origin_check, rate_limit, serve, AppState, LiveHttp, OriginRule, ServeConfig, Shared, Timeouts, TlsAcceptor,
+    TlsError,
+};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
@@ -32,6 +36,8 @@ pub enum StartupError {
     Metrics(#[source] prometheus::Error),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cannot set up reloading of the settings (SIGHUP, config file watch)")]
+    Reload(#[source] std::io::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
     Bind {
         addr: String,
@@ -57,6 +63,8 @@ pub struct Application {
     resilience: Resilience,
     /// Reloads the TLS listener's certificate when its files change.
     tls_watch: Option<tokio::task::JoinHandle<()>>,
+    /// Applies new settings on SIGHUP or a change of the config file.
+    reload_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -66,7 +74,8 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
-        let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
+        let reloadable = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&settings)));
+        let policies: DynPolicySource = reloadable.clone();
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
         let jwt = JwtAuth::new(JwtSettings {
@@ -104,9 +113,13 @@ impl Application {
         let tasks = TaskTracker::new();
         let tls = settings.server_tls().map(TlsAcceptor::load).transpose()?;
         let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
+        let live =
+            LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
+        let reload_task =
+            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
-            api_key: settings.api_key().map(Arc::from),
+            live: live.clone(),
             body_limit_bytes: settings.server.body_limit_bytes,
             request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
@@ -122,6 +135,10 @@ impl Application {
             tasks: tasks.clone(),
         }));
         let mut sse_routes = sse::router(sse::SseState { service: service.clone(), metrics: metrics.clone() });
+        // Browsers enforce no CORS on a WebSocket: the handshake's Origin is checked here.
+        let origins = || axum::middleware::from_fn_with_state(live.clone(), origin_check::check_handshake_origin);
+        ws_routes = ws_routes.route_layer(origins());
+        sse_routes = sse_routes.route_layer(origins());
         if let Some(policy) = &resilience.rate_limit {
             // New connections are limited per client address, before authentication.
             let per_ip = || axum::middleware::from_fn_with_state(policy.clone(), rate_limit::limit_connections);
@@ -144,7 +161,7 @@ impl Application {
         let routes = http::fallbacks(routes)
             .layer(axum::middleware::from_fn_with_state(admin_state, admin::session_as_api_key))
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record_http));
-        let router = http::edge(routes, settings.cors.origin_list());
+        let router = http::edge(routes, live);
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let serve = ServeConfig {
@@ -176,6 +193,7 @@ impl Application {
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
             tls_watch,
+            reload_task,
         })
     }
 
@@ -205,6 +223,7 @@ impl Application {
             ack_cleanup_interval,
             resilience,
             tls_watch,
+            reload_task,
         } = self;
         let resilience_tasks = resilience.spawn(&service, &shutdown);
         let background = [
@@ -246,7 +265,7 @@ impl Application {
         if tokio::time::timeout(shutdown_timeout, tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch) {
+        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch).chain(reload_task) {
             task.abort();
         }
         tracing::info!("server stopped");

@@ -67,6 +67,13 @@ pub struct Settings {
     /// Names that looked like settings but are none (with the closest real one), for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The `--config`/`ARA_CONFIG` file these came from, read again on reload.
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
+    /// Read by [`Self::load`] from the process's sources, which a reload can read again; settings
+    /// made from given pairs (tests, tools) have nothing to reload from.
+    #[serde(skip)]
+    pub reloadable: bool,
     pub admin: AdminSettings,
 }
 
@@ -84,6 +91,8 @@ impl Settings {
         let (figment, warnings) = Self::layered_with_warnings(file)?;
         let mut settings = Self::from_figment(figment)?;
         settings.warnings = warnings;
+        settings.file = file.map(Path::to_path_buf);
+        settings.reloadable = true;
         Ok(settings)
     }
 

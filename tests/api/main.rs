@@ -25,6 +25,7 @@ mod fd_exhaustion;
 mod generated_client;
 mod health_stats;
 mod heartbeat;
+mod hot_reload;
 mod http_timeouts;
 mod integral_numbers;
 mod limits;

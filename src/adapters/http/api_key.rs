@@ -14,7 +14,7 @@ pub async fn require_api_key(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(expected) = state.api_key.as_deref() {
+    if let Some(expected) = state.live.api_key() {
         let given = request.headers().get(HEADER).ok_or(ApiError::MissingApiKey)?;
         if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             return Err(ApiError::InvalidApiKey);

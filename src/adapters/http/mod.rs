@@ -13,7 +13,9 @@ pub mod error;
 mod extract;
 pub mod health;
 mod integral;
+pub mod live;
 pub mod openapi;
+pub mod origin_check;
 pub mod rate_limit;
 pub mod request_id;
 mod router;
@@ -24,6 +26,7 @@ pub mod state;
 mod templates;
 
 pub use error::ApiError;
+pub use live::{LiveHttp, OriginRule};
 pub use rate_limit::RateLimitPolicy;
 pub use router::{edge, fallbacks, router};
 pub use serve::{serve, ClientCertificate, ConnectionAbort, ServeConfig, Timeouts, TlsAcceptor, TlsError, TlsFiles};

@@ -17,6 +17,7 @@ use crate::service::TargetSpec;
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
         (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, …", body = super::error::Body),
+        (status = 403, description = "ORIGIN_NOT_ALLOWED: the handshake's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
     security(("bearer" = [])))]
@@ -31,6 +32,7 @@ fn websocket() {}
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "VALIDATION_ERROR or SUBSCRIPTION_LIMIT", body = super::error::Body),
         (status = 401, description = "Token refused", body = super::error::Body),
+        (status = 403, description = "ORIGIN_NOT_ALLOWED: the request's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
     security(("bearer" = [])))]

@@ -90,7 +90,7 @@ pub async fn limit_api(State(state): State<AppState>, request: Request, next: Ne
     let Some(policy) = state.rate_limit.clone() else { return next.run(request).await };
     // Only the configured key names a budget of its own: any other value would let a client mint
     // fresh budgets by changing the header.
-    let key = match (state.api_key.as_deref(), request.headers().get(API_KEY_HEADER)) {
+    let key = match (state.live.api_key().as_deref(), request.headers().get(API_KEY_HEADER)) {
         (Some(expected), Some(given)) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
             "http:api-key".to_owned()
         }
