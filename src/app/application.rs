@@ -11,12 +11,16 @@ use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
 use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnostic};
-use super::policies::StaticPolicies;
+use super::policies::{ReloadablePolicies, StaticPolicies};
+use super::reload::Reloader;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts};
+use crate::adapters::http::{
+    self, origin_check, rate_limit, serve, AppState, LiveHttp, OriginRule, ServeConfig, Shared, Timeouts, TlsAcceptor,
+    TlsError,
+};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
@@ -33,6 +37,10 @@ pub enum StartupError {
     Metrics(#[source] prometheus::Error),
     #[error("TENANT_ENABLED: cannot load the tenants")]
     Tenants(#[source] crate::service::tenants::TenantManagerError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot set up reloading of the settings (SIGHUP, config file watch)")]
+    Reload(#[source] std::io::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
     Bind {
         addr: String,
@@ -58,6 +66,10 @@ pub struct Application {
     resilience: Resilience,
     /// The tenant tasks' wiring and the manager they refresh, when tenants are managed.
     tenancy: Option<(super::tenancy::Tenancy, Arc<TenantManager>)>,
+    /// Reloads the TLS listener's certificate when its files change.
+    tls_watch: Option<tokio::task::JoinHandle<()>>,
+    /// Applies new settings on SIGHUP or a change of the config file.
+    reload_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -68,12 +80,15 @@ impl Application {
         }
         let metrics =
             Arc::new(Metrics::with_tenant_label(settings.tenant.metrics_label).map_err(StartupError::Metrics)?);
+        let reloadable = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&settings)));
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
-        let tenancy = settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, redis.as_ref()));
+        // Tenants' own limits over the settings' (which a reload replaces).
+        let tenancy =
+            settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, reloadable.clone(), redis.as_ref()));
         let policies: DynPolicySource = match &tenancy {
             Some(t) => t.policies.clone(),
-            None => Arc::new(StaticPolicies::from_settings(&settings)),
+            None => reloadable.clone(),
         };
         let mut templates = TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock));
         if tenancy.is_some() {
@@ -127,9 +142,15 @@ impl Application {
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let tls = settings.server_tls().map(TlsAcceptor::load).transpose()?;
+        let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
+        let live =
+            LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
+        let reload_task =
+            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
-            api_key: settings.api_key().map(Arc::from),
+            live: live.clone(),
             admin_key: settings.admin.api_key().map(Arc::from),
             tenants: tenancy.as_ref().map(|(_, manager)| manager.clone()),
             body_limit_bytes: settings.server.body_limit_bytes,
@@ -139,6 +160,7 @@ impl Application {
             rate_limit: resilience.rate_limit.clone(),
             diagnostics: diagnostics.clone(),
             metrics: metrics.clone(),
+            client_certificates_required: tls.as_ref().is_some_and(|tls| tls.requires_client_certificates()),
         });
         let mut ws_routes = ws::router(ws::WsState::new(ws::WsShared {
             service: service.clone(),
@@ -146,6 +168,10 @@ impl Application {
             tasks: tasks.clone(),
         }));
         let mut sse_routes = sse::router(sse::SseState { service: service.clone(), metrics: metrics.clone() });
+        // Browsers enforce no CORS on a WebSocket: the handshake's Origin is checked here.
+        let origins = || axum::middleware::from_fn_with_state(live.clone(), origin_check::check_handshake_origin);
+        ws_routes = ws_routes.route_layer(origins());
+        sse_routes = sse_routes.route_layer(origins());
         if let Some(policy) = &resilience.rate_limit {
             // New connections are limited per client address, before authentication.
             let per_ip = || axum::middleware::from_fn_with_state(policy.clone(), rate_limit::limit_connections);
@@ -168,7 +194,7 @@ impl Application {
         let routes = http::fallbacks(routes)
             .layer(axum::middleware::from_fn_with_state(admin_state, admin::session_as_api_key))
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record_http));
-        let router = http::edge(routes, settings.cors.origin_list());
+        let router = http::edge(routes, live);
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let serve = ServeConfig {
@@ -184,6 +210,7 @@ impl Application {
                 .map(parse_trusted_proxies)
                 .and_then(Result::ok)
                 .unwrap_or_default(),
+            tls,
         };
         Ok(Self {
             listener,
@@ -199,6 +226,8 @@ impl Application {
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
             tenancy,
+            tls_watch,
+            reload_task,
         })
     }
 
@@ -228,6 +257,8 @@ impl Application {
             ack_cleanup_interval,
             resilience,
             tenancy,
+            tls_watch,
+            reload_task,
         } = self;
         let mut resilience_tasks = resilience.spawn(&service, &shutdown);
         if let Some((tenancy, manager)) = &tenancy {
@@ -272,7 +303,7 @@ impl Application {
         if tokio::time::timeout(shutdown_timeout, tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        for task in background.into_iter().chain(resilience_tasks) {
+        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch).chain(reload_task) {
             task.abort();
         }
         tracing::info!("server stopped");

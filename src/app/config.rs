@@ -68,6 +68,13 @@ pub struct Settings {
     /// Names that looked like settings but are none (with the closest real one), for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The `--config`/`ARA_CONFIG` file these came from, read again on reload.
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
+    /// Read by [`Self::load`] from the process's sources, which a reload can read again; settings
+    /// made from given pairs (tests, tools) have nothing to reload from.
+    #[serde(skip)]
+    pub reloadable: bool,
     pub admin: AdminSettings,
     pub tenant: TenantSettings,
 }
@@ -86,6 +93,8 @@ impl Settings {
         let (figment, warnings) = Self::layered_with_warnings(file)?;
         let mut settings = Self::from_figment(figment)?;
         settings.warnings = warnings;
+        settings.file = file.map(Path::to_path_buf);
+        settings.reloadable = true;
         Ok(settings)
     }
 
@@ -222,6 +231,15 @@ impl Settings {
                 });
             }
         }
+        let server = &self.server;
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(_), None) => return invalid("SERVER_TLS_CERT", "needs SERVER_TLS_KEY (its private key) too"),
+            (None, Some(_)) => return invalid("SERVER_TLS_KEY", "needs SERVER_TLS_CERT (its certificate) too"),
+            _ => {}
+        }
+        if server.tls_client_ca.is_some() && server.tls_cert.is_none() {
+            return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
+        }
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
@@ -234,6 +252,16 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.run_mode == RunMode::Production
+    }
+
+    /// The TLS listener's files, when it is on.
+    pub fn server_tls(&self) -> Option<crate::adapters::http::TlsFiles> {
+        let server = &self.server;
+        Some(crate::adapters::http::TlsFiles {
+            cert: server.tls_cert.as_ref()?.into(),
+            key: server.tls_key.as_ref()?.into(),
+            client_ca: server.tls_client_ca.as_ref().map(Into::into),
+        })
     }
 
     /// The JWT secret in force: the configured one, or the development secret.

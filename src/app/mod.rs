@@ -12,6 +12,7 @@ pub mod fd_limit;
 mod log_filter;
 pub mod logging;
 mod policies;
+mod reload;
 mod resilience;
 pub mod spec;
 mod stores;

@@ -10,18 +10,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{RateLimitBackend, Settings};
-use super::policies::StaticPolicies;
 use crate::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter};
 use crate::adapters::redis::{RedisRateLimiter, ResilientRedis};
 use crate::domain::queue::QueuePolicy;
 use crate::domain::{ConnectionPolicy, ErrorChain, Limits, TenantId};
-use crate::ports::{DynRateLimiter, PolicySource, RateQuotas, TenantDirectory};
+use crate::ports::{DynPolicySource, DynRateLimiter, PolicySource, RateQuotas, TenantDirectory};
 use crate::service::tenants::{TenantCache, TenantManager, TenantRules};
 
 /// Each tenant's limits over the server's: what `TenantCache::effective_limits` leaves unset comes
 /// from the settings.
 pub struct TenantPolicies {
-    base: StaticPolicies,
+    base: DynPolicySource,
     cache: Arc<TenantCache>,
 }
 
@@ -73,10 +72,11 @@ pub struct Tenancy {
     cleanup: Duration,
 }
 
-pub fn prepare(settings: &Settings, redis: Option<&Arc<ResilientRedis>>) -> Tenancy {
+/// `base`: the settings' policies (replaced on reload), under each tenant's own.
+pub fn prepare(settings: &Settings, base: DynPolicySource, redis: Option<&Arc<ResilientRedis>>) -> Tenancy {
     let configured = settings.tenant.clone();
     let cache = Arc::new(TenantCache::new(Box::new(move |tenant| configured.configured_limits(tenant))));
-    let policies = Arc::new(TenantPolicies { base: StaticPolicies::from_settings(settings), cache: cache.clone() });
+    let policies = Arc::new(TenantPolicies { base, cache: cache.clone() });
     let local = Arc::new(LocalRateLimiter::new());
     let r = &settings.ratelimit;
     let limiter: DynRateLimiter = match redis {

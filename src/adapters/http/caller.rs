@@ -12,8 +12,6 @@
 //! Naming another tenant in `X-Tenant-Id` with anything but the admin key is refused (403
 //! `TENANT_MISMATCH`), never silently ignored; so is a body's `tenant_id` that is not the acting tenant.
 
-use std::sync::Arc;
-
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -91,16 +89,19 @@ pub fn resolve(state: &AppState, parts: &axum::http::HeaderMap) -> Result<Caller
             Some(TenantId::parse(raw)?)
         }
     };
-    let matches = |expected: &Option<Arc<str>>| matches!((given, expected.as_deref()), (Some(g), Some(e)) if constant_time_eq(g, e.as_bytes()));
-    let (kind, own) = if matches(&state.admin_key) {
+    // The API key in force now (a reload may change it).
+    let api_key = state.live.api_key();
+    let matches =
+        |expected: Option<&str>| matches!((given, expected), (Some(g), Some(e)) if constant_time_eq(g, e.as_bytes()));
+    let (kind, own) = if matches(state.admin_key.as_deref()) {
         (CallerKind::Admin, None)
-    } else if matches(&state.api_key) {
+    } else if matches(api_key.as_deref().map(String::as_str)) {
         (CallerKind::ApiKey, Some(TenantId::default_tenant()))
     } else if let Some(tenant) = given.and_then(|g| tenant_of_key(state, g)) {
         (CallerKind::TenantKey, Some(tenant))
     } else if given.is_some() {
         return Err(ApiError::InvalidApiKey);
-    } else if state.api_key.is_some() || (state.admin_key.is_some() && state.service.tenant_directory().is_some()) {
+    } else if api_key.is_some() || (state.admin_key.is_some() && state.service.tenant_directory().is_some()) {
         // With managed tenants and an admin key, an open API would let anyone act in `default`.
         return Err(ApiError::MissingApiKey);
     } else {

@@ -28,6 +28,10 @@ pub enum ApiError {
     MissingApiKey,
     #[error("invalid API key")]
     InvalidApiKey,
+    #[error("this API takes requests only over TLS with a client certificate from SERVER_TLS_CLIENT_CA")]
+    ClientCertificateRequired,
+    #[error("origin {} is not in CORS_ORIGINS", crate::domain::Quoted(.0))]
+    OriginNotAllowed(String),
     #[error("{message}")]
     TooManyConnections { code: &'static str, message: String, status: StatusCode },
     #[error("no route for {0}")]
@@ -111,6 +115,7 @@ impl ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::ClientCertificateRequired | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyConnections { status, .. } => *status,
             ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -134,6 +139,8 @@ impl ApiError {
             ApiError::Unauthorized(e) => e.code(),
             ApiError::MissingApiKey => "MISSING_API_KEY",
             ApiError::InvalidApiKey => "INVALID_API_KEY",
+            ApiError::ClientCertificateRequired => "CLIENT_CERTIFICATE_REQUIRED",
+            ApiError::OriginNotAllowed(_) => "ORIGIN_NOT_ALLOWED",
             ApiError::TooManyConnections { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",

@@ -33,6 +33,9 @@ pub struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
+    /// 1 for the settings Ara started with, one more for each reload applied (SIGHUP or a change of
+    /// the config file); a reload that was refused leaves it as it was.
+    config_generation: u64,
     /// Per dependency in use (`offline_queue`, `ack_store`, `template_store`, `redis`, `pubsub`,
     /// `rate_limiter`): `healthy`, `degraded` or `down`, alone or with details such as the Redis
     /// breaker state (`{"status":"down","breaker":"open"}`).
@@ -119,6 +122,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
+        config_generation: state.live.generation(),
         dependencies: reports.into_iter().map(|(name, _, r)| (name.to_owned(), r.to_json())).collect(),
     };
     (code, Json(body))

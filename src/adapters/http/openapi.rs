@@ -17,7 +17,7 @@ use crate::service::TargetSpec;
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
         (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, …", body = super::error::Body),
-        (status = 403, description = "TENANT_SUSPENDED", body = super::error::Body),
+        (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the handshake's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
@@ -33,7 +33,7 @@ fn websocket() {}
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "VALIDATION_ERROR or SUBSCRIPTION_LIMIT", body = super::error::Body),
         (status = 401, description = "Token refused", body = super::error::Body),
-        (status = 403, description = "TENANT_SUSPENDED", body = super::error::Body),
+        (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the request's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
@@ -109,6 +109,12 @@ impl Modify for CommonResponses {
                         .get_or_insert_with(Vec::new)
                         .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
+                    add_response(
+                        op,
+                        "403",
+                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)",
+                        "ErrorResponse",
+                    );
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                     if !path.starts_with("/api/v1/tenants") {
                         add_response(
