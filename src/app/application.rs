@@ -14,7 +14,6 @@ use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnosti
 use super::policies::StaticPolicies;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
-use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
@@ -28,6 +27,8 @@ use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, 
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
@@ -65,17 +66,16 @@ impl Application {
         let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
-        let jwt = JwtAuth::new(JwtSettings {
-            secret: settings.jwt_secret().to_owned(),
-            issuer: settings.jwt.issuer.clone(),
-            audience: settings.jwt.audience.clone(),
-        });
+        let verifier = super::auth::verifier(&settings)?;
+        for jwks in verifier.preload().await {
+            tracing::warn!(%jwks, "the JWKS could not be loaded; tokens signed with its keys are refused until it is");
+        }
         let mut service = NotificationService::new(ServiceParts {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
             templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
-            verifier: Arc::new(jwt),
+            verifier: Arc::new(verifier),
         })
         .with_observer(metrics.clone());
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
@@ -273,7 +273,7 @@ fn warn_about_development_defaults(settings: &Settings) {
     if settings.is_production() {
         return;
     }
-    if settings.jwt.secret.is_none() {
+    if settings.jwt.secret.is_none() && !settings.jwt.has_key_set() {
         tracing::warn!(
             "DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server"
         );

@@ -27,6 +27,8 @@ mod health_stats;
 mod heartbeat;
 mod http_timeouts;
 mod integral_numbers;
+mod jwks_server;
+mod key_sets;
 mod limits;
 mod observability;
 mod offline_queue;
