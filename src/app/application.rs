@@ -15,7 +15,7 @@ use super::policies::StaticPolicies;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts};
+use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts, TlsAcceptor, TlsError};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
@@ -31,6 +31,8 @@ pub enum StartupError {
     Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
     Bind {
         addr: String,
@@ -54,6 +56,8 @@ pub struct Application {
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
     resilience: Resilience,
+    /// Reloads the TLS listener's certificate when its files change.
+    tls_watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -98,6 +102,8 @@ impl Application {
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let tls = settings.server_tls().map(TlsAcceptor::load).transpose()?;
+        let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
         let api = AppState::new(Shared {
             service: service.clone(),
             api_key: settings.api_key().map(Arc::from),
@@ -108,6 +114,7 @@ impl Application {
             rate_limit: resilience.rate_limit.clone(),
             diagnostics: diagnostics.clone(),
             metrics: metrics.clone(),
+            client_certificates_required: tls.as_ref().is_some_and(|tls| tls.requires_client_certificates()),
         });
         let mut ws_routes = ws::router(ws::WsState::new(ws::WsShared {
             service: service.clone(),
@@ -153,6 +160,7 @@ impl Application {
                 .map(parse_trusted_proxies)
                 .and_then(Result::ok)
                 .unwrap_or_default(),
+            tls,
         };
         Ok(Self {
             listener,
@@ -167,6 +175,7 @@ impl Application {
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
+            tls_watch,
         })
     }
 
@@ -195,6 +204,7 @@ impl Application {
             queue_cleanup_interval,
             ack_cleanup_interval,
             resilience,
+            tls_watch,
         } = self;
         let resilience_tasks = resilience.spawn(&service, &shutdown);
         let background = [
@@ -236,7 +246,7 @@ impl Application {
         if tokio::time::timeout(shutdown_timeout, tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        for task in background.into_iter().chain(resilience_tasks) {
+        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch) {
             task.abort();
         }
         tracing::info!("server stopped");

@@ -224,6 +224,15 @@ impl Settings {
                 });
             }
         }
+        let server = &self.server;
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(_), None) => return invalid("SERVER_TLS_CERT", "needs SERVER_TLS_KEY (its private key) too"),
+            (None, Some(_)) => return invalid("SERVER_TLS_KEY", "needs SERVER_TLS_CERT (its certificate) too"),
+            _ => {}
+        }
+        if server.tls_client_ca.is_some() && server.tls_cert.is_none() {
+            return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
+        }
         jwt::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
@@ -236,6 +245,16 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.run_mode == RunMode::Production
+    }
+
+    /// The TLS listener's files, when it is on.
+    pub fn server_tls(&self) -> Option<crate::adapters::http::TlsFiles> {
+        let server = &self.server;
+        Some(crate::adapters::http::TlsFiles {
+            cert: server.tls_cert.as_ref()?.into(),
+            key: server.tls_key.as_ref()?.into(),
+            client_ca: server.tls_client_ca.as_ref().map(Into::into),
+        })
     }
 
     /// The JWT secret in force: the configured one, or the development secret.

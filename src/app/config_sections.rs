@@ -24,6 +24,15 @@ pub struct ServerSettings {
     /// Open TCP connections per client address (IPv6: per /64); 0 = unlimited. `TRUSTED_PROXIES` are
     /// exempt.
     pub max_connections_per_ip: usize,
+    /// PEM certificate chain for the TLS listener (`https://`, `wss://`); with `tls_key`.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_cert: Option<String>,
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_key: Option<String>,
+    /// PEM CA certificate(s): the HTTP API then takes only requests from clients with a certificate
+    /// from this CA (mutual TLS). Needs `tls_cert`.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_client_ca: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +46,9 @@ impl Default for ServerSettings {
             idle_timeout_seconds: 60,
             request_timeout_seconds: 30,
             max_connections_per_ip: 256,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }

@@ -44,6 +44,7 @@ mod redis_outage;
 mod redis_support;
 mod runtime_tasks;
 mod send_use_case;
+mod server_tls;
 mod shutdown;
 mod slow_consumer;
 mod spec_conformance;

@@ -27,6 +27,8 @@ pub enum ApiError {
     MissingApiKey,
     #[error("invalid API key")]
     InvalidApiKey,
+    #[error("this API takes requests only over TLS with a client certificate from SERVER_TLS_CLIENT_CA")]
+    ClientCertificateRequired,
     #[error("{message}")]
     TooManyConnections { code: &'static str, message: String, status: StatusCode },
     #[error("no route for {0}")]
@@ -94,6 +96,7 @@ impl ApiError {
             // The token may be valid; the keys to tell are what is missing.
             ApiError::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
             ApiError::TooManyConnections { status, .. } => *status,
             ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -113,6 +116,7 @@ impl ApiError {
             ApiError::Unauthorized(e) => e.code(),
             ApiError::MissingApiKey => "MISSING_API_KEY",
             ApiError::InvalidApiKey => "INVALID_API_KEY",
+            ApiError::ClientCertificateRequired => "CLIENT_CERTIFICATE_REQUIRED",
             ApiError::TooManyConnections { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",

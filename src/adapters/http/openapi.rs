@@ -98,6 +98,12 @@ impl Modify for CommonResponses {
                         .get_or_insert_with(Vec::new)
                         .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
+                    add_response(
+                        op,
+                        "403",
+                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)",
+                        "ErrorResponse",
+                    );
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).

@@ -14,7 +14,7 @@ use super::state::AppState;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{api_key, batch, channels, health, rate_limit, request_id, send, templates};
+use super::{api_key, batch, channels, client_cert, health, rate_limit, request_id, send, templates};
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
 pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
@@ -45,6 +45,8 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
         // Outside the key check, so that guessing keys is limited per IP too.
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api))
+        // Before the key is even looked at: without a certificate, a key is worth nothing.
+        .route_layer(middleware::from_fn_with_state(state.clone(), client_cert::require_client_certificate))
         // Outermost of these, so the body's clock starts when its headers have been read.
         .route_layer(middleware::map_request_with_state(
             BodyDeadline(state.request_body_timeout),

@@ -43,4 +43,6 @@ pub struct Shared {
     /// Every dependency in use, for `/health` and `/stats`.
     pub diagnostics: Arc<[DynDiagnostic]>,
     pub metrics: DynTransportMetrics,
+    /// `SERVER_TLS_CLIENT_CA` is set: API requests need a client certificate.
+    pub client_certificates_required: bool,
 }
