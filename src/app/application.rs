@@ -15,7 +15,6 @@ use super::policies::{ReloadablePolicies, StaticPolicies};
 use super::reload::Reloader;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
-use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::adapters::http::{
     self, origin_check, rate_limit, serve, AppState, LiveHttp, OriginRule, ServeConfig, Shared, Timeouts, TlsAcceptor,
@@ -32,6 +31,8 @@ use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, 
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error(transparent)]
@@ -78,17 +79,16 @@ impl Application {
         let policies: DynPolicySource = reloadable.clone();
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
-        let jwt = JwtAuth::new(JwtSettings {
-            secret: settings.jwt_secret().to_owned(),
-            issuer: settings.jwt.issuer.clone(),
-            audience: settings.jwt.audience.clone(),
-        });
+        let verifier = super::auth::verifier(&settings)?;
+        for jwks in verifier.preload().await {
+            tracing::warn!(%jwks, "the JWKS could not be loaded; tokens signed with its keys are refused until it is");
+        }
         let mut service = NotificationService::new(ServiceParts {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
             templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
-            verifier: Arc::new(jwt),
+            verifier: Arc::new(verifier),
         })
         .with_observer(metrics.clone());
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
@@ -302,7 +302,7 @@ fn warn_about_development_defaults(settings: &Settings) {
     if settings.is_production() {
         return;
     }
-    if settings.jwt.secret.is_none() {
+    if settings.jwt.secret.is_none() && !settings.jwt.has_key_set() {
         tracing::warn!(
             "DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server"
         );

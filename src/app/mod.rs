@@ -1,6 +1,7 @@
 //! Configuration and the composition root: the only module that knows every adapter.
 
 pub mod application;
+pub mod auth;
 pub mod cli;
 mod cli_checktoken;
 mod cli_config;

@@ -10,6 +10,7 @@ pub mod policy;
 pub mod quoted;
 pub mod target;
 pub mod template;
+pub mod token;
 
 pub use error::{ErrorChain, ValidationError};
 pub use ids::{ChannelName, ConnectionId, Identity, TenantId, Transport, UserId, UserKey};
@@ -18,5 +19,6 @@ pub use policy::{ConnectionPolicy, Limits, SlowConsumerPolicy};
 pub use quoted::Quoted;
 pub use target::Target;
 pub use template::{Template, TemplateId, TemplateSpec};
+pub use token::VerifiedToken;
 pub mod ack;
 pub mod queue;

@@ -13,7 +13,7 @@ use crate::helpers::{now_secs, sign, spawn_app};
 const SECRET: &str = "cli-tools-secret-that-is-long-enough";
 
 /// Runs `ara` with only `PATH` and `env` set, in `dir` (so only a `.env` put there is picked up).
-async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ara"));
     cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(dir).args(args);
     for (k, v) in env {
@@ -32,12 +32,12 @@ async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&
         .expect("ara runs")
 }
 
-async fn ara(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn ara(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("temp dir");
     ara_in(dir.path(), args, env, None).await
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

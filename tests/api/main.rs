@@ -28,6 +28,8 @@ mod heartbeat;
 mod hot_reload;
 mod http_timeouts;
 mod integral_numbers;
+mod jwks_server;
+mod key_sets;
 mod limits;
 mod observability;
 mod offline_queue;

@@ -16,10 +16,10 @@ use crate::service::TargetSpec;
     params(("token" = Option<String>, Query, description = "JWT; or send Authorization: Bearer")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
-        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, …", body = super::error::Body),
+        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, UNKNOWN_KEY, …", body = super::error::Body),
         (status = 403, description = "ORIGIN_NOT_ALLOWED: the handshake's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
-        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+        (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
 fn websocket() {}
@@ -34,7 +34,7 @@ fn websocket() {}
         (status = 401, description = "Token refused", body = super::error::Body),
         (status = 403, description = "ORIGIN_NOT_ALLOWED: the request's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
-        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+        (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
 fn server_sent_events() {}
