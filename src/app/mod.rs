@@ -6,6 +6,7 @@ pub mod cli;
 mod cli_checktoken;
 mod cli_config;
 pub mod cli_healthcheck;
+mod cli_healthcheck_tls;
 pub mod config;
 pub mod config_report;
 mod diagnostics;
