@@ -6,6 +6,9 @@ CREATE TABLE IF NOT EXISTS tenants (
     status      TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
     limits      JSON NOT NULL,
     metadata    JSON NOT NULL,
+    -- Keys client tokens are verified with ([{kid, algorithm, key}]); HS256 secrets are kept as
+    -- given, since verifying needs them.
+    token_keys  JSON NOT NULL DEFAULT '[]',
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
 );

@@ -15,7 +15,6 @@ use super::policies::{ReloadablePolicies, StaticPolicies};
 use super::reload::Reloader;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
-use crate::adapters::auth::{JwtAuth, JwtSettings};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
 use crate::adapters::http::{
     self, origin_check, rate_limit, serve, AppState, LiveHttp, OriginRule, ServeConfig, Shared, Timeouts, TlsAcceptor,
@@ -33,6 +32,8 @@ use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, 
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("TENANT_ENABLED: cannot load the tenants")]
@@ -94,17 +95,25 @@ impl Application {
         if tenancy.is_some() {
             templates = templates.per_tenant();
         }
-        let jwt = JwtAuth::new(JwtSettings {
-            secret: settings.jwt_secret().to_owned(),
-            issuer: settings.jwt.issuer.clone(),
-            audience: settings.jwt.audience.clone(),
-        });
+        let verifier = super::auth::verifier(&settings)?;
+        for jwks in verifier.preload().await {
+            tracing::warn!(%jwks, "the JWKS could not be loaded; tokens signed with its keys are refused until it is");
+        }
         let mut service = NotificationService::new(ServiceParts {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
             templates: Arc::new(templates),
-            verifier: Arc::new(jwt),
+            verifier: match &tenancy {
+                // Each managed tenant's tokens are verified with its own keys (the server's for
+                // tenants without any).
+                Some(t) => Arc::new(crate::adapters::auth::TenantTokenVerifier::new(
+                    Arc::new(verifier),
+                    t.cache.clone(),
+                    super::auth::claim_rules(&settings),
+                )),
+                None => Arc::new(verifier),
+            },
         })
         .with_observer(metrics.clone());
         if let Some(t) = &tenancy {
@@ -131,8 +140,17 @@ impl Application {
         let service = Arc::new(service);
         let tenancy = match (tenancy, stores.tenants) {
             (Some(t), Some(store)) => {
-                let manager =
-                    Arc::new(TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock)));
+                let rules = super::auth::claim_rules(&settings);
+                let check: crate::service::tenants::KeyCheck = Box::new(move |tenant, keys| {
+                    // No keys of its own: the server's verify the tenant's tokens.
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    crate::adapters::auth::tenant_verifier(tenant, keys, &rules).map(|_| ())
+                });
+                let manager = TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock))
+                    .with_key_check(check);
+                let manager = Arc::new(manager);
                 manager.start().await.map_err(StartupError::Tenants)?;
                 Some((t, manager))
             }
@@ -340,7 +358,7 @@ fn warn_about_development_defaults(settings: &Settings) {
     if settings.is_production() {
         return;
     }
-    if settings.jwt.secret.is_none() {
+    if settings.jwt.secret.is_none() && !settings.jwt.has_key_set() {
         tracing::warn!(
             "DEVELOPMENT MODE: JWT_SECRET is not set, using the built-in development secret; never expose this server"
         );

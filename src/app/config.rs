@@ -198,7 +198,11 @@ impl Settings {
         }
         if self.run_mode == RunMode::Production {
             match self.jwt.secret.as_ref().map(Secret::expose) {
-                None | Some("") => return invalid("JWT_SECRET", "must be set in production mode"),
+                // A key set stands in for the one secret.
+                None | Some("") if self.jwt.has_key_set() => {}
+                None | Some("") => {
+                    return invalid("JWT_SECRET", "must be set in production mode (or JWT_KEYS / JWT_JWKS_*)")
+                }
                 Some(DEV_JWT_SECRET) => {
                     return invalid("JWT_SECRET", "must not be the development secret in production")
                 }
@@ -240,6 +244,7 @@ impl Settings {
         if server.tls_client_ca.is_some() && server.tls_cert.is_none() {
             return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
         }
+        jwt::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
@@ -267,6 +272,17 @@ impl Settings {
     /// The JWT secret in force: the configured one, or the development secret.
     pub fn jwt_secret(&self) -> &str {
         self.jwt.secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()).unwrap_or(DEV_JWT_SECRET)
+    }
+
+    /// The HS256 secret for tokens without a `kid`: `JWT_SECRET`, or in its absence the development
+    /// secret — but only when no other key is configured (a key set must not also accept tokens
+    /// anyone can mint with the published development secret).
+    pub fn jwt_default_secret(&self) -> Option<&str> {
+        match self.jwt.secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()) {
+            Some(secret) => Some(secret),
+            None if self.jwt.has_key_set() => None,
+            None => Some(DEV_JWT_SECRET),
+        }
     }
 
     pub fn database_url(&self) -> Option<&str> {
@@ -322,6 +338,10 @@ pub use sections::*;
 
 #[path = "config_keys.rs"]
 pub mod keys;
+
+#[path = "config_jwt.rs"]
+mod jwt;
+pub use jwt::JwtKeyEntry;
 
 #[path = "config_ratelimit.rs"]
 mod ratelimit;

@@ -1,10 +1,12 @@
 //! Configuration and the composition root: the only module that knows every adapter.
 
 pub mod application;
+pub mod auth;
 pub mod cli;
 mod cli_checktoken;
 mod cli_config;
 pub mod cli_healthcheck;
+mod cli_healthcheck_tls;
 pub mod config;
 pub mod config_report;
 mod diagnostics;

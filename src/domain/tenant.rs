@@ -96,6 +96,26 @@ impl TenantLimits {
     }
 }
 
+/// One key a tenant's client tokens may be signed with: an HS256 secret, or an RS256 / ES256 / EdDSA
+/// public key (SPKI PEM). `kid` names it in the token header, so keys rotate without downtime.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// The secret (HS256) or the PEM text of the public key.
+    pub key: String,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A secret never shows in logs.
+        f.debug_struct("TokenKey").field("kid", &self.kid).field("algorithm", &self.algorithm).finish_non_exhaustive()
+    }
+}
+
 /// A managed tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
@@ -106,6 +126,8 @@ pub struct Tenant {
     pub limits: TenantLimits,
     /// Whatever the operator keeps with the tenant (plan, owner, …); Ara never reads it.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The keys its client tokens are verified with; empty: the server's own keys (`JWT_*`).
+    pub token_keys: Vec<TokenKey>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -119,6 +141,7 @@ impl Tenant {
             status: TenantStatus::Active,
             limits: TenantLimits::default(),
             metadata: serde_json::Map::new(),
+            token_keys: Vec::new(),
             created_at: now,
             updated_at: now,
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{TenantId, TenantLimits, TenantStatus};
+use crate::domain::{TenantId, TenantLimits, TenantStatus, TokenKey};
 
 pub trait TenantDirectory: Send + Sync {
     /// `None` when there is no such tenant.
@@ -21,6 +21,10 @@ pub trait TenantDirectory: Send + Sync {
 
     /// The tenant whose API key `presented` is, if it is one valid at `now` (compared in constant time).
     fn tenant_of_key(&self, presented: &str, now: DateTime<Utc>) -> Option<TenantId>;
+
+    /// The keys the tenant's client tokens are verified with; empty when it has none of its own (or
+    /// does not exist).
+    fn token_keys(&self, tenant: &TenantId) -> Vec<TokenKey>;
 
     fn exists(&self, tenant: &TenantId) -> bool {
         self.status(tenant).is_some()

@@ -14,7 +14,7 @@ use crate::delivery::frame::notification_frame;
 use crate::delivery::{connection_queue, ConnectionEntry, QueueReceiver, RegisterError, SubscribeError};
 use crate::domain::ack::AckReceipt;
 use crate::domain::{
-    ChannelName, ConnectionId, ConnectionPolicy, ErrorChain, Identity, Notification, Transport, UserKey,
+    ChannelName, ConnectionId, ConnectionPolicy, ErrorChain, Identity, Notification, Transport, UserKey, VerifiedToken,
 };
 use crate::ports::{AuthError, CloseReason, ConnectionInfo, DynSink, OutboundFrame, QueueError, SinkError};
 
@@ -35,12 +35,12 @@ pub enum ConnectError {
 
 impl NotificationService {
     /// Verifies a client's token (`None`: it sent none); refuses everyone once shutdown has begun.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<Identity, ConnectError> {
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<VerifiedToken, ConnectError> {
         if self.closing.load(Ordering::Acquire) {
             return Err(ConnectError::ShuttingDown);
         }
         let token = token.ok_or(AuthError::Missing)?;
-        Ok(self.verifier.verify(token)?)
+        Ok(self.verifier.verify(token).await?)
     }
 
     /// The policy a connection of `identity` would be opened with.

@@ -8,7 +8,7 @@ use crate::suite::contract_suite;
 use crate::support_backends::{base_now, Opened};
 use ara::adapters::{memory, postgres};
 use ara::domain::tenant::hash_key;
-use ara::domain::{Tenant, TenantId, TenantKey, TenantLimits, TenantStatus};
+use ara::domain::{Tenant, TenantId, TenantKey, TenantLimits, TenantStatus, TokenKey};
 use ara::ports::{TenantStore, TenantStoreError};
 use chrono::Duration;
 use serde_json::json;
@@ -54,6 +54,14 @@ fn rich_tenant(raw: &str) -> Tenant {
         queue_ttl_seconds: Some(60),
     };
     t.metadata = json!({"plan": "gold", "nested": {"a": [1, 2.5, null, true]}}).as_object().unwrap().clone();
+    t.token_keys = vec![
+        TokenKey { kid: Some("k-1".into()), algorithm: "HS256".into(), key: "s3cret \"quoted\" ünï".into() },
+        TokenKey {
+            kid: None,
+            algorithm: "RS256".into(),
+            key: "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n".into(),
+        },
+    ];
     t
 }
 

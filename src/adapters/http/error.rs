@@ -114,6 +114,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            // The token may be valid; the keys to tell are what is missing.
+            ApiError::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::ClientCertificateRequired | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyConnections { status, .. } => *status,

@@ -16,11 +16,11 @@ use crate::service::TargetSpec;
     params(("token" = Option<String>, Query, description = "JWT; or send Authorization: Bearer")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
-        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, …", body = super::error::Body),
+        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, UNKNOWN_KEY, WRONG_TENANT, …", body = super::error::Body),
         (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the handshake's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
-        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+        (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
 fn websocket() {}
@@ -36,7 +36,7 @@ fn websocket() {}
         (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the request's Origin is not in CORS_ORIGINS", body = super::error::Body),
         (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
         (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
-        (status = 503, description = "SERVER_FULL or SHUTTING_DOWN", body = super::error::Body)),
+        (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
 fn server_sent_events() {}
@@ -72,7 +72,7 @@ fn metrics() {}
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
         crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
-        tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant,
+        tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,
         tenant_keys::KeyView, tenant_keys::NewKey, tenant_keys::KeyList,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),

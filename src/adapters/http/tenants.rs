@@ -16,7 +16,7 @@ use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
 use super::tenant_keys;
-use crate::domain::{Tenant, TenantId, TenantLimits, TenantStatus};
+use crate::domain::{Tenant, TenantId, TenantLimits, TenantStatus, TokenKey};
 use crate::service::tenants::{TenantChange, TenantManager, TenantUsage};
 
 pub fn routes() -> Router<AppState> {
@@ -80,6 +80,45 @@ impl From<TenantLimits> for LimitsBody {
     }
 }
 
+/// A key the tenant's client tokens may be signed with.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeyBody {
+    /// Names the key in the token header, so keys can rotate; at most one key may go without.
+    pub kid: Option<String>,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    #[schema(example = "RS256")]
+    pub algorithm: String,
+    /// The HS256 secret (32 bytes or more), or the public key as SPKI PEM text.
+    pub key: String,
+}
+
+impl std::fmt::Debug for TokenKeyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeyBody")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<TokenKeyBody> for TokenKey {
+    fn from(b: TokenKeyBody) -> Self {
+        TokenKey { kid: b.kid, algorithm: b.algorithm, key: b.key }
+    }
+}
+
+/// A token key as listed: never its secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenKeyView {
+    pub kid: Option<String>,
+    pub algorithm: String,
+}
+
+fn token_keys(keys: Option<Vec<TokenKeyBody>>) -> Option<Vec<TokenKey>> {
+    keys.map(|keys| keys.into_iter().map(Into::into).collect())
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
@@ -92,6 +131,8 @@ pub struct CreateTenant {
     pub limits: Option<LimitsBody>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The keys its client tokens are verified with (default none: the server's `JWT_*` keys).
+    pub token_keys: Option<Vec<TokenKeyBody>>,
 }
 
 /// What a `PUT` changes: given fields replace the stored ones (`limits` as a whole), others stay.
@@ -105,6 +146,9 @@ pub struct UpdateTenant {
     pub limits: Option<LimitsBody>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces the token keys as a whole; a token signed by a key no longer listed is refused
+    /// (`UNKNOWN_KEY`) from then on. `[]`: back to the server's keys.
+    pub token_keys: Option<Vec<TokenKeyBody>>,
 }
 
 /// One quota: what is in force and how much of it is used now (this node).
@@ -149,6 +193,8 @@ pub struct TenantView {
     pub quotas: QuotaView,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Its token keys (kid and algorithm only); empty: the server's keys verify its tokens.
+    pub token_keys: Vec<TokenKeyView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -210,6 +256,11 @@ pub fn view(state: &AppState, manager: &TenantManager, tenant: Tenant) -> Tenant
         limits: tenant.limits.into(),
         quotas,
         metadata: tenant.metadata,
+        token_keys: tenant
+            .token_keys
+            .into_iter()
+            .map(|k| TokenKeyView { kid: k.kid, algorithm: k.algorithm })
+            .collect(),
         created_at: tenant.created_at,
         updated_at: tenant.updated_at,
     }
@@ -239,7 +290,12 @@ pub async fn create_tenant(
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TenantView>), ApiError> {
     let manager = manager(&state)?;
     let id = tenant_id(&req.tenant_id)?;
-    let change = TenantChange { name: req.name, limits: req.limits.map(Into::into), metadata: req.metadata };
+    let change = TenantChange {
+        name: req.name,
+        limits: req.limits.map(Into::into),
+        metadata: req.metadata,
+        token_keys: token_keys(req.token_keys),
+    };
     let tenant = manager.create(id, change).await?;
     let location = format!("/api/v1/tenants/{}", tenant.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&state, manager, tenant))))
@@ -283,7 +339,12 @@ pub async fn update_tenant(
             message: "the tenant_id in the body must match the path: tenant ids cannot be changed".into(),
         });
     }
-    let change = TenantChange { name: req.name, limits: req.limits.map(Into::into), metadata: req.metadata };
+    let change = TenantChange {
+        name: req.name,
+        limits: req.limits.map(Into::into),
+        metadata: req.metadata,
+        token_keys: token_keys(req.token_keys),
+    };
     let tenant = manager.update(&id, change).await?;
     Ok(Json(view(&state, manager, tenant)))
 }

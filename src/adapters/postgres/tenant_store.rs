@@ -10,7 +10,7 @@ use crate::domain::{Quoted, Tenant, TenantId, TenantKey, TenantLimits, TenantSta
 use crate::ports::{Garbled, TenantStore, TenantStoreError};
 
 const COLUMNS: &str =
-    "tenant_id, name, status, limits::text AS limits, metadata::text AS metadata, created_at, updated_at";
+    "tenant_id, name, status, limits::text AS limits, metadata::text AS metadata, token_keys::text AS token_keys, created_at, updated_at";
 
 #[derive(Debug, Clone)]
 pub struct PostgresTenantStore {
@@ -49,7 +49,10 @@ fn tenant_from_row(row: &PgRow) -> Result<Tenant, TenantStoreError> {
     let limits: TenantLimits = serde_json::from_str(&limits).map_err(|e| corrupt(format!("limits of {id}: {e}")))?;
     let metadata: String = row.try_get("metadata").map_err(store_error)?;
     let metadata = serde_json::from_str(&metadata).map_err(|e| corrupt(format!("metadata of {id}: {e}")))?;
+    let token_keys: String = row.try_get("token_keys").map_err(store_error)?;
+    let token_keys = serde_json::from_str(&token_keys).map_err(|e| corrupt(format!("token_keys of {id}: {e}")))?;
     Ok(Tenant {
+        token_keys,
         name: row.try_get("name").map_err(store_error)?,
         status,
         limits,
@@ -79,8 +82,8 @@ fn key_from_row(row: &PgRow) -> Result<TenantKey, TenantStoreError> {
 impl TenantStore for PostgresTenantStore {
     async fn create(&self, tenant: &Tenant) -> Result<(), TenantStoreError> {
         let done = sqlx::query(
-            "INSERT INTO tenants (tenant_id, name, status, limits, metadata, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4::json, $5::json, $6, $7) ON CONFLICT (tenant_id) DO NOTHING",
+            "INSERT INTO tenants (tenant_id, name, status, limits, metadata, created_at, updated_at, token_keys) \
+             VALUES ($1, $2, $3, $4::json, $5::json, $6, $7, $8::json) ON CONFLICT (tenant_id) DO NOTHING",
         )
         .bind(tenant.id.as_str())
         .bind(&tenant.name)
@@ -89,6 +92,7 @@ impl TenantStore for PostgresTenantStore {
         .bind(json_text(&tenant.metadata)?)
         .bind(tenant.created_at)
         .bind(tenant.updated_at)
+        .bind(json_text(&tenant.token_keys)?)
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
@@ -108,7 +112,8 @@ impl TenantStore for PostgresTenantStore {
 
     async fn update(&self, tenant: &Tenant) -> Result<(), TenantStoreError> {
         let done = sqlx::query(
-            "UPDATE tenants SET name = $2, status = $3, limits = $4::json, metadata = $5::json, updated_at = $6 \
+            "UPDATE tenants SET name = $2, status = $3, limits = $4::json, metadata = $5::json, updated_at = $6, \
+                 token_keys = $7::json \
              WHERE tenant_id = $1",
         )
         .bind(tenant.id.as_str())
@@ -117,6 +122,7 @@ impl TenantStore for PostgresTenantStore {
         .bind(json_text(&tenant.limits)?)
         .bind(json_text(&tenant.metadata)?)
         .bind(tenant.updated_at)
+        .bind(json_text(&tenant.token_keys)?)
         .execute(&self.pool)
         .await
         .map_err(store_error)?;

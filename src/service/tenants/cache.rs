@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
 use crate::domain::tenant::key_id_of;
-use crate::domain::{Tenant, TenantId, TenantKey, TenantLimits, TenantStatus};
+use crate::domain::{Tenant, TenantId, TenantKey, TenantLimits, TenantStatus, TokenKey};
 use crate::ports::{TenantDirectory, TenantStore, TenantStoreError};
 
 /// The limits configured for a tenant (settings), under what is set over the API.
@@ -113,6 +113,10 @@ impl TenantDirectory for TenantCache {
 
     fn limits(&self, tenant: &TenantId) -> TenantLimits {
         self.effective_limits(tenant)
+    }
+
+    fn token_keys(&self, tenant: &TenantId) -> Vec<TokenKey> {
+        self.snapshot.read().tenants.get(tenant).map(|t| t.token_keys.clone()).unwrap_or_default()
     }
 
     fn tenant_of_key(&self, presented: &str, now: DateTime<Utc>) -> Option<TenantId> {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::TenantCache;
 use crate::domain::tenant::{format_key, hash_key, stem_conflict};
-use crate::domain::{Quoted, Tenant, TenantId, TenantKey, TenantLimits, TenantStatus};
+use crate::domain::{Quoted, Tenant, TenantId, TenantKey, TenantLimits, TenantStatus, TokenKey};
 use crate::ports::{BoxError, CloseReason, DynClock, DynTenantStore, TenantStoreError};
 use crate::service::NotificationService;
 
@@ -20,7 +20,13 @@ pub struct TenantChange {
     pub name: Option<String>,
     pub limits: Option<TenantLimits>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces the tenant's token keys as a whole (`[]`: back to the server's keys).
+    pub token_keys: Option<Vec<TokenKey>>,
 }
+
+/// Checks a tenant's token keys before they are stored (the app plugs in the token verifier's own
+/// check, so a key that would not load is refused when it is set, not when a client connects).
+pub type KeyCheck = Box<dyn Fn(&TenantId, &[TokenKey]) -> Result<(), String> + Send + Sync>;
 
 /// A new key: `key` is shown once and never kept.
 #[derive(Debug, Clone)]
@@ -64,6 +70,7 @@ pub struct TenantManager {
     cache: Arc<TenantCache>,
     service: Arc<NotificationService>,
     clock: DynClock,
+    key_check: Option<KeyCheck>,
 }
 
 impl TenantManager {
@@ -73,7 +80,19 @@ impl TenantManager {
         service: Arc<NotificationService>,
         clock: DynClock,
     ) -> Self {
-        Self { store, cache, service, clock }
+        Self { store, cache, service, clock, key_check: None }
+    }
+
+    pub fn with_key_check(mut self, check: KeyCheck) -> Self {
+        self.key_check = Some(check);
+        self
+    }
+
+    fn apply(&self, tenant: &mut Tenant, change: TenantChange) -> Result<(), TenantManagerError> {
+        if let (Some(keys), Some(check)) = (&change.token_keys, &self.key_check) {
+            check(&tenant.id, keys).map_err(|why| TenantManagerError::Invalid(format!("token_keys: {why}")))?;
+        }
+        apply(tenant, change)
     }
 
     /// Loads the cache and makes sure the tenant `default` exists (the `API_KEY` acts in it).
@@ -122,7 +141,7 @@ impl TenantManager {
             return Err(TenantManagerError::Conflict(conflict));
         }
         let mut tenant = Tenant::new(id, self.clock.now());
-        apply(&mut tenant, change)?;
+        self.apply(&mut tenant, change)?;
         self.store.create(&tenant).await.map_err(|e| match e {
             TenantStoreError::Duplicate(what) => TenantManagerError::Conflict(format!("{what} already exists")),
             e => e.into(),
@@ -133,7 +152,7 @@ impl TenantManager {
 
     pub async fn update(&self, id: &TenantId, change: TenantChange) -> Result<Tenant, TenantManagerError> {
         let mut tenant = self.get(id)?;
-        apply(&mut tenant, change)?;
+        self.apply(&mut tenant, change)?;
         self.save(tenant).await
     }
 
@@ -265,6 +284,9 @@ fn apply(tenant: &mut Tenant, change: TenantChange) -> Result<(), TenantManagerE
     }
     if let Some(metadata) = change.metadata {
         tenant.metadata = metadata;
+    }
+    if let Some(keys) = change.token_keys {
+        tenant.token_keys = keys;
     }
     Ok(())
 }

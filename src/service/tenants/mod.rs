@@ -10,7 +10,7 @@ mod refusal;
 mod stats;
 
 pub use cache::{ConfiguredLimits, TenantCache};
-pub use manager::{CreatedKey, TenantChange, TenantManager, TenantManagerError, TenantUsage};
+pub use manager::{CreatedKey, KeyCheck, TenantChange, TenantManager, TenantManagerError, TenantUsage};
 pub use refusal::{QuotaExceeded, TenantRefusal};
 pub use stats::TenantStats;
 
