@@ -23,6 +23,7 @@ mod docs_examples;
 mod fault_proxy;
 mod fd_exhaustion;
 mod generated_client;
+mod generated_tenant_client;
 mod health_stats;
 mod heartbeat;
 mod hot_reload;

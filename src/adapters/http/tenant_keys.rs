@@ -77,6 +77,7 @@ pub struct KeyList {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RotateQuery {
     /// How long the old key keeps working (0–2592000 seconds, default 0: it stops at once).
     #[serde(default)]

@@ -215,6 +215,7 @@ pub struct DeletedTenant {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Delete even with live connections, closing them.
     #[serde(default)]
