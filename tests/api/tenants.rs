@@ -457,7 +457,12 @@ async fn send_rate_and_payload_quotas_are_enforced_and_recover() {
 
     let big = json!({"event_type": "e", "payload": {"x": "y".repeat(100)}});
     tokio::time::sleep(Duration::from_millis(600)).await;
-    send_as(&app, &key, "/api/v1/notifications/broadcast", &big).await.assert_error(400, "VALIDATION_ERROR");
+    let too_big = send_as(&app, &key, "/api/v1/notifications/broadcast", &big).await;
+    too_big.assert_error(413, "TENANT_QUOTA_EXCEEDED");
+    assert_eq!(
+        (&too_big.body["error"]["quota"], &too_big.body["error"]["limit"]),
+        (&json!("max_payload_bytes"), &json!(64))
+    );
     assert_eq!(
         send_as(&app, API_KEY, "/api/v1/notifications/broadcast", &big).await.status,
         200,
@@ -509,4 +514,29 @@ async fn prometheus_gets_a_tenant_label_only_when_asked() {
             assert!(!text.contains("tenant=\""), "no tenant label by default");
         }
     }
+}
+
+#[tokio::test]
+async fn offline_queue_quotas_apply_per_tenant() {
+    let app = spawn_tenants(&[]).await;
+    let small = tenant_with_key(&app, "small", json!({"queue_max_per_user": 2})).await;
+    let brief = tenant_with_key(&app, "brief", json!({"queue_ttl_seconds": 1})).await;
+    for n in 0..3 {
+        let body = json!({"target_user_id": "alice", "event_type": format!("q{n}")});
+        assert_eq!(send_as(&app, &small, "/api/v1/notifications/send", &body).await.body["queued"], 1);
+        assert_eq!(send_as(&app, API_KEY, "/api/v1/notifications/send", &body).await.body["queued"], 1);
+    }
+    let body = json!({"target_user_id": "alice", "event_type": "brief"});
+    assert_eq!(send_as(&app, &brief, "/api/v1/notifications/send", &body).await.body["queued"], 1);
+    let mut ws = app.connect_user("alice", "small").await;
+    let replayed = [ws.recv_notification().await, ws.recv_notification().await];
+    assert_eq!(replayed.map(|n| n["event_type"].clone()), [json!("q1"), json!("q2")], "the oldest made room");
+    ws.expect_no_message(Duration::from_millis(200)).await;
+    let mut home = app.connect_user("alice", "default").await;
+    for n in 0..3 {
+        assert_eq!(home.recv_notification().await["event_type"], format!("q{n}"), "default keeps the server's size");
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut late = app.connect_user("alice", "brief").await;
+    late.expect_no_message(Duration::from_millis(300)).await;
 }
