@@ -57,6 +57,7 @@ mod template_use_case;
 mod templates;
 mod tenancy;
 mod tenant_isolation;
+mod tenant_nodes;
 mod tenant_tokens;
 mod tenants;
 mod tls_support;
