@@ -124,6 +124,13 @@ impl Modify for CommonResponses {
                             "ErrorResponse",
                         );
                         add_tenant_header(op);
+                    } else {
+                        add_response(
+                            op,
+                            "404",
+                            "TENANT_NOT_FOUND, KEY_NOT_FOUND, or FEATURE_DISABLED (TENANT_ENABLED=false)",
+                            "ErrorResponse",
+                        );
                     }
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).
@@ -147,6 +154,10 @@ impl Modify for CommonResponses {
                     );
                     add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");
                     add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
+                }
+                if protected && !path.starts_with("/api/v1/tenants") {
+                    // Said last, beside whatever else a 400 of this operation means.
+                    mention(op, "400", "INVALID_TENANT_HEADER or VALIDATION_ERROR (X-Tenant-Id is not a tenant id)");
                 }
                 if limited {
                     add_response(
@@ -201,6 +212,14 @@ fn add_tenant_header(op: &mut Operation) {
         .schema(Some(utoipa::openapi::Ref::from_schema_name("TenantId")))
         .build();
     op.parameters.get_or_insert_with(Vec::new).push(parameter);
+}
+
+/// Adds `text` to the description of `status`, or the response itself when the operation has none.
+fn mention(op: &mut Operation, status: &str, text: &str) {
+    match op.responses.responses.get_mut(status) {
+        Some(RefOr::T(response)) => response.description = format!("{}; or {text}", response.description),
+        _ => add_response(op, status, text, "ErrorResponse"),
+    }
 }
 
 fn add_response(op: &mut Operation, status: &str, description: &str, schema: &str) {
