@@ -398,6 +398,14 @@ async fn deleting_a_tenant_with_connections_needs_force_and_closes_them() {
     let (close, _) = ws.recv_close(Duration::from_secs(5)).await;
     assert_eq!(close.map(|c| c.0), Some(4404));
     admin(&app, Method::GET, "/api/v1/tenants/acme", None).await.assert_error(404, "TENANT_NOT_FOUND");
+    // Made again under the same id, it starts afresh: none of the old tenant's templates or keys.
+    let key = tenant_with_key(&app, "acme", json!({})).await;
+    let template = json!({"id": "t", "name": "T", "event_type": "e", "payload_template": {}});
+    assert_eq!(send_as(&app, &key, "/api/v1/templates", &template).await.status, 201);
+    admin(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
+    let key = tenant_with_key(&app, "acme", json!({})).await;
+    call(&app, Method::GET, "/api/v1/templates/t", &key, None, None).await.assert_error(404, "TEMPLATE_NOT_FOUND");
+    assert_eq!(admin(&app, Method::GET, "/api/v1/tenants/acme/keys", None).await.body["total"], 1);
 }
 
 #[tokio::test]

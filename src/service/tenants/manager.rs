@@ -184,7 +184,29 @@ impl TenantManager {
         self.cache.remove_tenant(id);
         let closed = self.service.close_tenant(id, CloseReason::TenantDeleted);
         self.service.forget_tenant(id);
+        self.delete_templates(id).await;
         Ok(closed)
+    }
+
+    /// A tenant made again under the same id starts without the old one's templates. Best effort: the
+    /// tenant is gone already, a template left behind is logged.
+    async fn delete_templates(&self, id: &TenantId) {
+        let templates = self.service.templates();
+        if templates.namespace(id) != *id {
+            return;
+        }
+        match templates.list(id).await {
+            Ok(list) => {
+                for template in list {
+                    if let Err(e) = templates.delete(id, &template.id).await {
+                        tracing::warn!(tenant = %id, template = %template.id, error = %crate::domain::ErrorChain(&e),
+                            "a deleted tenant's template was not deleted");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(tenant = %id, error = %crate::domain::ErrorChain(&e),
+                "a deleted tenant's templates were not deleted"),
+        }
     }
 
     pub fn keys(&self, id: &TenantId) -> Result<Vec<TenantKey>, TenantManagerError> {
