@@ -42,15 +42,18 @@ async fn a_change_on_one_node_reaches_the_other_and_survives_a_restart() {
         send_as(&two, &key, "/api/v1/notifications/broadcast", &body).await.status == 200
     })
     .await;
-    let _first = two.connect_user("alice", "acme").await;
+    let first = two.connect_user("alice", "acme").await;
     let full = two.try_connect_ws(Some(&two.token("bob", "acme"))).await.err().expect("refused");
     assert_eq!(full.body["error"]["quota"], "max_connections", "node two applies the limit set on node one");
 
+    let mut on_two = first;
     assert_eq!(admin(&one, Method::POST, "/api/v1/tenants/acme/suspend", None).await.status, 200);
     eventually("node two refuses the suspended tenant", || async {
         send_as(&two, &key, "/api/v1/notifications/broadcast", &body).await.status == 403
     })
     .await;
+    let (close, _) = on_two.recv_close(Duration::from_secs(5)).await;
+    assert_eq!(close.map(|c| c.0), Some(4403), "node two closed its connection of the suspended tenant");
     assert_eq!(admin(&one, Method::POST, "/api/v1/tenants/acme/activate", None).await.status, 200);
 
     drop((one, two));

@@ -112,9 +112,24 @@ impl TenantManager {
         Ok(())
     }
 
-    /// Rereads the store (what other nodes changed).
+    /// Rereads the store (what other nodes changed). A tenant another node suspended or deleted has
+    /// its connections on this node closed too.
     pub async fn refresh(&self) -> Result<(), TenantManagerError> {
-        Ok(self.cache.refresh(&*self.store).await?)
+        let before: Vec<(TenantId, TenantStatus)> =
+            self.cache.tenants().into_iter().map(|t| (t.id, t.status)).collect();
+        self.cache.refresh(&*self.store).await?;
+        for (id, was) in before {
+            let reason = match self.cache.tenant(&id).map(|t| t.status) {
+                None => CloseReason::TenantDeleted,
+                Some(TenantStatus::Suspended) if was == TenantStatus::Active => CloseReason::TenantSuspended,
+                _ => continue,
+            };
+            let closed = self.service.close_tenant(&id, reason);
+            if closed > 0 {
+                tracing::info!(tenant = %id, closed, "closed the connections of a tenant another node suspended or deleted");
+            }
+        }
+        Ok(())
     }
 
     pub fn list(&self) -> Vec<Tenant> {
