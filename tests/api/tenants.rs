@@ -548,3 +548,53 @@ async fn offline_queue_quotas_apply_per_tenant() {
     let mut late = app.connect_user("alice", "brief").await;
     late.expect_no_message(Duration::from_millis(300)).await;
 }
+
+/// Every API operation of the served spec, called with tenant B's key on tenant A's resources, is
+/// refused with a structured 403: naming A is `TENANT_MISMATCH`, and the Tenant API is
+/// `ADMIN_KEY_REQUIRED` whatever it names. A's resources are unchanged afterwards.
+#[tokio::test]
+async fn every_spec_route_refuses_tenant_b_on_tenant_a() {
+    let app = spawn_tenants(&[]).await;
+    let a = tenant_with_key(&app, "tenant-a", json!({})).await;
+    let b = tenant_with_key(&app, "tenant-b", json!({})).await;
+    let a_key_id = admin(&app, Method::GET, "/api/v1/tenants/tenant-a/keys", None).await.body["keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut alice = app.connect_user("alice", "tenant-a").await;
+    alice.subscribe(&["orders"]).await;
+    let template = json!({"id": "greet", "name": "Greet", "event_type": "g", "payload_template": {}});
+    assert_eq!(send_as(&app, &a, "/api/v1/templates", &template).await.status, 201);
+
+    let spec: Value = app.get("/api-docs/openapi.json").await.body;
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !(path.starts_with("/api/v1/") || path == "/stats") {
+            continue;
+        }
+        let concrete = path
+            .replace("{tenant_id}", "tenant-a")
+            .replace("{key_id}", &a_key_id)
+            .replace("{id}", "greet")
+            .replace("{name}", "orders")
+            .replace("{user_id}", "alice");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
+            let named = call(&app, method.clone(), &concrete, &b, Some("tenant-a"), body.as_ref()).await;
+            named.assert_error(403, "TENANT_MISMATCH");
+            if path.starts_with("/api/v1/tenants") {
+                let plain = call(&app, method.clone(), &concrete, &b, None, body.as_ref()).await;
+                plain.assert_error(403, "ADMIN_KEY_REQUIRED");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} operations checked");
+    alice.expect_no_message(Duration::from_millis(200)).await;
+    assert_eq!(call(&app, Method::GET, "/api/v1/templates/greet", &a, None, None).await.status, 200);
+    assert_eq!(send_as(&app, &a, "/api/v1/notifications/broadcast", &json!({"event_type": "still"})).await.status, 200);
+    assert_eq!(alice.recv_notification().await["event_type"], "still", "A's key still works");
+    let view = admin(&app, Method::GET, "/api/v1/tenants/tenant-a", None).await;
+    assert_eq!((&view.body["status"], &view.body["connections"]), (&json!("active"), &json!(1)));
+}
