@@ -25,6 +25,7 @@ use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
 use crate::domain::ErrorChain;
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
+use crate::service::tenants::TenantManager;
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
 
 #[derive(Debug, Error)]
@@ -35,6 +36,8 @@ pub enum StartupError {
     Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
+    #[error("TENANT_ENABLED: cannot load the tenants")]
+    Tenants(#[source] crate::service::tenants::TenantManagerError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot set up reloading of the settings (SIGHUP, config file watch)")]
@@ -62,6 +65,8 @@ pub struct Application {
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
     resilience: Resilience,
+    /// The tenant tasks' wiring and the manager they refresh, when tenants are managed.
+    tenancy: Option<(super::tenancy::Tenancy, Arc<TenantManager>)>,
     /// Reloads the TLS listener's certificate when its files change.
     tls_watch: Option<tokio::task::JoinHandle<()>>,
     /// Applies new settings on SIGHUP or a change of the config file.
@@ -74,11 +79,22 @@ impl Application {
         for warning in &settings.warnings {
             tracing::warn!("{warning}");
         }
-        let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
+        let metrics =
+            Arc::new(Metrics::with_tenant_label(settings.tenant.metrics_label).map_err(StartupError::Metrics)?);
         let reloadable = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&settings)));
-        let policies: DynPolicySource = reloadable.clone();
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
+        // Tenants' own limits over the settings' (which a reload replaces).
+        let tenancy =
+            settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, reloadable.clone(), redis.as_ref()));
+        let policies: DynPolicySource = match &tenancy {
+            Some(t) => t.policies.clone(),
+            None => reloadable.clone(),
+        };
+        let mut templates = TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock));
+        if tenancy.is_some() {
+            templates = templates.per_tenant();
+        }
         let verifier = super::auth::verifier(&settings)?;
         for jwks in verifier.preload().await {
             tracing::warn!(%jwks, "the JWKS could not be loaded; tokens signed with its keys are refused until it is");
@@ -87,10 +103,25 @@ impl Application {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
-            templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
-            verifier: Arc::new(verifier),
+            templates: Arc::new(templates),
+            verifier: match &tenancy {
+                // Each managed tenant's tokens are verified with its own keys (the server's for
+                // tenants without any).
+                Some(t) => Arc::new(crate::adapters::auth::TenantTokenVerifier::new(
+                    Arc::new(verifier),
+                    t.cache.clone(),
+                    super::auth::claim_rules(&settings),
+                )),
+                None => Arc::new(verifier),
+            },
         })
         .with_observer(metrics.clone());
+        if let Some(t) = &tenancy {
+            service = service.with_tenants(crate::service::tenants::TenantRules {
+                directory: t.rules.directory.clone(),
+                limiter: t.rules.limiter.clone(),
+            });
+        }
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
         if let Some(queue) = stores.queue {
             store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));
@@ -107,6 +138,24 @@ impl Application {
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
         let service = Arc::new(service);
+        let tenancy = match (tenancy, stores.tenants) {
+            (Some(t), Some(store)) => {
+                let rules = super::auth::claim_rules(&settings);
+                let check: crate::service::tenants::KeyCheck = Box::new(move |tenant, keys| {
+                    // No keys of its own: the server's verify the tenant's tokens.
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    crate::adapters::auth::tenant_verifier(tenant, keys, &rules).map(|_| ())
+                });
+                let manager = TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock))
+                    .with_key_check(check);
+                let manager = Arc::new(manager);
+                manager.start().await.map_err(StartupError::Tenants)?;
+                Some((t, manager))
+            }
+            _ => None,
+        };
         let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
@@ -120,6 +169,8 @@ impl Application {
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),
+            admin_key: settings.admin.api_key().map(Arc::from),
+            tenants: tenancy.as_ref().map(|(_, manager)| manager.clone()),
             body_limit_bytes: settings.server.body_limit_bytes,
             request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
@@ -192,6 +243,7 @@ impl Application {
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             resilience,
+            tenancy,
             tls_watch,
             reload_task,
         })
@@ -222,10 +274,14 @@ impl Application {
             queue_cleanup_interval,
             ack_cleanup_interval,
             resilience,
+            tenancy,
             tls_watch,
             reload_task,
         } = self;
-        let resilience_tasks = resilience.spawn(&service, &shutdown);
+        let mut resilience_tasks = resilience.spawn(&service, &shutdown);
+        if let Some((tenancy, manager)) = &tenancy {
+            resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {

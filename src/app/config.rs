@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "template",
     "otel",
     "admin",
+    "tenant",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -75,6 +76,7 @@ pub struct Settings {
     #[serde(skip)]
     pub reloadable: bool,
     pub admin: AdminSettings,
+    pub tenant: TenantSettings,
 }
 
 #[derive(Debug, Error)]
@@ -246,6 +248,7 @@ impl Settings {
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
+        tenant::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -305,6 +308,9 @@ fn env_key_to_path(key: &str) -> Option<String> {
     if TOP_LEVEL.contains(&key.as_str()) {
         return Some(key);
     }
+    if let Some(path) = tenant::override_path(&key) {
+        return Some(path);
+    }
     SECTIONS.iter().find_map(|section| {
         key.strip_prefix(section)
             .and_then(|rest| rest.strip_prefix('_'))
@@ -347,6 +353,9 @@ pub use otel::OtelSettings;
 #[path = "config_admin.rs"]
 mod admin;
 pub use admin::AdminSettings;
+#[path = "config_tenant.rs"]
+pub mod tenant;
+pub use tenant::{TenantBackend, TenantSettings};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

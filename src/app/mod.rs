@@ -19,6 +19,7 @@ mod resilience;
 pub mod spec;
 mod stores;
 pub mod telemetry;
+mod tenancy;
 
 pub use application::{Application, StartupError};
 pub use config::{ConfigError, RunMode, Settings};

@@ -31,6 +31,7 @@ impl StaticPolicies {
         Self {
             limits: Limits {
                 max_connections: ws.max_connections,
+                max_tenant_connections: None,
                 max_connections_per_user: ws.max_connections_per_user,
                 max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
             },

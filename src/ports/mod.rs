@@ -12,6 +12,8 @@ pub mod offline_queue;
 pub mod policy;
 pub mod rate_limiter;
 pub mod template_store;
+pub mod tenant_directory;
+pub mod tenant_store;
 pub mod timer;
 
 /// What a port's error carries as its source.
@@ -33,4 +35,6 @@ pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
 pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
+pub use tenant_directory::{DynTenantDirectory, TenantDirectory};
+pub use tenant_store::{DynTenantStore, TenantStore, TenantStoreError};
 pub use timer::{DynTimer, Sleep, Timer};

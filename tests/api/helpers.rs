@@ -178,6 +178,24 @@ impl TestApp {
         Reply::from(request.send().await.expect("POST reaches the server")).await
     }
 
+    /// Any request, with `headers` (e.g. `x-api-key`, `x-tenant-id`) and a JSON body when given.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::from(request.send().await.expect("the request reaches the server")).await
+    }
+
     /// POSTs raw bytes with the given content type (or none).
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>, content_type: Option<&str>) -> Reply {
         let mut request = self.client.post(self.url(path)).body(body);

@@ -10,3 +10,4 @@ mod ack_store;
 mod offline_queue;
 mod rate_limiter;
 mod template_store;
+mod tenant_store;

@@ -3,9 +3,9 @@
 //! errors, which become `{"error":{"code","message"}}` in `error.rs` alone; the edge layers; `serve`,
 //! the accept loop with its timeouts, the per-address cap and each request's [`ConnectionAbort`].
 
-mod api_key;
 mod batch;
 mod body_timeout;
+pub mod caller;
 mod channels;
 mod client_cert;
 pub mod client_ip;
@@ -24,6 +24,8 @@ mod send;
 pub mod serve;
 pub mod state;
 mod templates;
+mod tenant_keys;
+mod tenants;
 
 pub use error::ApiError;
 pub use live::{LiveHttp, OriginRule};

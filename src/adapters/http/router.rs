@@ -17,7 +17,7 @@ use super::state::AppState;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{api_key, batch, channels, client_cert, health, rate_limit, request_id, send, templates};
+use super::{batch, caller, channels, client_cert, health, rate_limit, request_id, send, templates, tenants};
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
 pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
@@ -36,6 +36,7 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
             "/api/v1/templates/{id}",
             get(templates::get_template).put(templates::update_template).delete(templates::delete_template),
         )
+        .merge(tenants::routes())
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
     // The batch route has its own, larger limit; it is merged after the layer above so it keeps it.
     let batch = Router::new()
@@ -45,7 +46,7 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
     // Full paths rather than `nest("/api/v1", …)`: nesting adds a prefix-stripping service per request.
     let protected = api
         .route("/stats", get(health::stats))
-        .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
+        .route_layer(middleware::from_fn_with_state(state.clone(), caller::resolve_caller))
         // Outside the key check, so that guessing keys is limited per IP too.
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api))
         // Before the key is even looked at: without a certificate, a key is worth nothing.
@@ -93,7 +94,8 @@ fn cors(live: Arc<LiveHttp>) -> CorsLayer {
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
-            HeaderName::from_static(api_key::HEADER),
+            HeaderName::from_static(caller::API_KEY_HEADER),
+            HeaderName::from_static(caller::TENANT_HEADER),
             request_id::HEADER,
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
