@@ -28,6 +28,8 @@ use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, 
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot join the cluster (CLUSTER_NODE_ID, CLUSTER_REDIS_URL)")]
+    Cluster(#[source] crate::ports::PresenceError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
@@ -93,7 +95,14 @@ impl Application {
             });
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
+        if let Some(cluster) = super::cluster::config(&settings, redis.as_ref()).await? {
+            service = service.with_cluster(cluster);
+        }
         let service = Arc::new(service);
+        service.join_cluster().await.map_err(StartupError::Cluster)?;
+        if service.cluster_enabled() {
+            store_diagnostics.push(Arc::new(super::cluster::ClusterDiagnostic(service.clone())));
+        }
         let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
@@ -196,7 +205,10 @@ impl Application {
             ack_cleanup_interval,
             resilience,
         } = self;
-        let resilience_tasks = resilience.spawn(&service, &shutdown);
+        let mut resilience_tasks = resilience.spawn(&service, &shutdown);
+        if service.cluster_enabled() {
+            resilience_tasks.push(tokio::spawn(service.clone().run_cluster()));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {
@@ -239,6 +251,7 @@ impl Application {
         for task in background.into_iter().chain(resilience_tasks) {
             task.abort();
         }
+        service.leave_cluster().await;
         tracing::info!("server stopped");
         result
     }

@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "template",
     "otel",
     "admin",
+    "cluster",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -68,6 +69,7 @@ pub struct Settings {
     #[serde(skip)]
     pub warnings: Vec<String>,
     pub admin: AdminSettings,
+    pub cluster: ClusterSettings,
 }
 
 #[derive(Debug, Error)]
@@ -223,6 +225,7 @@ impl Settings {
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
+        cluster::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -296,6 +299,9 @@ pub use ratelimit::{RateLimitBackend, RateLimitSettings};
 #[path = "config_otel.rs"]
 mod otel;
 pub use otel::OtelSettings;
+#[path = "config_cluster.rs"]
+mod cluster;
+pub use cluster::{ClusterSettings, SessionStore};
 #[path = "config_admin.rs"]
 mod admin;
 pub use admin::AdminSettings;

@@ -5,6 +5,7 @@ pub mod cli;
 mod cli_checktoken;
 mod cli_config;
 pub mod cli_healthcheck;
+mod cluster;
 pub mod config;
 pub mod config_report;
 mod diagnostics;

@@ -8,6 +8,7 @@ mod batch;
 mod body_timeout;
 mod channels;
 pub mod client_ip;
+mod cluster;
 pub mod error;
 mod extract;
 pub mod health;

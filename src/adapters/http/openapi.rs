@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, health, send, templates};
+use super::{batch, channels, cluster, health, send, templates};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -52,6 +52,7 @@ fn metrics() {}
         templates::create_template, templates::list_templates, templates::get_template,
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
+        cluster::status, cluster::user,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
     ),
@@ -63,6 +64,7 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
+        cluster::ClusterStatusView, cluster::ClusterUserView, cluster::NodeConnections,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
@@ -70,6 +72,7 @@ fn metrics() {}
         (name = "notifications", description = "Send notifications"),
         (name = "templates", description = "Reusable notification templates"),
         (name = "channels", description = "Channel and subscription info"),
+        (name = "cluster", description = "Cluster mode: live nodes and where users are"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
     )
