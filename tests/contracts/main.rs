@@ -7,6 +7,8 @@ mod suite;
 mod support_backends;
 
 mod ack_store;
+mod cluster_bus;
 mod offline_queue;
+mod presence;
 mod rate_limiter;
 mod template_store;

@@ -91,12 +91,14 @@ impl Presence for MemoryPresence {
         let mut s = self.state.lock();
         match s.nodes.get_mut(node) {
             Some(n) if n.owner != self.me && n.expires > now => Err(PresenceError::NodeIdTaken(node.clone())),
-            Some(n) if n.owner == self.me => {
+            Some(n) if n.owner == self.me && n.expires > now => {
                 n.expires = now + ttl;
                 n.connections = connections;
                 Ok(Heartbeat::Kept)
             }
             _ => {
+                // Lapsed: what it counted went with it, as other nodes' sweeps do in Redis.
+                s.forget_node(node);
                 s.nodes.insert(node.clone(), Node { owner: self.me, expires: now + ttl, connections });
                 Ok(Heartbeat::Retaken)
             }
