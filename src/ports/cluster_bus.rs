@@ -4,8 +4,9 @@
 //! Contract (checked by `tests/contracts/cluster_bus.rs` against every adapter):
 //! - once `subscribe(topic)` returned `Ok`, every message published to the topic afterwards reaches
 //!   the stream, once, in the order one publisher published them; after `unsubscribe` none does;
-//! - `publish` returns once the bus took the message, never waiting for a receiver; a topic nobody
-//!   subscribes to swallows it;
+//! - `publish` returns once the bus took the messages, never waiting for a receiver, with how many
+//!   subscribers each reached: 0 for a topic nobody subscribes to (which swallows it) — for a node's
+//!   own topic, the node is not listening;
 //! - at most once: a message published while the subscription is being re-established is lost, and
 //!   the stream then yields [`BusEvent::Resubscribed`] so that the receiver knows;
 //! - `stream` hands out the node's one stream the first time and `None` after.
@@ -45,8 +46,8 @@ pub type BusStream = Pin<Box<dyn Stream<Item = BusEvent> + Send>>;
 
 #[async_trait]
 pub trait ClusterBus: Send + Sync {
-    /// Publishes each message to its topic, in order.
-    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<(), BusError>;
+    /// Publishes each message to its topic, in order; returns how many subscribers each reached.
+    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<Vec<usize>, BusError>;
 
     /// Receives what is published to `topic` from now on (idempotent).
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError>;

@@ -96,7 +96,11 @@ async fn a_dead_node_leaves_no_ghosts<B: Backend>() {
     assert_eq!(p.b.counts(std::slice::from_ref(&alice)).await.unwrap(), vec![vec![count("n1", 1)]]);
     // n1 "crashes": no leave, no heartbeat.
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(p.b.counts(std::slice::from_ref(&alice)).await.unwrap(), vec![vec![]], "a dead node's users are offline");
+    assert_eq!(
+        p.b.counts(std::slice::from_ref(&alice)).await.unwrap(),
+        vec![vec![]],
+        "a dead node's users are offline"
+    );
     p.b.heartbeat(&node("n2"), 0, TTL).await.unwrap();
     let ids: Vec<_> = p.b.nodes().await.unwrap().into_iter().map(|n| n.node_id).collect();
     assert_eq!(ids, [node("n2")]);

@@ -31,16 +31,16 @@ impl MemoryBus {
 
 #[async_trait]
 impl ClusterBus for MemoryBus {
-    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<(), BusError> {
+    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<Vec<usize>, BusError> {
         let topics = self.topics.lock();
+        let mut reached = Vec::with_capacity(batch.len());
         for (topic, payload) in batch {
             let name = topic.name();
-            if topics.contains(&name) {
-                // A receiver that went away swallows it, as a topic nobody subscribes to does.
-                let _ = self.tx.send(BusEvent::Message { topic: name, payload: payload.clone() });
-            }
+            let heard = topics.contains(&name)
+                && self.tx.send(BusEvent::Message { topic: name, payload: payload.clone() }).is_ok();
+            reached.push(usize::from(heard));
         }
-        Ok(())
+        Ok(reached)
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {

@@ -196,15 +196,15 @@ async fn drive(bus: Weak<RedisBus>) {
 
 #[async_trait]
 impl ClusterBus for RedisBus {
-    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<(), BusError> {
+    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<Vec<usize>, BusError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
         for (topic, payload) in batch {
-            pipe.publish(self.channel(topic), payload.as_ref()).ignore();
+            pipe.publish(self.channel(topic), payload.as_ref());
         }
-        self.redis.call(|mut con| async move { pipe.query_async::<()>(&mut con).await }).await.map_err(unavailable)
+        self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {

@@ -86,6 +86,8 @@ impl RecentIds {
 pub(crate) struct Counters {
     published: AtomicU64,
     publish_failures: AtomicU64,
+    /// Messages to a node topic that nobody subscribed to.
+    unheard: AtomicU64,
     overflow: AtomicU64,
     overflow_queued: AtomicU64,
     received: AtomicU64,

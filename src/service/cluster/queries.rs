@@ -37,6 +37,8 @@ pub struct ClusterSnapshot {
     pub outbox_len: usize,
     pub published: u64,
     pub publish_failures: u64,
+    /// Messages to a node that was not listening (dead before presence noticed); queued instead.
+    pub unheard: u64,
     /// Bus messages the full outbox refused, and of those the user ones queued instead.
     pub outbox_overflow: u64,
     pub overflow_queued: u64,
@@ -73,6 +75,7 @@ impl NotificationService {
             outbox_len: c.outbox.len(),
             published: get(&k.published),
             publish_failures: get(&k.publish_failures),
+            unheard: get(&k.unheard),
             outbox_overflow: get(&k.overflow),
             overflow_queued: get(&k.overflow_queued),
             received: get(&k.received),

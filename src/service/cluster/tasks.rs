@@ -120,7 +120,21 @@ impl NotificationService {
             let len = batch.len() as u64;
             let call = cluster.bus.publish(&batch);
             match bounded(&*self.timer, cluster.timeout, call, BusError::Unavailable).await {
-                Ok(()) => bump(&cluster.counters.published, len),
+                Ok(reached) => {
+                    bump(&cluster.counters.published, len);
+                    // A node topic nobody listens on: the node died (or lost its subscription) before
+                    // presence noticed. Its users' messages are queued rather than lost.
+                    let unheard: Vec<_> = batch
+                        .into_iter()
+                        .zip(reached.into_iter().chain(std::iter::repeat(1)))
+                        .filter(|((topic, _), reached)| *reached == 0 && matches!(topic, Topic::Node(_)))
+                        .map(|(message, _)| message)
+                        .collect();
+                    if !unheard.is_empty() {
+                        bump(&cluster.counters.unheard, unheard.len() as u64);
+                        self.queue_unpublished(unheard).await;
+                    }
+                }
                 Err(e) => {
                     bump(&cluster.counters.publish_failures, len);
                     tracing::warn!(error = %ErrorChain(&e), messages = len, "could not publish to the cluster bus");
