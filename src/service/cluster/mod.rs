@@ -170,8 +170,14 @@ impl Cluster {
         if self.dirty.push_all(items).is_err() {
             self.all_dirty.store(true, Ordering::Release);
             // Wakes the reconciler, which then rewrites everything.
-            let _ = self.dirty.push_all(Vec::new());
+            self.dirty.wake();
         }
+    }
+
+    /// Has the reconciler write every count and topic again.
+    pub(crate) fn mark_all(&self) {
+        self.all_dirty.store(true, Ordering::Release);
+        self.dirty.wake();
     }
 
     /// How long without the canary before the bus counts as lost: three missed canaries.

@@ -40,6 +40,11 @@ impl<T> Outbox<T> {
         Ok(())
     }
 
+    /// Wakes the consumer with nothing new (it has something else to look at).
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
     pub fn len(&self) -> usize {
         self.items.lock().len()
     }
@@ -48,8 +53,11 @@ impl<T> Outbox<T> {
         self.len() == 0
     }
 
-    /// Waits for at least one item, then takes up to `max`, oldest first. One consumer only.
+    /// Waits for at least one item (or a [`Self::wake`]), then takes up to `max`, oldest first. One
+    /// consumer only.
     pub async fn next_batch(&self, max: usize) -> Vec<T> {
+        // Registered once: polled again means woken, possibly with nothing to take.
+        let mut woken = false;
         poll_fn(|cx| {
             let take = |items: &mut VecDeque<T>| {
                 let n = items.len().min(max);
@@ -59,7 +67,11 @@ impl<T> Outbox<T> {
             if !batch.is_empty() {
                 return Poll::Ready(batch);
             }
+            if std::mem::take(&mut woken) {
+                return Poll::Ready(batch);
+            }
             self.waker.register(cx.waker());
+            woken = true;
             // An item pushed between the look and the registration would otherwise wait for the next.
             let batch = take(&mut self.items.lock());
             if batch.is_empty() {

@@ -96,8 +96,7 @@ impl NotificationService {
                     }
                     if beat == Heartbeat::Retaken {
                         tracing::warn!("this node's presence had expired; writing its counts again");
-                        cluster.all_dirty.store(true, Ordering::Release);
-                        cluster.mark(Vec::new());
+                        cluster.mark_all();
                     }
                 }
                 Err(PresenceError::NodeIdTaken(node)) => {
