@@ -34,6 +34,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
+    #[error("cannot join the cluster (CLUSTER_NODE_ID, CLUSTER_REDIS_URL)")]
+    Cluster(#[source] crate::ports::PresenceError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("TENANT_ENABLED: cannot load the tenants")]
@@ -137,7 +139,14 @@ impl Application {
             });
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
+        if let Some(cluster) = super::cluster::config(&settings, redis.as_ref()).await? {
+            service = service.with_cluster(cluster);
+        }
         let service = Arc::new(service);
+        service.join_cluster().await.map_err(StartupError::Cluster)?;
+        if service.cluster_enabled() {
+            store_diagnostics.push(Arc::new(super::cluster::ClusterDiagnostic(service.clone())));
+        }
         let tenancy = match (tenancy, stores.tenants) {
             (Some(t), Some(store)) => {
                 let rules = super::auth::claim_rules(&settings);
@@ -282,6 +291,9 @@ impl Application {
         if let Some((tenancy, manager)) = &tenancy {
             resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
         }
+        if service.cluster_enabled() {
+            resilience_tasks.push(tokio::spawn(service.clone().run_cluster()));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {
@@ -324,6 +336,7 @@ impl Application {
         for task in background.into_iter().chain(resilience_tasks).chain(tls_watch).chain(reload_task) {
             task.abort();
         }
+        service.leave_cluster().await;
         tracing::info!("server stopped");
         result
     }

@@ -18,6 +18,7 @@
 
 mod acks;
 mod bounded;
+pub mod cluster;
 mod connect;
 mod content;
 mod queries;
@@ -39,6 +40,7 @@ use crate::ports::{
 
 pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
 pub use acks::AckFailure;
+pub use cluster::{ClusterConfig, ClusterSnapshot, ClusterStatus};
 pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
 pub use queries::{ConnectionView, Counts, UserSubscriptions};
@@ -84,6 +86,8 @@ pub struct NotificationService {
     acks: Option<AckConfig>,
     observers: Vec<DynConnectionObserver>,
     locks: user_locks::UserLocks,
+    /// Cluster mode's presence, bus and node state; `None` on a node on its own.
+    cluster: Option<Arc<cluster::Cluster>>,
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
     /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
@@ -108,6 +112,7 @@ impl NotificationService {
             acks: None,
             observers: Vec::new(),
             locks: user_locks::UserLocks::default(),
+            cluster: None,
             closing: AtomicBool::new(false),
             tenants: None,
             tenant_stats: tenants::TenantStats::default(),
@@ -121,6 +126,13 @@ impl NotificationService {
 
     pub fn with_acks(mut self, acks: AckConfig) -> Self {
         self.acks = Some(acks);
+        self
+    }
+
+    /// Turns cluster mode on: sends reach users and subscribers on every node, and the node must
+    /// [`Self::join_cluster`] and [`Self::run_cluster`].
+    pub fn with_cluster(mut self, config: cluster::ClusterConfig) -> Self {
+        self.cluster = Some(Arc::new(cluster::Cluster::new(config)));
         self
     }
 

@@ -7,7 +7,9 @@ mod suite;
 mod support_backends;
 
 mod ack_store;
+mod cluster_bus;
 mod offline_queue;
+mod presence;
 mod rate_limiter;
 mod template_store;
 mod tenant_store;

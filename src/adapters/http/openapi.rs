@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, health, send, templates, tenant_keys, tenants};
+use super::{batch, channels, cluster, health, send, templates, tenant_keys, tenants};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -56,6 +56,7 @@ fn metrics() {}
         templates::create_template, templates::list_templates, templates::get_template,
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
+        cluster::status, cluster::user,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
         tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant,
@@ -70,6 +71,7 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
+        cluster::ClusterStatusView, cluster::ClusterUserView, cluster::NodeConnections,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
         crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
         tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,
@@ -80,6 +82,7 @@ fn metrics() {}
         (name = "notifications", description = "Send notifications"),
         (name = "templates", description = "Reusable notification templates"),
         (name = "channels", description = "Channel and subscription info"),
+        (name = "cluster", description = "Cluster mode: live nodes and where users are"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
         (name = "tenants", description = "Tenants and their API keys (ADMIN_API_KEY, TENANT_ENABLED)"),
@@ -109,29 +112,33 @@ impl Modify for CommonResponses {
                         .get_or_insert_with(Vec::new)
                         .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
-                    add_response(
-                        op,
-                        "403",
-                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)",
-                        "ErrorResponse",
-                    );
-                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
-                    if !path.starts_with("/api/v1/tenants") {
-                        add_response(
-                            op,
-                            "403",
-                            "TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's) or TENANT_SUSPENDED",
-                            "ErrorResponse",
-                        );
-                        add_tenant_header(op);
+                    let certificate =
+                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)";
+                    if path.starts_with("/api/v1/tenants") {
+                        add_response(op, "403", certificate, "ErrorResponse");
+                        add_response(op, "404", "FEATURE_DISABLED (TENANT_ENABLED=false)", "ErrorResponse");
                     } else {
                         add_response(
                             op,
-                            "404",
-                            "TENANT_NOT_FOUND, KEY_NOT_FOUND, or FEATURE_DISABLED (TENANT_ENABLED=false)",
+                            "403",
+                            &format!("TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's), TENANT_SUSPENDED or {certificate}"),
                             "ErrorResponse",
                         );
+                        add_response(
+                            op,
+                            "400",
+                            "VALIDATION_ERROR or INVALID_TENANT_HEADER (X-Tenant-Id is not a tenant id)",
+                            "ErrorResponse",
+                        );
+                        add_response(
+                            op,
+                            "404",
+                            "FEATURE_DISABLED (X-Tenant-Id names a tenant but TENANT_ENABLED=false), TENANT_NOT_FOUND",
+                            "ErrorResponse",
+                        );
+                        add_tenant_header(op);
                     }
+                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).
                 if path.starts_with("/api/v1/notifications/") && path != "/api/v1/notifications/batch" {
@@ -154,10 +161,6 @@ impl Modify for CommonResponses {
                     );
                     add_response(op, "413", "PAYLOAD_TOO_LARGE", "ErrorResponse");
                     add_response(op, "415", "UNSUPPORTED_MEDIA_TYPE", "ErrorResponse");
-                }
-                if protected && !path.starts_with("/api/v1/tenants") {
-                    // Said last, beside whatever else a 400 of this operation means.
-                    mention(op, "400", "INVALID_TENANT_HEADER or VALIDATION_ERROR (X-Tenant-Id is not a tenant id)");
                 }
                 if limited {
                     add_response(
@@ -212,14 +215,6 @@ fn add_tenant_header(op: &mut Operation) {
         .schema(Some(utoipa::openapi::Ref::from_schema_name("TenantId")))
         .build();
     op.parameters.get_or_insert_with(Vec::new).push(parameter);
-}
-
-/// Adds `text` to the description of `status`, or the response itself when the operation has none.
-fn mention(op: &mut Operation, status: &str, text: &str) {
-    match op.responses.responses.get_mut(status) {
-        Some(RefOr::T(response)) => response.description = format!("{}; or {text}", response.description),
-        _ => add_response(op, status, text, "ErrorResponse"),
-    }
 }
 
 fn add_response(op: &mut Operation, status: &str, description: &str, schema: &str) {

@@ -1,11 +1,15 @@
 //! In-memory stores: the zero-set-up defaults. They keep nothing across a restart.
 
 mod ack_store;
+mod cluster_bus;
 mod offline_queue;
+mod presence;
 mod template_store;
 mod tenant_store;
 
 pub use ack_store::{MemoryAckStore, DEFAULT_MAX_RECORDS as DEFAULT_MAX_ACK_RECORDS};
+pub use cluster_bus::MemoryBus;
 pub use offline_queue::MemoryOfflineQueue;
+pub use presence::MemoryPresence;
 pub use template_store::MemoryTemplateStore;
 pub use tenant_store::MemoryTenantStore;
