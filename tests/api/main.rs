@@ -58,6 +58,7 @@ mod templates;
 mod tenancy;
 mod tenant_isolation;
 mod tenant_nodes;
+mod tenant_quotas;
 mod tenant_tokens;
 mod tenants;
 mod tls_support;
