@@ -23,7 +23,7 @@ use crate::adapters::http::{
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
-use crate::domain::ErrorChain;
+use crate::domain::{ErrorChain, TenantId};
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
 use crate::service::tenants::TenantManager;
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
@@ -158,7 +158,10 @@ impl Application {
                     crate::adapters::auth::tenant_verifier(tenant, keys, &rules).map(|_| ())
                 });
                 let manager = TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock))
-                    .with_key_check(check);
+                    .with_key_check(check)
+                    .with_configured_ids(
+                        settings.tenant.overrides.keys().filter_map(|id| TenantId::parse(id).ok()).collect(),
+                    );
                 let manager = Arc::new(manager);
                 manager.start().await.map_err(StartupError::Tenants)?;
                 Some((t, manager))

@@ -213,3 +213,24 @@ async fn offline_queue_quotas_apply_per_tenant() {
     let mut late = app.connect_user("alice", "brief").await;
     late.expect_no_message(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn an_id_of_a_configured_tenants_stem_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ara.toml");
+    let toml = format!(
+        "[server]\nhost = \"127.0.0.1\"\nport = 0\n[admin]\napi_key = \"{ADMIN_KEY}\"\n\
+         [tenant]\nenabled = true\n[tenant.overrides.acme_corp]\nmax_connections = 7\n"
+    );
+    std::fs::write(&path, toml).unwrap();
+    let app = crate::helpers::spawn_app_from(ara::app::Settings::load(Some(&path)).unwrap()).await;
+    let taken = admin(&app, Method::POST, "/api/v1/tenants", Some(&json!({"tenant_id": "acme-corp"}))).await;
+    taken.assert_error(409, "TENANT_CONFLICT");
+    assert!(taken.text.contains("acme_corp"), "{}", taken.text);
+    assert_eq!(
+        admin(&app, Method::POST, "/api/v1/tenants", Some(&json!({"tenant_id": "acme_corp"}))).await.status,
+        201
+    );
+    let view = admin(&app, Method::GET, "/api/v1/tenants/acme_corp", None).await;
+    assert_eq!(view.body["quotas"]["connections"]["limit"], 7, "the TOML override applies");
+}

@@ -71,6 +71,8 @@ pub struct TenantManager {
     service: Arc<NotificationService>,
     clock: DynClock,
     key_check: Option<KeyCheck>,
+    /// Ids the settings name (`[tenant.overrides.<id>]`): no other tenant may take their stem.
+    configured: Vec<TenantId>,
 }
 
 impl TenantManager {
@@ -80,7 +82,13 @@ impl TenantManager {
         service: Arc<NotificationService>,
         clock: DynClock,
     ) -> Self {
-        Self { store, cache, service, clock, key_check: None }
+        Self { store, cache, service, clock, key_check: None, configured: Vec::new() }
+    }
+
+    /// The tenant ids the settings configure limits for.
+    pub fn with_configured_ids(mut self, ids: Vec<TenantId>) -> Self {
+        self.configured = ids;
+        self
     }
 
     pub fn with_key_check(mut self, check: KeyCheck) -> Self {
@@ -98,7 +106,8 @@ impl TenantManager {
     /// Loads the cache and makes sure the tenant `default` exists (the `API_KEY` acts in it).
     pub async fn start(&self) -> Result<(), TenantManagerError> {
         self.refresh().await?;
-        let ids: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        let mut ids: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        ids.extend(self.configured.iter().cloned());
         if let Some(conflict) = ids.iter().find_map(|id| stem_conflict(id, &ids)) {
             return Err(TenantManagerError::Conflict(conflict));
         }
@@ -151,7 +160,8 @@ impl TenantManager {
     }
 
     pub async fn create(&self, id: TenantId, change: TenantChange) -> Result<Tenant, TenantManagerError> {
-        let others: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        let mut others: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        others.extend(self.configured.iter().cloned());
         if let Some(conflict) = stem_conflict(&id, &others) {
             return Err(TenantManagerError::Conflict(conflict));
         }
