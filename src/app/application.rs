@@ -174,7 +174,9 @@ impl Application {
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
         let reload_task =
-            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
+            Reloader::new(&settings, reloadable, live.clone(), tenancy.as_ref().map(|(t, _)| t.configured.clone()))
+                .spawn(shutdown.clone())
+                .map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),
