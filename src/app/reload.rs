@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{ConfigError, Settings, TenantSettings};
 use super::config_report::{env_name, flatten};
 use super::policies::{ReloadablePolicies, StaticPolicies};
-use crate::adapters::http::{LiveHttp, OriginRule};
+use crate::adapters::http::{LiveHttp, OriginRule, TlsAcceptor};
 
 /// Editors write a file in several steps; they are taken as one change once quiet this long.
 const SETTLE: Duration = Duration::from_millis(250);
@@ -50,16 +50,19 @@ pub struct Reloader {
     http: Arc<LiveHttp>,
     /// The `[tenant]` limits managed tenants fall back to, when tenants are managed.
     tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
+    /// The TLS listener, whose files SIGHUP reads again too (they are also watched on their own).
+    tls: Option<Arc<TlsAcceptor>>,
 }
 
 impl Reloader {
     /// `tenant_limits`: where managed tenants read their configured limits (`TENANT_DEFAULT_*`,
-    /// `[tenant.overrides.*]`), when tenants are managed.
+    /// `[tenant.overrides.*]`), when tenants are managed; `tls`: the TLS listener, reloaded on SIGHUP.
     pub fn new(
         started: &Settings,
         policies: Arc<ReloadablePolicies>,
         http: Arc<LiveHttp>,
         tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
+        tls: Option<Arc<TlsAcceptor>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             started: started.clone(),
@@ -67,6 +70,7 @@ impl Reloader {
             policies,
             http,
             tenant_limits,
+            tls,
         })
     }
 
@@ -117,7 +121,15 @@ impl Reloader {
             loop {
                 let cause = tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = hangups.recv() => "SIGHUP",
+                    _ = hangups.recv() => {
+                        if let Some(tls) = &this.tls {
+                            match tls.reload() {
+                                Ok(generation) => tracing::info!(generation, "reloaded the TLS certificate on SIGHUP"),
+                                Err(e) => tracing::warn!(error = %e, "the TLS files cannot be used; the previous certificate stays in force"),
+                            }
+                        }
+                        "SIGHUP"
+                    }
                     change = changes.recv(), if watching => {
                         if change.is_none() {
                             // The watcher is gone (it is held above, so only if it failed): SIGHUP still works.
@@ -224,7 +236,7 @@ mod tests {
         let started = settings(&[("API_KEY", "one"), ("SERVER_PORT", "8080")]);
         let policies = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&started)));
         let http = LiveHttp::new(started.api_key().map(str::to_owned), OriginRule::Any);
-        let reloader = Reloader::new(&started, policies.clone(), http.clone(), None);
+        let reloader = Reloader::new(&started, policies.clone(), http.clone(), None, None);
         let read = settings(&[
             ("API_KEY", "two"),
             ("SERVER_PORT", "9090"),
