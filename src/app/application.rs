@@ -176,8 +176,10 @@ impl Application {
         let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
-        let reload_task =
-            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
+        let tenant_limits = tenancy.as_ref().map(|(t, _)| t.configured.clone());
+        let reload_task = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone())
+            .spawn(shutdown.clone())
+            .map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),
