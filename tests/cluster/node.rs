@@ -244,6 +244,18 @@ impl Client {
         got
     }
 
+    /// The notifications that arrive within `window`, however busy.
+    pub async fn notifications_for(&mut self, window: Duration) -> Vec<Value> {
+        let until = tokio::time::Instant::now() + window;
+        let mut got = Vec::new();
+        while let Ok(Some(frame)) = tokio::time::timeout_at(until, self.frames.recv()).await {
+            if frame["type"] == "notification" {
+                got.push(frame);
+            }
+        }
+        got
+    }
+
     pub fn close(self) {
         drop(self.out);
     }
