@@ -81,7 +81,7 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Token { user, tenant, ttl } => print_token(&settings, &user, tenant.as_deref(), ttl),
         Command::Serve => serve(settings).await,
-        Command::Checktoken { token } => super::cli_checktoken::run(&settings, &token),
+        Command::Checktoken { token } => super::cli_checktoken::run(&settings, &token).await,
         Command::Healthcheck { url, timeout } => super::cli_healthcheck::run(&settings, url.as_deref(), timeout).await,
         Command::Openapi | Command::Config { .. } => 0,
     }

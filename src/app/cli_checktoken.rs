@@ -1,6 +1,7 @@
 //! `ara checktoken TOKEN`: whether this server would accept a client's token, and if not, why —
-//! checked exactly as a connection's token is (secret, algorithm, `exp`/`nbf`, issuer, audience,
-//! claims), with what the token says about itself printed either way.
+//! checked exactly as a connection's token is (the same key set: `JWT_SECRET`, `JWT_KEYS`, the JWKS;
+//! algorithm, `exp`/`nbf` with the leeway, issuer, audience, claims), with what the token says about
+//! itself printed either way.
 
 use std::io::Read;
 
@@ -8,10 +9,12 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::config::Settings;
-use crate::adapters::auth::{AuthError, JwtAuth, JwtSettings};
+use crate::adapters::auth::{AuthError, RawHeader};
+use crate::ports::TokenVerifier;
 
-/// Prints the verdict; exit code 0 when accepted, 1 when refused, 2 when no token could be read.
-pub fn run(settings: &Settings, token: &str) -> i32 {
+/// Prints the verdict; exit code 0 when accepted, 1 when refused, 2 when no token could be read or
+/// the key set could not be built.
+pub async fn run(settings: &Settings, token: &str) -> i32 {
     let token = match read_token(token) {
         Ok(t) => t,
         Err(e) => {
@@ -19,18 +22,22 @@ pub fn run(settings: &Settings, token: &str) -> i32 {
             return 2;
         }
     };
-    let jwt = JwtAuth::new(JwtSettings {
-        secret: settings.jwt_secret().to_owned(),
-        issuer: settings.jwt.issuer.clone(),
-        audience: settings.jwt.audience.clone(),
-    });
+    let verifier = match super::auth::verifier(settings) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ara: checktoken: {e}");
+            return 2;
+        }
+    };
     let claims = unverified_claims(&token);
+    let header = RawHeader::read(&token);
     let now = chrono::Utc::now().timestamp();
-    let code = match jwt.verify(&token) {
-        Ok(identity) => {
+    let code = match verifier.verify(&token).await {
+        Ok(verified) => {
             println!("accepted");
-            println!("  user:     {}", identity.user.as_str());
-            println!("  tenant:   {}", identity.tenant.as_str());
+            println!("  user:     {}", verified.identity.user.as_str());
+            println!("  tenant:   {}", verified.identity.tenant.as_str());
+            println!("  key:      {}", verified.key_id.as_deref().unwrap_or("(no kid)"));
             0
         }
         Err(e) => {
@@ -44,6 +51,17 @@ pub fn run(settings: &Settings, token: &str) -> i32 {
             if let Some(claims) = &claims {
                 let tenant = claims.get("tenant_id").and_then(Value::as_str).unwrap_or("default");
                 println!("  tenant:   {tenant} (claimed)");
+            }
+            if let Some(header) = &header {
+                println!("  header:   alg {}, kid {}", header.alg, header.kid.as_deref().unwrap_or("(none)"));
+            }
+            if matches!(e, AuthError::UnknownKey(_) | AuthError::BadAlgorithm(_)) {
+                let keys: Vec<String> = verifier
+                    .describe()
+                    .into_iter()
+                    .map(|(kid, alg)| format!("{} {alg}", kid.as_deref().unwrap_or("(no kid)")))
+                    .collect();
+                println!("  keys:     {}", keys.join(", "));
             }
             1
         }
@@ -96,10 +114,13 @@ fn hint(e: &AuthError, settings: &Settings, claims: Option<&serde_json::Map<Stri
     let claim = |name: &str| claims.and_then(|c| c.get(name)).map(|v| v.as_str().map_or(v.to_string(), str::to_owned));
     let none = || "none".to_owned();
     Some(match e {
-        AuthError::BadSignature if settings.jwt.secret.is_none() => {
+        AuthError::BadSignature if settings.jwt.secret.is_none() && !settings.jwt.has_key_set() => {
             "not signed with the development secret (JWT_SECRET is not set here)".into()
         }
-        AuthError::BadSignature => "not signed with this JWT_SECRET".into(),
+        AuthError::BadSignature if !settings.jwt.has_key_set() => "not signed with this JWT_SECRET".into(),
+        AuthError::BadSignature => {
+            "not signed with the key it names (JWT_SECRET without a kid, JWT_KEYS, the JWKS)".into()
+        }
         AuthError::BadIssuer => format!(
             "JWT_ISSUER is {}, the token's iss is {}",
             settings.jwt.issuer.as_deref().unwrap_or("unset"),
@@ -110,9 +131,17 @@ fn hint(e: &AuthError, settings: &Settings, claims: Option<&serde_json::Map<Stri
             settings.jwt.audience.as_deref().unwrap_or("unset"),
             claim("aud").unwrap_or_else(none)
         ),
-        AuthError::BadAlgorithm => "only HS256 tokens are accepted".into(),
-        AuthError::Expired => "its exp has passed (5 s of clock skew are allowed)".into(),
-        AuthError::NotYetValid => "its nbf is in the future (5 s of clock skew are allowed)".into(),
+        AuthError::BadAlgorithm(_) => "its alg must be the algorithm of the key it names".into(),
+        AuthError::UnknownKey(_) => "no configured key has its kid (JWT_KEYS, JWT_JWKS_URL, JWT_JWKS_FILE)".into(),
+        AuthError::Expired => {
+            format!(
+                "its exp has passed ({} s of clock skew are allowed, JWT_LEEWAY_SECONDS)",
+                settings.jwt.leeway_seconds
+            )
+        }
+        AuthError::NotYetValid => {
+            format!("its nbf is in the future ({} s of clock skew are allowed)", settings.jwt.leeway_seconds)
+        }
         _ => return None,
     })
 }

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "otel",
     "admin",
     "cluster",
+    "tenant",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -68,8 +69,16 @@ pub struct Settings {
     /// Names that looked like settings but are none (with the closest real one), for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The `--config`/`ARA_CONFIG` file these came from, read again on reload.
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
+    /// Read by [`Self::load`] from the process's sources, which a reload can read again; settings
+    /// made from given pairs (tests, tools) have nothing to reload from.
+    #[serde(skip)]
+    pub reloadable: bool,
     pub admin: AdminSettings,
     pub cluster: ClusterSettings,
+    pub tenant: TenantSettings,
 }
 
 #[derive(Debug, Error)]
@@ -86,6 +95,8 @@ impl Settings {
         let (figment, warnings) = Self::layered_with_warnings(file)?;
         let mut settings = Self::from_figment(figment)?;
         settings.warnings = warnings;
+        settings.file = file.map(Path::to_path_buf);
+        settings.reloadable = true;
         Ok(settings)
     }
 
@@ -189,7 +200,11 @@ impl Settings {
         }
         if self.run_mode == RunMode::Production {
             match self.jwt.secret.as_ref().map(Secret::expose) {
-                None | Some("") => return invalid("JWT_SECRET", "must be set in production mode"),
+                // A key set stands in for the one secret.
+                None | Some("") if self.jwt.has_key_set() => {}
+                None | Some("") => {
+                    return invalid("JWT_SECRET", "must be set in production mode (or JWT_KEYS / JWT_JWKS_*)")
+                }
                 Some(DEV_JWT_SECRET) => {
                     return invalid("JWT_SECRET", "must not be the development secret in production")
                 }
@@ -222,10 +237,21 @@ impl Settings {
                 });
             }
         }
+        let server = &self.server;
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(_), None) => return invalid("SERVER_TLS_CERT", "needs SERVER_TLS_KEY (its private key) too"),
+            (None, Some(_)) => return invalid("SERVER_TLS_KEY", "needs SERVER_TLS_CERT (its certificate) too"),
+            _ => {}
+        }
+        if server.tls_client_ca.is_some() && server.tls_cert.is_none() {
+            return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
+        }
+        jwt::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
         cluster::validate(self)?;
+        tenant::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -236,9 +262,30 @@ impl Settings {
         self.run_mode == RunMode::Production
     }
 
+    /// The TLS listener's files, when it is on.
+    pub fn server_tls(&self) -> Option<crate::adapters::http::TlsFiles> {
+        let server = &self.server;
+        Some(crate::adapters::http::TlsFiles {
+            cert: server.tls_cert.as_ref()?.into(),
+            key: server.tls_key.as_ref()?.into(),
+            client_ca: server.tls_client_ca.as_ref().map(Into::into),
+        })
+    }
+
     /// The JWT secret in force: the configured one, or the development secret.
     pub fn jwt_secret(&self) -> &str {
         self.jwt.secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()).unwrap_or(DEV_JWT_SECRET)
+    }
+
+    /// The HS256 secret for tokens without a `kid`: `JWT_SECRET`, or in its absence the development
+    /// secret — but only when no other key is configured (a key set must not also accept tokens
+    /// anyone can mint with the published development secret).
+    pub fn jwt_default_secret(&self) -> Option<&str> {
+        match self.jwt.secret.as_ref().map(Secret::expose).filter(|s| !s.is_empty()) {
+            Some(secret) => Some(secret),
+            None if self.jwt.has_key_set() => None,
+            None => Some(DEV_JWT_SECRET),
+        }
     }
 
     pub fn database_url(&self) -> Option<&str> {
@@ -263,6 +310,9 @@ fn env_key_to_path(key: &str) -> Option<String> {
     let key = key.to_ascii_lowercase();
     if TOP_LEVEL.contains(&key.as_str()) {
         return Some(key);
+    }
+    if let Some(path) = tenant::override_path(&key) {
+        return Some(path);
     }
     SECTIONS.iter().find_map(|section| {
         key.strip_prefix(section)
@@ -292,6 +342,10 @@ pub use sections::*;
 #[path = "config_keys.rs"]
 pub mod keys;
 
+#[path = "config_jwt.rs"]
+mod jwt;
+pub use jwt::JwtKeyEntry;
+
 #[path = "config_ratelimit.rs"]
 mod ratelimit;
 pub use ratelimit::{RateLimitBackend, RateLimitSettings};
@@ -305,6 +359,9 @@ pub use cluster::{ClusterSettings, SessionStore};
 #[path = "config_admin.rs"]
 mod admin;
 pub use admin::AdminSettings;
+#[path = "config_tenant.rs"]
+pub mod tenant;
+pub use tenant::{TenantBackend, TenantSettings};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -24,6 +24,15 @@ pub struct ServerSettings {
     /// Open TCP connections per client address (IPv6: per /64); 0 = unlimited. `TRUSTED_PROXIES` are
     /// exempt.
     pub max_connections_per_ip: usize,
+    /// PEM certificate chain for the TLS listener (`https://`, `wss://`); with `tls_key`.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_cert: Option<String>,
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_key: Option<String>,
+    /// PEM CA certificate(s): the HTTP API then takes only requests from clients with a certificate
+    /// from this CA (mutual TLS). Needs `tls_cert`.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub tls_client_ca: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -37,18 +46,69 @@ impl Default for ServerSettings {
             idle_timeout_seconds: 60,
             request_timeout_seconds: 30,
             max_connections_per_ip: 256,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JwtConfig {
+    /// `JWT_SECRET`: one HS256 secret for tokens without a `kid`.
     pub secret: Option<Secret>,
     #[serde(deserialize_with = "opt_string_like")]
     pub issuer: Option<String>,
     #[serde(deserialize_with = "opt_string_like")]
     pub audience: Option<String>,
+    /// `JWT_KEYS`: more keys, `[kid=]ALG:value,…` — an HS256 secret, or the path of an RS256/ES256/
+    /// EdDSA public key in PEM. A secret, as a whole: it may hold HS256 secrets.
+    pub keys: Option<Secret>,
+    /// `JWT_JWKS_URL`: an `https://` JWKS, cached and refreshed.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub jwks_url: Option<String>,
+    /// `JWT_JWKS_FILE`: a JWKS file, read at start and again as it refreshes.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub jwks_file: Option<String>,
+    /// `JWT_JWKS_CA_CERT`: PEM CA certificate(s) for `JWT_JWKS_URL` instead of the system's.
+    #[serde(deserialize_with = "opt_string_like")]
+    pub jwks_ca_cert: Option<String>,
+    /// The JWKS is fetched again this often (seconds).
+    pub jwks_refresh_seconds: u64,
+    /// A token with an unknown `kid` fetches the JWKS at once, but at most this often (seconds).
+    pub jwks_min_refresh_seconds: u64,
+    /// One JWKS fetch's deadline.
+    pub jwks_timeout_ms: u64,
+    /// Clock skew forgiven on `exp` and `nbf` (seconds).
+    pub leeway_seconds: u64,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            issuer: None,
+            audience: None,
+            keys: None,
+            jwks_url: None,
+            jwks_file: None,
+            jwks_ca_cert: None,
+            jwks_refresh_seconds: 300,
+            jwks_min_refresh_seconds: 10,
+            jwks_timeout_ms: 5000,
+            leeway_seconds: 30,
+        }
+    }
+}
+
+impl JwtConfig {
+    /// Whether anything but `JWT_SECRET` names keys: then the development secret is never used.
+    pub fn has_key_set(&self) -> bool {
+        self.keys.as_ref().is_some_and(|k| !k.expose().trim().is_empty())
+            || self.jwks_url.is_some()
+            || self.jwks_file.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -82,6 +82,10 @@ pub enum CloseReason {
     MessageTooBig,
     /// The client broke the transport's framing rules (WebSocket close 1002).
     ProtocolError,
+    /// The connection's tenant was suspended (WebSocket close 4403).
+    TenantSuspended,
+    /// The connection's tenant was deleted (WebSocket close 4404).
+    TenantDeleted,
 }
 
 impl CloseReason {
@@ -98,6 +102,8 @@ impl CloseReason {
             CloseReason::InvalidPayload => ("INVALID_PAYLOAD", "text frame is not valid UTF-8"),
             CloseReason::MessageTooBig => ("MESSAGE_TOO_BIG", "message exceeds the size limit"),
             CloseReason::ProtocolError => ("PROTOCOL_ERROR", "protocol error"),
+            CloseReason::TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended"),
+            CloseReason::TenantDeleted => ("TENANT_DELETED", "the tenant was deleted"),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod policy;
 pub mod presence;
 pub mod rate_limiter;
 pub mod template_store;
+pub mod tenant_directory;
+pub mod tenant_store;
 pub mod timer;
 
 /// What a port's error carries as its source.
@@ -37,4 +39,6 @@ pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use presence::{DynPresence, Heartbeat, LeaseToken, Presence, PresenceError};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
+pub use tenant_directory::{DynTenantDirectory, TenantDirectory};
+pub use tenant_store::{DynTenantStore, TenantStore, TenantStoreError};
 pub use timer::{DynTimer, Sleep, Timer};

@@ -14,7 +14,7 @@ use crate::delivery::frame::notification_frame;
 use crate::delivery::{connection_queue, ConnectionEntry, QueueReceiver, RegisterError, SubscribeError};
 use crate::domain::ack::AckReceipt;
 use crate::domain::{
-    ChannelName, ConnectionId, ConnectionPolicy, ErrorChain, Identity, Notification, Transport, UserKey,
+    ChannelName, ConnectionId, ConnectionPolicy, ErrorChain, Identity, Notification, Transport, UserKey, VerifiedToken,
 };
 use crate::ports::{AuthError, CloseReason, ConnectionInfo, DynSink, OutboundFrame, QueueError, SinkError};
 
@@ -29,16 +29,18 @@ pub enum ConnectError {
     Register(#[from] RegisterError),
     #[error(transparent)]
     Subscribe(#[from] SubscribeError),
+    #[error(transparent)]
+    Tenant(#[from] super::tenants::TenantRefusal),
 }
 
 impl NotificationService {
     /// Verifies a client's token (`None`: it sent none); refuses everyone once shutdown has begun.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<Identity, ConnectError> {
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<VerifiedToken, ConnectError> {
         if self.closing.load(Ordering::Acquire) {
             return Err(ConnectError::ShuttingDown);
         }
         let token = token.ok_or(AuthError::Missing)?;
-        Ok(self.verifier.verify(token)?)
+        Ok(self.verifier.verify(token).await?)
     }
 
     /// The policy a connection of `identity` would be opened with.
@@ -57,6 +59,7 @@ impl NotificationService {
         resume_after: Option<Uuid>,
         channels: &[ChannelName],
     ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        self.admit_tenant(&identity.tenant)?;
         let limits = self.policies.limits(&identity.tenant);
         let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
         if distinct > limits.max_subscriptions_per_connection {
@@ -69,9 +72,9 @@ impl NotificationService {
             cluster.ensure_tenant_topic(self, &identity.tenant).await;
         }
         let entry = match (&self.queue, self.cluster.clone()) {
-            (None, None) => self.registry.register(identity, transport, queue, self.clock.now(), &limits)?,
+            (None, None) => self.register(identity, transport, queue, &limits)?,
             (None, Some(cluster)) => {
-                let entry = self.registry.register(identity, transport, queue, self.clock.now(), &limits)?;
+                let entry = self.register(identity, transport, queue, &limits)?;
                 cluster.write_user_count(self, &key).await;
                 entry
             }
@@ -89,7 +92,7 @@ impl NotificationService {
                 } else {
                     self.replay_into(store, &key, &sink, resume_after).await
                 };
-                let entry = self.registry.register(identity, transport, queue, self.clock.now(), &limits)?;
+                let entry = self.register(identity, transport, queue, &limits)?;
                 drop(guard);
                 self.track_replayed(&key, &replayed).await;
                 entry
@@ -120,7 +123,7 @@ impl NotificationService {
                         Vec::new()
                     }
                 };
-                let registered = self.registry.register(identity, transport, queue, self.clock.now(), &limits);
+                let registered = self.register(identity, transport, queue, &limits);
                 if registered.is_ok() {
                     cluster.write_user_count(self, &key).await;
                 }
@@ -151,6 +154,22 @@ impl NotificationService {
         }
         self.stats.record_replayed(replayed.len() as u64);
         self.stats.record_delivered(replayed.len() as u64);
+    }
+
+    /// Registers within `limits`; a refusal by a tenant quota says which.
+    fn register(
+        &self,
+        identity: Identity,
+        transport: Transport,
+        queue: DynSink,
+        limits: &crate::domain::Limits,
+    ) -> Result<Arc<ConnectionEntry>, ConnectError> {
+        self.registry.register(identity, transport, queue, self.clock.now(), limits).map_err(|e| {
+            match self.tenant_quota_of(&e) {
+                Some(quota) => ConnectError::Tenant(quota.into()),
+                None => e.into(),
+            }
+        })
     }
 
     /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.

@@ -25,6 +25,8 @@ mod queries;
 mod send;
 mod target_spec;
 pub mod templates;
+mod tenant_rules;
+pub mod tenants;
 mod user_locks;
 
 use std::sync::atomic::AtomicBool;
@@ -88,6 +90,9 @@ pub struct NotificationService {
     cluster: Option<Arc<cluster::Cluster>>,
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
+    /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
+    tenants: Option<tenants::TenantRules>,
+    tenant_stats: tenants::TenantStats,
 }
 
 impl NotificationService {
@@ -109,6 +114,8 @@ impl NotificationService {
             locks: user_locks::UserLocks::default(),
             cluster: None,
             closing: AtomicBool::new(false),
+            tenants: None,
+            tenant_stats: tenants::TenantStats::default(),
         }
     }
 
@@ -133,6 +140,17 @@ impl NotificationService {
     pub fn with_observer(mut self, observer: DynConnectionObserver) -> Self {
         self.observers.push(observer);
         self
+    }
+
+    /// Holds every send and connect to its tenant's status and quotas (`TENANT_ENABLED`).
+    pub fn with_tenants(mut self, rules: tenants::TenantRules) -> Self {
+        self.tenants = Some(rules);
+        self
+    }
+
+    /// The tenant directory when tenants are managed.
+    pub fn tenant_directory(&self) -> Option<&crate::ports::DynTenantDirectory> {
+        self.tenants.as_ref().map(|t| &t.directory)
     }
 
     pub fn templates(&self) -> &Arc<TemplateResolver> {

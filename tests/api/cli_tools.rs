@@ -13,7 +13,7 @@ use crate::helpers::{now_secs, sign, spawn_app};
 const SECRET: &str = "cli-tools-secret-that-is-long-enough";
 
 /// Runs `ara` with only `PATH` and `env` set, in `dir` (so only a `.env` put there is picked up).
-async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ara"));
     cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(dir).args(args);
     for (k, v) in env {
@@ -32,12 +32,12 @@ async fn ara_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&
         .expect("ara runs")
 }
 
-async fn ara(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn ara(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("temp dir");
     ara_in(dir.path(), args, env, None).await
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -196,4 +196,24 @@ async fn healthcheck_exits_zero_only_for_a_healthy_answer() {
 
     let out = ara(&["healthcheck", "--url", "https://127.0.0.1:1/health"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn healthcheck_speaks_tls_to_a_tls_server_and_trusts_only_its_certificate() {
+    use crate::tls_support::{path_str, Pki};
+    let pki = Pki::new();
+    let (cert, key) = (path_str(&pki.server_cert), path_str(&pki.server_key));
+    let app = spawn_app(&[("SERVER_TLS_CERT", cert), ("SERVER_TLS_KEY", key)]).await;
+    let port = app.addr.port().to_string();
+    let env = [("SERVER_PORT", port.as_str()), ("SERVER_TLS_CERT", cert), ("SERVER_TLS_KEY", key)];
+    let out = ara(&["healthcheck"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+
+    // Another certificate in the file than the one served: not the server we mean.
+    let other = Pki::new();
+    let env =
+        [("SERVER_PORT", port.as_str()), ("SERVER_TLS_CERT", path_str(&other.server_cert)), ("SERVER_TLS_KEY", key)];
+    let out = ara(&["healthcheck"], &env).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SERVER_TLS_CERT"), "{}", stderr(&out));
 }

@@ -12,3 +12,4 @@ mod offline_queue;
 mod presence;
 mod rate_limiter;
 mod template_store;
+mod tenant_store;

@@ -1,52 +1,18 @@
-//! HS256 JWT verification and minting. Only HS256 is accepted, so `alg: none` and algorithm
-//! confusion are rejected before any claim is read.
+//! HS256 with one shared secret: minting (`ara token`, tests, the load generator) and the simple
+//! case of verification, `JWT_SECRET` alone. Verification is the key set's, with this one key.
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-use crate::domain::{Identity, TenantId, UserId};
+use async_trait::async_trait;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+
+pub use super::claims::{Audience, Claims};
+use super::keys::LoadedKey;
+use super::keyset::{ClaimRules, KeySpec};
+use super::verifier::{verify_with, Rules};
+use crate::domain::{Identity, VerifiedToken};
 pub use crate::ports::AuthError;
 use crate::ports::TokenVerifier;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub exp: u64,
-    /// Not before. Declared so that a value that is not a number is refused rather than skipped
-    /// (the JWT library ignores an `nbf` it cannot read).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Audience>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-}
-
-/// `aud` is one string or an array of them (RFC 7519 §4.1.3; Keycloak and Auth0 issue arrays). The
-/// JWT library checks it against `JWT_AUDIENCE`: any member matching is enough.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// Whether the token's header names an algorithm other than HS256 — including ones the JWT library
-/// does not know, such as `none`, which it would otherwise report as an unreadable header.
-fn foreign_algorithm(token: &str) -> bool {
-    use base64::Engine;
-    let alg = token
-        .split('.')
-        .next()
-        .and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h.trim_end_matches('=')).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|header| header.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
-    alg.is_some_and(|alg| alg != "HS256")
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct JwtSettings {
@@ -57,68 +23,42 @@ pub struct JwtSettings {
 
 #[derive(Clone)]
 pub struct JwtAuth {
-    decoding: DecodingKey,
+    key: Arc<LoadedKey>,
+    rules: Arc<Rules>,
     encoding: EncodingKey,
-    validation: Validation,
     settings: JwtSettings,
 }
 
 impl JwtAuth {
+    /// With the default leeway ([`ClaimRules::DEFAULT_LEEWAY`]).
     pub fn new(settings: JwtSettings) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Clock skew allowed on `exp` and on `nbf` alike.
-        validation.leeway = 5;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match &settings.issuer {
-            Some(iss) => {
-                validation.set_issuer(&[iss]);
-                required.push("iss");
-            }
-            None => validation.iss = None,
-        }
-        match &settings.audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
+        Self::with_rules(settings, ClaimRules::default())
+    }
+
+    /// `rules.issuer` and `rules.audience` are taken from `settings`; the leeway and tenant rule from
+    /// `rules`.
+    pub fn with_rules(settings: JwtSettings, rules: ClaimRules) -> Self {
+        let rules = ClaimRules { issuer: settings.issuer.clone(), audience: settings.audience.clone(), ..rules };
+        // An empty secret (only ever in a test) still gets a key: nothing verifies against it but
+        // tokens signed with the same empty secret, as before.
+        let key = LoadedKey::from_spec(&KeySpec::hs256(None, settings.secret.clone()), 0)
+            .unwrap_or_else(|_| LoadedKey::hs256_unchecked(settings.secret.as_bytes()));
         Self {
-            decoding: DecodingKey::from_secret(settings.secret.as_bytes()),
+            key: Arc::new(key),
+            rules: Arc::new(Rules::new(&rules)),
             encoding: EncodingKey::from_secret(settings.secret.as_bytes()),
-            validation,
             settings,
         }
     }
 
     /// Verifies `token` and returns who it belongs to.
     pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
-        use jsonwebtoken::errors::ErrorKind;
-        if foreign_algorithm(token) {
-            return Err(AuthError::BadAlgorithm);
-        }
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::BadAlgorithm,
-            ErrorKind::InvalidAudience => AuthError::BadAudience,
-            ErrorKind::InvalidIssuer => AuthError::BadIssuer,
-            ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::BadAudience,
-            ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::BadIssuer,
-            ErrorKind::MissingRequiredClaim(c) => AuthError::BadClaims(format!("missing claim {c}")),
-            ErrorKind::Json(_) => AuthError::BadClaims("claims are not the expected JSON".into()),
-            _ => AuthError::Malformed(e.to_string()),
-        })?;
-        let claims = data.claims;
-        let user = UserId::parse(&claims.sub).map_err(|e| AuthError::BadClaims(format!("sub: {e}")))?;
-        let tenant = match claims.tenant_id.as_deref() {
-            None => TenantId::default_tenant(),
-            Some(t) => TenantId::parse(t).map_err(|e| AuthError::BadClaims(format!("tenant_id: {e}")))?,
-        };
-        Ok(Identity { tenant, user })
+        self.verify_token(token).map(|t| t.identity)
+    }
+
+    /// Verifies `token` and returns all it says.
+    pub fn verify_token(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        verify_with(token, std::slice::from_ref(&self.key), &self.rules)
     }
 
     /// Signs a token for `user` valid for `ttl_seconds`, with the configured issuer and audience.
@@ -137,14 +77,22 @@ impl JwtAuth {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone().map(Audience::One),
             tenant_id: tenant.map(str::to_owned),
+            jti: Some(uuid::Uuid::now_v7().to_string()),
+            channels: None,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
+
+    /// Signs arbitrary claims with this secret (HS256, no `kid`).
+    pub fn sign(&self, claims: &serde_json::Value) -> Result<String, jsonwebtoken::errors::Error> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
 }
 
+#[async_trait]
 impl TokenVerifier for JwtAuth {
-    fn verify(&self, token: &str) -> Result<Identity, AuthError> {
-        JwtAuth::verify(self, token)
+    async fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        self.verify_token(token)
     }
 }
 
@@ -171,8 +119,17 @@ mod tests {
         let a = auth(None);
         let other = JwtAuth::new(JwtSettings { secret: "other".into(), ..Default::default() });
         assert_eq!(a.verify(&other.mint("u", None, 60).unwrap()), Err(AuthError::BadSignature));
-        let expired =
-            Claims { sub: "u".into(), exp: 1000, nbf: None, iat: None, iss: None, aud: None, tenant_id: None };
+        let expired = Claims {
+            sub: "u".into(),
+            exp: 1000,
+            nbf: None,
+            iat: None,
+            iss: None,
+            aud: None,
+            tenant_id: None,
+            jti: None,
+            channels: None,
+        };
         let t = encode(&Header::default(), &expired, &EncodingKey::from_secret(b"s3cret")).unwrap();
         assert_eq!(a.verify(&t), Err(AuthError::Expired));
         let now = chrono::Utc::now().timestamp() as u64;
@@ -189,7 +146,7 @@ mod tests {
         assert!(matches!(a.verify(&t), Err(AuthError::BadClaims(_))));
         // alg: none, built by hand.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo0MTAyNDQ0ODAwfQ.";
-        assert_eq!(a.verify(none), Err(AuthError::BadAlgorithm));
+        assert!(matches!(a.verify(none), Err(AuthError::BadAlgorithm(_))));
         assert!(matches!(a.verify("garbage"), Err(AuthError::Malformed(_))));
         let with_aud = auth(Some("ara"));
         assert_eq!(with_aud.verify(&a.mint("u", None, 60).unwrap()), Err(AuthError::BadAudience));

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
 
+use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
-use crate::domain::{ErrorChain, Quoted, TenantId, UserId, UserKey};
+use crate::domain::{ErrorChain, Quoted, UserId, UserKey};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NodeConnections {
@@ -65,7 +66,8 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatusV
     }))
 }
 
-/// Where a user is connected: every node holding the user, with its connection count.
+/// Where a user of the calling tenant is connected: every node holding the user, with its connection
+/// count.
 #[utoipa::path(get, path = "/api/v1/cluster/users/{user_id}", tag = "cluster",
     params(("user_id" = crate::domain::UserId, Path, description = "User id")),
     responses((status = 200, body = ClusterUserView), (status = 400, body = ErrorResponse),
@@ -74,10 +76,11 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatusV
         (status = 503, description = "CLUSTER_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn user(
     State(state): State<AppState>,
+    acting: Acting,
     Path(user_id): Path<String>,
 ) -> Result<Json<ClusterUserView>, ApiError> {
     let user = UserId::parse(&user_id)?;
-    let key = UserKey::new(TenantId::default_tenant(), user);
+    let key = UserKey::new(acting.tenant().clone(), user);
     let nodes = state.service.locate_user(&key).await.ok_or_else(disabled)?.map_err(|e| unavailable(&e))?;
     if nodes.is_empty() {
         return Err(ApiError::Missing {

@@ -5,9 +5,11 @@ mod cluster_bus;
 mod offline_queue;
 mod presence;
 mod template_store;
+mod tenant_store;
 
 pub use ack_store::{MemoryAckStore, DEFAULT_MAX_RECORDS as DEFAULT_MAX_ACK_RECORDS};
 pub use cluster_bus::MemoryBus;
 pub use offline_queue::MemoryOfflineQueue;
 pub use presence::MemoryPresence;
 pub use template_store::MemoryTemplateStore;
+pub use tenant_store::MemoryTenantStore;

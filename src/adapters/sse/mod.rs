@@ -47,7 +47,8 @@ pub async fn connect(
     abort: Option<Extension<ConnectionAbort>>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let identity = state.service.authenticate(bearer_token(query.token, &headers).as_deref())?;
+    let token = state.service.authenticate(bearer_token(query.token, &headers).as_deref()).await?;
+    let identity = token.identity;
     let channels: Vec<ChannelName> = query
         .channels
         .as_deref()

@@ -256,7 +256,7 @@ fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) 
 /// Sends the close frame for `reason`; returns whether it went out.
 async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> bool {
     let (code, message) = reason.code_and_message();
-    if reason == CloseReason::SlowConsumer {
+    if matches!(reason, CloseReason::SlowConsumer | CloseReason::TenantSuspended | CloseReason::TenantDeleted) {
         // Said in a frame too: a close reason is easy to miss in client libraries.
         let _ = send_frame(tx, &ServerFrame::Error { code, message }.to_outbound()).await;
     }
@@ -267,6 +267,9 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> b
         CloseReason::InvalidPayload => 1007,
         CloseReason::SlowConsumer | CloseReason::PolicyViolation(_) => 1008,
         CloseReason::MessageTooBig => 1009,
+        // Private-use codes (4000-4999) that say why, HTTP-style: the tenant may not act, or is gone.
+        CloseReason::TenantSuspended => 4403,
+        CloseReason::TenantDeleted => 4404,
     };
     // The close reason keeps the short texts clients saw before (`slow consumer`, `idle timeout`).
     let text = match &reason {

@@ -24,7 +24,8 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let identity = state.service.authenticate(bearer_token(query.token, &headers).as_deref())?;
+    let token = state.service.authenticate(bearer_token(query.token, &headers).as_deref()).await?;
+    let identity = token.identity;
     // A plain HTTP request must not register a connection.
     let ws = ws.map_err(|e| ApiError::BadRequest {
         code: "WEBSOCKET_UPGRADE_REQUIRED",

@@ -13,6 +13,9 @@
 //! - *idle*: between requests on a keep-alive connection — closed after `idle`.
 //!
 //! A WebSocket upgrade ends this task (hyper hands the socket over), so none of this applies to it.
+//!
+//! With TLS, the handshake comes first and must finish within `header_read` too: a client that opens
+//! a socket and says nothing holds it no longer over TLS than in clear text.
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
@@ -38,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::per_ip::IpSlot;
+use super::tls::{ClientCertificate, TlsAcceptor};
 use crate::ports::DynTransportMetrics;
 
 /// Drops the TCP connection that carried a request, at once: no response is finished and nothing
@@ -119,13 +123,13 @@ impl HttpBody for TrackedBody {
 
 /// The socket, noting when bytes arrive and holding the address's connection slot for as long as the
 /// socket lives (past a WebSocket upgrade too).
-struct TrackedIo {
-    stream: TcpStream,
+struct TrackedIo<S> {
+    stream: S,
     activity: Arc<Activity>,
     _slot: Option<IpSlot>,
 }
 
-impl AsyncRead for TrackedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
@@ -136,7 +140,7 @@ impl AsyncRead for TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
@@ -220,6 +224,8 @@ pub struct ConnectionContext {
     /// Cancelled at shutdown: each connection finishes its request in flight, then closes.
     pub draining: CancellationToken,
     pub metrics: DynTransportMetrics,
+    /// `None`: the listener speaks clear text.
+    pub tls: Option<Arc<TlsAcceptor>>,
 }
 
 enum End {
@@ -230,12 +236,45 @@ enum End {
 
 /// Serves `stream` until the client leaves, a timeout or an abort ends it, or shutdown drains it.
 pub async fn run(stream: TcpStream, peer: SocketAddr, slot: Option<IpSlot>, cx: Arc<ConnectionContext>) {
+    let Some(tls) = &cx.tls else {
+        return serve(stream, peer, slot, None, cx).await;
+    };
+    let handshake = tls.acceptor().accept(stream);
+    let stream = tokio::select! {
+        accepted = handshake => match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                cx.metrics.connection_refused("tls_handshake");
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+        },
+        _ = tokio::time::sleep(cx.timeouts.header_read) => {
+            cx.metrics.connection_timed_out("tls_handshake");
+            tracing::debug!(%peer, "closing a connection whose TLS handshake did not finish in time");
+            return;
+        }
+        _ = cx.draining.cancelled() => return,
+    };
+    let certificate = stream.get_ref().1.peer_certificates().is_some().then_some(ClientCertificate);
+    serve(stream, peer, slot, certificate, cx).await
+}
+
+async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    slot: Option<IpSlot>,
+    certificate: Option<ClientCertificate>,
+    cx: Arc<ConnectionContext>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::default());
     let abort = ConnectionAbort::default();
     let io = TrackedIo { stream, activity: activity.clone(), _slot: slot };
     let service = {
         let (router, activity, abort) = (cx.router.clone(), activity.clone(), abort.clone());
-        hyper::service::service_fn(move |request| handle(request, router.clone(), peer, &abort, &activity))
+        hyper::service::service_fn(move |request| handle(request, router.clone(), peer, certificate, &abort, &activity))
     };
     let mut conn = pin!(cx.builder.serve_connection(TokioIo::new(io), service).with_upgrades());
     let mut aborted = pin!(abort.0.cancelled());
@@ -281,10 +320,14 @@ fn handle(
     mut request: Request<Incoming>,
     router: Router,
     peer: SocketAddr,
+    certificate: Option<ClientCertificate>,
     abort: &ConnectionAbort,
     activity: &Arc<Activity>,
 ) -> impl Future<Output = Result<Response<TrackedBody>, Infallible>> + Send + 'static {
     request.extensions_mut().insert(ConnectInfo(peer));
+    if let Some(certificate) = certificate {
+        request.extensions_mut().insert(certificate);
+    }
     request.extensions_mut().insert(abort.clone());
     let busy = Busy::start(activity);
     let response = router.oneshot(request.map(Body::new));

@@ -15,6 +15,7 @@ mod connection;
 mod per_ip;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::future::Future;
 use std::io;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 use connection::ConnectionContext;
 pub use connection::{ConnectionAbort, Timeouts};
 use per_ip::PerIpLimit;
+pub use tls::{ClientCertificate, TlsAcceptor, TlsError, TlsFiles};
 
 use crate::ports::DynTransportMetrics;
 
@@ -47,6 +49,8 @@ pub struct ServeConfig {
     pub max_connections_per_ip: usize,
     /// Peers never capped: `TRUSTED_PROXIES`, whose clients all share the proxy's address.
     pub uncapped: Vec<IpNet>,
+    /// `None`: clear text.
+    pub tls: Option<Arc<TlsAcceptor>>,
 }
 
 /// Serves `router` on `listener` until `signal` completes, then drains (see the module docs).
@@ -66,6 +70,7 @@ pub async fn serve(
         timeouts: config.timeouts,
         draining: CancellationToken::new(),
         metrics: metrics.clone(),
+        tls: config.tls,
     });
     let limit = PerIpLimit::new(config.max_connections_per_ip, config.uncapped);
     let refusal = refusal_response();

@@ -38,6 +38,7 @@ async fn start(router: Router, max_connections_per_ip: usize) -> (std::net::Sock
         timeouts: Timeouts { header_read: Duration::from_secs(30), idle: Duration::from_secs(30) },
         max_connections_per_ip,
         uncapped: vec![],
+        tls: None,
     };
     tokio::spawn(serve(listener, router, config, Arc::new(Unreported), stop.clone().cancelled_owned()));
     (addr, stop)
@@ -106,6 +107,7 @@ async fn stopping_closes_the_listener_and_returns() {
         timeouts: Timeouts { header_read: Duration::from_secs(30), idle: Duration::from_secs(30) },
         max_connections_per_ip: 0,
         uncapped: vec![],
+        tls: None,
     };
     let stop = CancellationToken::new();
     let served =
