@@ -257,3 +257,18 @@ async fn ack_redelivery_reaches_the_user_on_another_node() {
     let copies = got.iter().filter(|f| f["id"] == id.as_str()).count();
     assert!(copies >= 2, "delivered, then redelivered across nodes: {got:?}");
 }
+
+/// Two live nodes never share an id: the second process waits one ttl (its holder might be a crashed
+/// predecessor), then refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_node_with_the_same_id_is_a_start_up_error() {
+    let Some(redis) = shared_redis().await else { return };
+    let cluster = Cluster::new(&redis);
+    let first = cluster.start("node-1").await;
+    let (status, took) = cluster.start_expecting_exit("node-1", Duration::from_secs(15)).await;
+    assert!(!status.success(), "the duplicate exits with an error: {status}");
+    assert!(took >= Duration::from_secs(crate::node::TTL_SECONDS), "it waited one ttl first: {took:?}");
+    assert!(first.is_ready().await, "the first node is untouched");
+    let (_, status) = first.get("/api/v1/cluster/status").await;
+    assert_eq!(status["healthy_nodes"], 1);
+}
