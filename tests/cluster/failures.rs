@@ -136,3 +136,31 @@ async fn a_node_cut_off_from_redis_turns_not_ready_and_the_others_are_unaffected
     let back = n1.wait_ready(true, Duration::from_secs(15)).await;
     eprintln!("cut off: node 1 not ready after {noticed:?}, ready {back:?} after the link came back");
 }
+
+/// Redis drops every node's bus subscription (as a failover does): each node notices, subscribes
+/// again by itself, and cross-node delivery works again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bus_subscription_comes_back_by_itself() {
+    let Some(redis) = RedisServer::start().await else { return };
+    let cluster = Cluster::new(&redis.url());
+    let (n1, n2) = tokio::join!(cluster.start("node-1"), cluster.start("node-2"));
+    let mut jade = n1.connect("jade").await;
+    let client = redis::Client::open(redis.url()).expect("a Redis URL");
+    let mut con = client.get_multiplexed_async_connection().await.expect("Redis answers");
+    let killed: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut con).await.expect("CLIENT KILL");
+    assert!(killed >= 2, "both nodes' subscriptions dropped ({killed})");
+    let back = eventually("both nodes resubscribed", Duration::from_secs(5), || async {
+        let mut all = true;
+        for node in [&n1, &n2] {
+            let stats = node.get("/stats").await.1;
+            all &= stats["cluster"]["resubscriptions"].as_u64().unwrap_or(0) >= 1 && node.is_ready().await;
+        }
+        all
+    })
+    .await;
+    let reply = n2.send_to_user("jade", 1).await;
+    assert_eq!(reply["delivered_to"], 1, "{reply}");
+    assert_eq!(jade.notifications(QUIET).await.len(), 1, "delivered across nodes again");
+    eprintln!("lost subscription: both nodes back and ready {back:?} after CLIENT KILL");
+}

@@ -58,6 +58,31 @@ impl Cluster {
 
     /// Starts node `id` with `env` on top of the cluster's settings and waits until it is ready.
     pub async fn start_with(&self, id: &str, env: &[(&str, String)]) -> Node {
+        let (port, mut command) = self.command(id, env);
+        let child = command.spawn().expect("the ara binary starts");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("an HTTP client");
+        let mut node = Node { id: id.to_owned(), port, child: Some(child), http };
+        node.wait_ready(true, Duration::from_secs(20)).await;
+        node
+    }
+
+    /// Starts node `id` and waits for it to exit (it must, within `within`); returns how it ended.
+    pub async fn start_expecting_exit(&self, id: &str, within: Duration) -> (std::process::ExitStatus, Duration) {
+        let (_, mut command) = self.command(id, &[]);
+        let mut child = command.spawn().expect("the ara binary starts");
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (status, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("node {id} did not exit within {within:?}");
+    }
+
+    fn command(&self, id: &str, env: &[(&str, String)]) -> (u16, Command) {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_ara"));
         command
@@ -82,11 +107,7 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
-        let child = command.spawn().expect("the ara binary starts");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("an HTTP client");
-        let mut node = Node { id: id.to_owned(), port, child: Some(child), http };
-        node.wait_ready(true, Duration::from_secs(20)).await;
-        node
+        (port, command)
     }
 }
 
@@ -237,6 +258,18 @@ impl Client {
     pub async fn notifications(&mut self, quiet: Duration) -> Vec<Value> {
         let mut got = Vec::new();
         while let Some(frame) = self.next_frame(quiet).await {
+            if frame["type"] == "notification" {
+                got.push(frame);
+            }
+        }
+        got
+    }
+
+    /// The notifications that arrive within `window`, however busy.
+    pub async fn notifications_for(&mut self, window: Duration) -> Vec<Value> {
+        let until = tokio::time::Instant::now() + window;
+        let mut got = Vec::new();
+        while let Ok(Some(frame)) = tokio::time::timeout_at(until, self.frames.recv()).await {
             if frame["type"] == "notification" {
                 got.push(frame);
             }

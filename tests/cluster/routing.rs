@@ -232,3 +232,43 @@ async fn sends_racing_a_replay_on_another_node_lose_nothing() {
         assert!(twice.is_empty(), "round {round}: duplicates {twice:?}");
     }
 }
+
+/// An unacknowledged High notification is redelivered by whichever node expires its ACK, to the node
+/// holding the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_redelivery_reaches_the_user_on_another_node() {
+    let Some(redis) = shared_redis().await else { return };
+    let cluster = Cluster::new(&redis)
+        .with("ACK_BACKEND", "redis")
+        .with("ACK_REDIS_KEY_PREFIX", &unique("ara-cluster-ack"))
+        .with("ACK_TIMEOUT_SECONDS", "1")
+        .with("ACK_REDELIVER", "true");
+    // Only node 2 expires ACKs: the redelivery has to cross to node 1.
+    let (slow, fast) =
+        ([("ACK_CLEANUP_INTERVAL_SECONDS", "3600".into())], [("ACK_CLEANUP_INTERVAL_SECONDS", "1".into())]);
+    let (n1, n2) = tokio::join!(cluster.start_with("node-1", &slow), cluster.start_with("node-2", &fast));
+    let mut ivy = n1.connect("ivy").await;
+    located(&n2, "ivy", 1).await;
+    let body = json!({"target_user_id": "ivy", "event_type": "urgent", "payload": {}, "priority": "High"});
+    let (status, reply) = n2.post("/api/v1/notifications/send", body).await;
+    assert_eq!(status, 200, "{reply}");
+    let id = reply["notification_id"].as_str().unwrap().to_owned();
+    let got = ivy.notifications_for(Duration::from_secs(4)).await;
+    let copies = got.iter().filter(|f| f["id"] == id.as_str()).count();
+    assert!(copies >= 2, "delivered, then redelivered across nodes: {got:?}");
+}
+
+/// Two live nodes never share an id: the second process waits one ttl (its holder might be a crashed
+/// predecessor), then refuses to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_node_with_the_same_id_is_a_start_up_error() {
+    let Some(redis) = shared_redis().await else { return };
+    let cluster = Cluster::new(&redis);
+    let first = cluster.start("node-1").await;
+    let (status, took) = cluster.start_expecting_exit("node-1", Duration::from_secs(15)).await;
+    assert!(!status.success(), "the duplicate exits with an error: {status}");
+    assert!(took >= Duration::from_secs(crate::node::TTL_SECONDS), "it waited one ttl first: {took:?}");
+    assert!(first.is_ready().await, "the first node is untouched");
+    let (_, status) = first.get("/api/v1/cluster/status").await;
+    assert_eq!(status["healthy_nodes"], 1);
+}

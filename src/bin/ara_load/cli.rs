@@ -56,6 +56,10 @@ pub struct Args {
     /// The server's base URL (http:// or ws://); loopback only.
     #[arg(long, default_value = "http://127.0.0.1:8080", env = "ARA_LOAD_URL")]
     pub url: String,
+    /// Cluster runs: the nodes client connections go to, comma-separated, client `i` on node
+    /// `i % n` (HTTP sends still go to `--url`); unset, clients connect to `--url` too.
+    #[arg(long, value_delimiter = ',')]
+    pub client_urls: Vec<String>,
     /// HS256 secret the server verifies tokens with (`JWT_SECRET`); defaults to Ara's development secret.
     #[arg(long, env = "ARA_LOAD_JWT_SECRET")]
     pub jwt_secret: Option<String>,

@@ -11,6 +11,8 @@ use crate::stats::{Counters, Latency};
 
 pub struct Ctx {
     pub server: Server,
+    /// Where client connections go (client `i` to `clients[i % len]`); `[server]` by default.
+    pub clients: Vec<Server>,
     pub sources: Sources,
     pub plan: Plan,
     pub api_key: Option<String>,
@@ -47,6 +49,7 @@ impl Ctx {
     ) -> Arc<Self> {
         let jwt = JwtAuth::new(JwtSettings { secret: auth.secret, issuer: auth.issuer, audience: auth.audience });
         Arc::new(Self {
+            clients: Vec::new(),
             server,
             sources,
             plan,
@@ -60,6 +63,22 @@ impl Ctx {
             pong_latency: Latency::default(),
             stop: CancellationToken::new(),
         })
+    }
+
+    /// With client connections spread over `clients` (a cluster run).
+    pub fn with_clients(mut self: Arc<Self>, clients: Vec<Server>) -> Arc<Self> {
+        if let Some(ctx) = Arc::get_mut(&mut self) {
+            ctx.clients = clients;
+        }
+        self
+    }
+
+    /// The node client `i` connects to.
+    pub fn client_server(&self, i: usize) -> &Server {
+        match self.clients.len() {
+            0 => &self.server,
+            n => &self.clients[i % n],
+        }
     }
 
     /// The user id of client `i`.

@@ -74,7 +74,9 @@ fn prepare(args: &Args) -> Result<(std::sync::Arc<Ctx>, Limits), String> {
         max_loss: args.max_loss,
         max_error_rate: args.max_error_rate,
     };
-    Ok((Ctx::new(server, sources, plan, auth, args.api_key.clone(), args.run_id.clone()), limits))
+    let clients = args.client_urls.iter().map(|u| parse_server(u)).collect::<Result<Vec<_>, _>>()?;
+    let ctx = Ctx::new(server, sources, plan, auth, args.api_key.clone(), args.run_id.clone());
+    Ok((ctx.with_clients(clients), limits))
 }
 
 fn run(args: Args, ctx: std::sync::Arc<Ctx>, limits: Limits) -> i32 {

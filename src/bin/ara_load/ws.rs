@@ -28,8 +28,9 @@ pub async fn connect(ctx: &Ctx, i: usize, channel: Option<&str>, stalled: bool) 
     let started = Instant::now();
     let attempt = async {
         let recv_buffer = stalled.then_some(STALLED_RECV_BUFFER);
-        let stream = ctx.sources.connect(&ctx.server, recv_buffer).await.map_err(|e| io_reason(&e))?;
-        let url = format!("ws://{}/ws?token={token}", ctx.server.authority);
+        let server = ctx.client_server(i);
+        let stream = ctx.sources.connect(server, recv_buffer).await.map_err(|e| io_reason(&e))?;
+        let url = format!("ws://{}/ws?token={token}", server.authority);
         // Small buffers: tungstenite's 128 KiB default read buffer would cost 1.3 GB per 10k clients.
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
         let (mut ws, _) =
