@@ -37,6 +37,9 @@ pub fn client_frame(data: &[u8]) {
         Ok(ClientFrame::Ack { notification_id }) => {
             let _ = uuid::Uuid::parse_str(&notification_id);
         }
+        Ok(ClientFrame::Refresh { token }) => {
+            let _ = auth().verify(&token);
+        }
         Ok(ClientFrame::Ping) | Err(_) => {}
     }
 }

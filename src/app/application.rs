@@ -81,7 +81,8 @@ impl Application {
             templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
             verifier: Arc::new(verifier),
         })
-        .with_observer(metrics.clone());
+        .with_observer(metrics.clone())
+        .with_token_policy(super::auth::token_policy(&settings));
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
         if let Some(queue) = stores.queue {
             store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));

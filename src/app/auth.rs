@@ -29,6 +29,14 @@ pub fn claim_rules(settings: &Settings) -> ClaimRules {
     }
 }
 
+/// When live connections hear of their token's end, and when they are closed.
+pub fn token_policy(settings: &Settings) -> crate::service::TokenPolicy {
+    crate::service::TokenPolicy {
+        notice: Duration::from_secs(settings.jwt.expiry_notice_seconds),
+        leeway: Duration::from_secs(settings.jwt.leeway_seconds),
+    }
+}
+
 /// The key set the settings describe, files read.
 pub fn key_set(settings: &Settings) -> Result<KeySet, ConfigError> {
     let mut set = KeySet::default();

@@ -58,6 +58,8 @@ pub struct ConnectionEntry {
     channels: Mutex<HashSet<ChannelName>>,
     last_activity_ms: AtomicI64,
     closed: AtomicBool,
+    /// The token the client connected (or last refreshed) with; empty for connections made without.
+    pub token: super::TokenSlot,
 }
 
 impl ConnectionEntry {
@@ -115,6 +117,7 @@ impl ConnectionRegistry {
             channels: Mutex::new(HashSet::new()),
             last_activity_ms: AtomicI64::new(now.timestamp_millis()),
             closed: AtomicBool::new(false),
+            token: super::TokenSlot::default(),
         });
         {
             let mut devices = self.users.entry(entry.identity.key()).or_default();

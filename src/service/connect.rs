@@ -57,6 +57,31 @@ impl NotificationService {
         resume_after: Option<Uuid>,
         channels: &[ChannelName],
     ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        self.open(identity, None, transport, resume_after, channels).await
+    }
+
+    /// [`NotificationService::connect`] for a client that authenticated with `token`: the connection
+    /// holds it, is told before it expires and closed once it has (unless refreshed), and is subject
+    /// to its revocation and to the private channels it grants.
+    pub async fn connect_verified(
+        self: &Arc<Self>,
+        token: VerifiedToken,
+        transport: Transport,
+        resume_after: Option<Uuid>,
+        channels: &[ChannelName],
+    ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        let identity = token.identity.clone();
+        self.open(identity, Some(token), transport, resume_after, channels).await
+    }
+
+    async fn open(
+        self: &Arc<Self>,
+        identity: Identity,
+        token: Option<VerifiedToken>,
+        transport: Transport,
+        resume_after: Option<Uuid>,
+        channels: &[ChannelName],
+    ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
         let limits = self.policies.limits(&identity.tenant);
         let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
         if distinct > limits.max_subscriptions_per_connection {
@@ -94,6 +119,9 @@ impl NotificationService {
                 entry
             }
         };
+        if let Some(token) = token {
+            entry.token.set(token);
+        }
         let handle = ConnectionHandle { service: self.clone(), entry, policy, released: AtomicBool::new(false) };
         for observer in &self.observers {
             observer.opened(handle.info());
@@ -154,8 +182,8 @@ impl NotificationService {
 /// One live connection, as its transport sees it. Closing or dropping it unregisters the connection
 /// (once), telling every observer.
 pub struct ConnectionHandle {
-    service: Arc<NotificationService>,
-    entry: Arc<ConnectionEntry>,
+    pub(super) service: Arc<NotificationService>,
+    pub(super) entry: Arc<ConnectionEntry>,
     policy: ConnectionPolicy,
     released: AtomicBool,
 }

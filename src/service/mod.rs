@@ -20,6 +20,7 @@ mod acks;
 mod bounded;
 mod connect;
 mod content;
+mod lifetime;
 mod queries;
 mod send;
 mod target_spec;
@@ -36,9 +37,11 @@ use crate::ports::{
 };
 
 pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
+pub use crate::delivery::{TokenCheck, TokenPolicy};
 pub use acks::AckFailure;
 pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
+pub use lifetime::RefreshError;
 pub use queries::{ConnectionView, Counts, UserSubscriptions};
 pub use send::{SendError, SendReport};
 pub use target_spec::TargetSpec;
@@ -84,6 +87,7 @@ pub struct NotificationService {
     locks: user_locks::UserLocks,
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
+    token_policy: crate::delivery::TokenPolicy,
 }
 
 impl NotificationService {
@@ -104,7 +108,14 @@ impl NotificationService {
             observers: Vec::new(),
             locks: user_locks::UserLocks::default(),
             closing: AtomicBool::new(false),
+            token_policy: crate::delivery::TokenPolicy::default(),
         }
+    }
+
+    /// When connections hear that their token expires, and how long after `exp` they are closed.
+    pub fn with_token_policy(mut self, policy: crate::delivery::TokenPolicy) -> Self {
+        self.token_policy = policy;
+        self
     }
 
     pub fn with_offline_queue(mut self, queue: QueueConfig) -> Self {

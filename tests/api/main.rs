@@ -55,5 +55,6 @@ mod template_use_case;
 mod templates;
 mod tenancy;
 mod tls_support;
+mod token_lifetime;
 mod unknown_fields;
 mod validation;

@@ -13,10 +13,20 @@ use crate::ports::OutboundFrame;
 #[derive(Debug, Deserialize)]
 #[serde(from = "WireFrame")]
 pub enum ClientFrame {
-    Subscribe { channels: Vec<String> },
-    Unsubscribe { channels: Vec<String> },
+    Subscribe {
+        channels: Vec<String>,
+    },
+    Unsubscribe {
+        channels: Vec<String>,
+    },
     Ping,
-    Ack { notification_id: String },
+    Ack {
+        notification_id: String,
+    },
+    /// A new token for the same user and tenant, before the current one expires.
+    Refresh {
+        token: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -30,6 +40,14 @@ enum WireFrame {
     Ping,
     #[serde(alias = "ack")]
     Ack(AckPayload),
+    #[serde(alias = "refresh")]
+    Refresh(RefreshPayload),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshPayload {
+    token: String,
 }
 
 #[derive(Deserialize)]
@@ -51,12 +69,13 @@ impl From<WireFrame> for ClientFrame {
             WireFrame::Unsubscribe(Channels { channels }) => ClientFrame::Unsubscribe { channels },
             WireFrame::Ping => ClientFrame::Ping,
             WireFrame::Ack(AckPayload { notification_id }) => ClientFrame::Ack { notification_id },
+            WireFrame::Refresh(RefreshPayload { token }) => ClientFrame::Refresh { token },
         }
     }
 }
 
 #[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
     Connected {
         connection_id: ConnectionId,
@@ -81,6 +100,17 @@ pub enum ServerFrame<'a> {
     Dropped {
         count: u64,
     },
+    /// The connection's token ends at `expires_at`; without a `Refresh` the connection is closed at
+    /// `closes_at` (`exp` plus the clock-skew leeway).
+    TokenExpiring {
+        expires_at: chrono::DateTime<chrono::Utc>,
+        closes_at: chrono::DateTime<chrono::Utc>,
+        expires_in_seconds: i64,
+    },
+    /// A `Refresh` was accepted: the connection now lasts until `expires_at`.
+    TokenRefreshed {
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -93,11 +123,13 @@ impl ServerFrame<'_> {
             ServerFrame::Acked { .. } => "acked",
             ServerFrame::Error { .. } => "error",
             ServerFrame::Dropped { .. } => "dropped",
+            ServerFrame::TokenExpiring { .. } => "token_expiring",
+            ServerFrame::TokenRefreshed { .. } => "token_refreshed",
         }
     }
 
     pub fn to_outbound(&self) -> OutboundFrame {
-        // Only strings and integers: serialization cannot fail.
+        // Only strings, integers and timestamps: serialization cannot fail.
         let json = serde_json::to_vec(self).unwrap_or_default();
         OutboundFrame::control(self.event(), Bytes::from(json))
     }
@@ -118,6 +150,8 @@ mod tests {
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"Nope"}"#).is_err());
         let f: ClientFrame = serde_json::from_str(r#"{"type":"subscribe","payload":{"channels":[]}}"#).unwrap();
         assert!(matches!(f, ClientFrame::Subscribe { .. }), "lowercase types are accepted too");
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"Refresh","payload":{"token":"t"}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Refresh { token } if token == "t"));
     }
 
     #[test]
