@@ -55,6 +55,7 @@ pub struct Application {
     cleanup_interval: Duration,
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
+    revocation_sync_interval: Duration,
     resilience: Resilience,
     /// Reloads the TLS listener's certificate when its files change.
     tls_watch: Option<tokio::task::JoinHandle<()>>,
@@ -82,7 +83,8 @@ impl Application {
             verifier: Arc::new(verifier),
         })
         .with_observer(metrics.clone())
-        .with_token_policy(super::auth::token_policy(&settings));
+        .with_token_policy(super::auth::token_policy(&settings))
+        .with_revocations(super::auth::revocations(&settings, redis.as_ref()));
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
         if let Some(queue) = stores.queue {
             store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));
@@ -99,6 +101,10 @@ impl Application {
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
         let service = Arc::new(service);
+        // Revocations made before this node started cover no connection of it.
+        if let Err(e) = service.skip_old_revocations().await {
+            tracing::warn!(error = %ErrorChain(&e), "could not read the revocation log; it is read from its start");
+        }
         let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
@@ -175,6 +181,7 @@ impl Application {
             cleanup_interval: Duration::from_secs(settings.websocket.cleanup_interval_seconds),
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
+            revocation_sync_interval: Duration::from_millis(settings.revocation.sync_interval_ms),
             resilience,
             tls_watch,
         })
@@ -204,6 +211,7 @@ impl Application {
             cleanup_interval,
             queue_cleanup_interval,
             ack_cleanup_interval,
+            revocation_sync_interval,
             resilience,
             tls_watch,
         } = self;
@@ -214,6 +222,14 @@ impl Application {
                 let closed = service.close_idle(chrono::Utc::now());
                 if closed > 0 {
                     tracing::info!(closed, "closed idle connections");
+                }
+            }),
+            // Closes this node's connections that a revocation made on another node covers.
+            spawn_periodic(&service, &shutdown, revocation_sync_interval, |service| async move {
+                match service.apply_revocations().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "closed connections whose token was revoked elsewhere"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not read revocations"),
                 }
             }),
             spawn_periodic(&service, &shutdown, queue_cleanup_interval, |service| async move {

@@ -87,3 +87,26 @@ pub fn verifier(settings: &Settings) -> Result<KeySetVerifier, ConfigError> {
         invalid(setting, e.to_string())
     })
 }
+
+/// The revocation store of `REVOCATION_BACKEND`; Redis through the shared connection.
+pub fn revocations(
+    settings: &Settings,
+    redis: Option<&std::sync::Arc<crate::adapters::redis::ResilientRedis>>,
+) -> crate::service::RevocationConfig {
+    use super::config::RevocationBackend;
+    let r = &settings.revocation;
+    let (store, timeout): (crate::ports::DynRevocationStore, Duration) = match (r.backend, redis) {
+        (RevocationBackend::Redis, Some(redis)) => (
+            std::sync::Arc::new(crate::adapters::redis::RedisRevocationStore::new(redis.clone(), &r.redis_key_prefix)),
+            // The shared connection bounds each call by REDIS_TIMEOUT_MS; this bounds the whole call.
+            Duration::from_millis(settings.redis.timeout_ms.saturating_mul(2)),
+        ),
+        // Validation guarantees a Redis connection for the Redis backend; memory otherwise.
+        _ => (std::sync::Arc::new(crate::adapters::memory::MemoryRevocationStore::new()), Duration::from_secs(1)),
+    };
+    crate::service::RevocationConfig {
+        store,
+        timeout,
+        max_token_lifetime: Duration::from_secs(r.max_token_lifetime_seconds),
+    }
+}

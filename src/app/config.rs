@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "template",
     "otel",
     "admin",
+    "revocation",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -68,6 +69,7 @@ pub struct Settings {
     #[serde(skip)]
     pub warnings: Vec<String>,
     pub admin: AdminSettings,
+    pub revocation: RevocationSettings,
 }
 
 #[derive(Debug, Error)]
@@ -234,6 +236,7 @@ impl Settings {
             return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
         }
         jwt::validate(self)?;
+        revocation::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
@@ -323,6 +326,10 @@ pub use sections::*;
 
 #[path = "config_keys.rs"]
 pub mod keys;
+
+#[path = "config_revocation.rs"]
+mod revocation;
+pub use revocation::{RevocationBackend, RevocationSettings};
 
 #[path = "config_jwt.rs"]
 mod jwt;

@@ -39,7 +39,11 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     let r = &settings.ratelimit;
     let stores_use_it = (settings.queue.enabled && settings.queue.backend == StoreBackend::Redis)
         || (settings.ack.enabled && settings.ack.backend == StoreBackend::Redis);
-    let wanted = (r.enabled && r.backend == RateLimitBackend::Redis) || settings.redis.pubsub_enabled || stores_use_it;
+    let revocations_use_it = settings.revocation.backend == super::config::RevocationBackend::Redis;
+    let wanted = (r.enabled && r.backend == RateLimitBackend::Redis)
+        || settings.redis.pubsub_enabled
+        || stores_use_it
+        || revocations_use_it;
     if !wanted {
         return Ok(None);
     }

@@ -11,6 +11,7 @@ pub mod observer;
 pub mod offline_queue;
 pub mod policy;
 pub mod rate_limiter;
+pub mod revocation;
 pub mod template_store;
 pub mod timer;
 
@@ -32,5 +33,6 @@ pub use observer::{ConnectionInfo, ConnectionObserver, DynConnectionObserver};
 pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
 pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
+pub use revocation::{DynRevocationStore, Revocation, RevocationError, RevocationStore};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
 pub use timer::{DynTimer, Sleep, Timer};

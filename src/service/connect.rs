@@ -29,6 +29,9 @@ pub enum ConnectError {
     Register(#[from] RegisterError),
     #[error(transparent)]
     Subscribe(#[from] SubscribeError),
+    /// Whether the token was revoked cannot be told now; it is refused rather than let in.
+    #[error("token revocations cannot be checked right now")]
+    RevocationUnavailable(#[source] crate::ports::RevocationError),
 }
 
 impl NotificationService {
@@ -38,7 +41,7 @@ impl NotificationService {
             return Err(ConnectError::ShuttingDown);
         }
         let token = token.ok_or(AuthError::Missing)?;
-        Ok(self.verifier.verify(token).await?)
+        self.verify_unrevoked(token).await
     }
 
     /// The policy a connection of `identity` would be opened with.

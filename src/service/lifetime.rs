@@ -15,6 +15,8 @@ use crate::ports::AuthError;
 pub enum RefreshError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("token revocations cannot be checked right now")]
+    RevocationUnavailable,
     /// A refresh may extend a connection, never move it to another user or tenant.
     #[error("the new token is for {user} in tenant {tenant}, not this connection's user and tenant")]
     Mismatch { user: String, tenant: String },
@@ -24,6 +26,7 @@ impl RefreshError {
     pub fn code(&self) -> &'static str {
         match self {
             RefreshError::Auth(e) => e.code(),
+            RefreshError::RevocationUnavailable => "REVOCATION_UNAVAILABLE",
             RefreshError::Mismatch { .. } => "TOKEN_MISMATCH",
         }
     }
@@ -58,7 +61,10 @@ impl ConnectionHandle {
     /// # Errors
     /// `Auth` as at connect (expired, bad signature, unknown key, …); `Mismatch` for another identity.
     pub async fn refresh(&self, raw: &str) -> Result<DateTime<Utc>, RefreshError> {
-        let token = self.service.verifier.verify(raw).await?;
+        let token = self.service.verify_unrevoked(raw).await.map_err(|e| match e {
+            super::ConnectError::Auth(e) => RefreshError::Auth(e),
+            _ => RefreshError::RevocationUnavailable,
+        })?;
         if token.identity != self.entry.identity {
             return Err(RefreshError::Mismatch {
                 user: token.identity.user.to_string(),

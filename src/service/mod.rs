@@ -22,6 +22,7 @@ mod connect;
 mod content;
 mod lifetime;
 mod queries;
+mod revocation;
 mod send;
 mod target_spec;
 pub mod templates;
@@ -43,6 +44,7 @@ pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
 pub use lifetime::RefreshError;
 pub use queries::{ConnectionView, Counts, UserSubscriptions};
+pub use revocation::{Closed, RevocationConfig};
 pub use send::{SendError, SendReport};
 pub use target_spec::TargetSpec;
 pub use templates::{ContentSource, ResolveError, TemplateResolver};
@@ -88,6 +90,8 @@ pub struct NotificationService {
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
     token_policy: crate::delivery::TokenPolicy,
+    revocations: Option<RevocationConfig>,
+    revocation_cursor: revocation::RevocationCursor,
 }
 
 impl NotificationService {
@@ -109,6 +113,8 @@ impl NotificationService {
             locks: user_locks::UserLocks::default(),
             closing: AtomicBool::new(false),
             token_policy: crate::delivery::TokenPolicy::default(),
+            revocations: None,
+            revocation_cursor: revocation::RevocationCursor::default(),
         }
     }
 

@@ -42,6 +42,7 @@ mod readiness;
 mod redis_keys;
 mod redis_outage;
 mod redis_support;
+mod revocation;
 mod runtime_tasks;
 mod send_use_case;
 mod server_tls;

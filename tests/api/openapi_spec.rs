@@ -27,6 +27,8 @@ fn spec_describes_every_route() {
         "/api/v1/channels",
         "/api/v1/channels/{name}",
         "/api/v1/users/{user_id}/subscriptions",
+        "/api/v1/users/{user_id}/disconnect",
+        "/api/v1/tokens/revoke",
         "/api/v1/stats/acks",
         "/health",
         "/stats",

@@ -9,4 +9,5 @@ mod support_backends;
 mod ack_store;
 mod offline_queue;
 mod rate_limiter;
+mod revocation_store;
 mod template_store;

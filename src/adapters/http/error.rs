@@ -151,6 +151,10 @@ impl From<ConnectError> for ApiError {
             ConnectError::Auth(e) => ApiError::Unauthorized(e),
             ConnectError::Register(e) => e.into(),
             ConnectError::Subscribe(e) => e.into(),
+            ConnectError::RevocationUnavailable(ref source) => {
+                tracing::error!(error = %crate::domain::ErrorChain(source), "cannot check token revocations; refusing the connection");
+                ApiError::Unavailable { code: "REVOCATION_UNAVAILABLE", message: e.to_string() }
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ mod integral;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
+mod revocations;
 mod router;
 pub mod schema;
 mod send;

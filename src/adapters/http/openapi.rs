@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, health, send, templates};
+use super::{batch, channels, health, revocations, send, templates};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -52,6 +52,7 @@ fn metrics() {}
         templates::create_template, templates::list_templates, templates::get_template,
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
+        revocations::disconnect, revocations::revoke,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
     ),
@@ -63,6 +64,8 @@ fn metrics() {}
         templates::CreateTemplate, templates::UpdateTemplate, templates::TemplateView,
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
+        revocations::DisconnectRequest, revocations::DisconnectResponse, revocations::RevokeRequest,
+        revocations::RevokeResponse,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
@@ -70,6 +73,7 @@ fn metrics() {}
         (name = "notifications", description = "Send notifications"),
         (name = "templates", description = "Reusable notification templates"),
         (name = "channels", description = "Channel and subscription info"),
+        (name = "access", description = "Disconnecting users and revoking tokens"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
     )

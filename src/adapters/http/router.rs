@@ -14,7 +14,7 @@ use super::state::AppState;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{api_key, batch, channels, client_cert, health, rate_limit, request_id, send, templates};
+use super::{api_key, batch, channels, client_cert, health, rate_limit, request_id, revocations, send, templates};
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
 pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
@@ -28,6 +28,8 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
         .route("/api/v1/channels", get(channels::list_channels))
         .route("/api/v1/channels/{name}", get(channels::get_channel))
         .route("/api/v1/users/{user_id}/subscriptions", get(channels::user_subscriptions))
+        .route("/api/v1/users/{user_id}/disconnect", post(revocations::disconnect))
+        .route("/api/v1/tokens/revoke", post(revocations::revoke))
         .route("/api/v1/templates", get(templates::list_templates).post(templates::create_template))
         .route(
             "/api/v1/templates/{id}",

@@ -2,8 +2,10 @@
 
 mod ack_store;
 mod offline_queue;
+mod revocation_store;
 mod template_store;
 
 pub use ack_store::{MemoryAckStore, DEFAULT_MAX_RECORDS as DEFAULT_MAX_ACK_RECORDS};
 pub use offline_queue::MemoryOfflineQueue;
+pub use revocation_store::MemoryRevocationStore;
 pub use template_store::MemoryTemplateStore;
