@@ -32,8 +32,12 @@ impl ConnectionSink for CountingSink {
 }
 
 fn dispatcher(subscribers: usize, sink: impl Fn() -> Arc<dyn ConnectionSink>) -> (Dispatcher, ChannelName) {
-    let limits =
-        Limits { max_connections: subscribers, max_connections_per_user: 1, max_subscriptions_per_connection: 1 };
+    let limits = Limits {
+        max_connections: subscribers,
+        max_connections_per_user: 1,
+        max_subscriptions_per_connection: 1,
+        ..Limits::default()
+    };
     let registry = Arc::new(ConnectionRegistry::new());
     let channel = ChannelName::parse("bench").expect("valid channel");
     for i in 0..subscribers {

@@ -11,16 +11,21 @@ use tokio_util::task::TaskTracker;
 
 use super::config::Settings;
 use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnostic};
-use super::policies::StaticPolicies;
+use super::policies::{ReloadablePolicies, StaticPolicies};
+use super::reload::Reloader;
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
-use crate::adapters::http::{self, rate_limit, serve, AppState, ServeConfig, Shared, Timeouts, TlsAcceptor, TlsError};
+use crate::adapters::http::{
+    self, origin_check, rate_limit, serve, AppState, LiveHttp, OriginRule, ServeConfig, Shared, Timeouts, TlsAcceptor,
+    TlsError,
+};
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
 use crate::domain::ErrorChain;
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
+use crate::service::tenants::TenantManager;
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
 
 #[derive(Debug, Error)]
@@ -31,8 +36,12 @@ pub enum StartupError {
     Config(#[from] super::config::ConfigError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
+    #[error("TENANT_ENABLED: cannot load the tenants")]
+    Tenants(#[source] crate::service::tenants::TenantManagerError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cannot set up reloading of the settings (SIGHUP, config file watch)")]
+    Reload(#[source] std::io::Error),
     #[error("cannot listen on {addr} (SERVER_HOST/SERVER_PORT)")]
     Bind {
         addr: String,
@@ -57,8 +66,12 @@ pub struct Application {
     ack_cleanup_interval: Duration,
     revocation_sync_interval: Duration,
     resilience: Resilience,
+    /// The tenant tasks' wiring and the manager they refresh, when tenants are managed.
+    tenancy: Option<(super::tenancy::Tenancy, Arc<TenantManager>)>,
     /// Reloads the TLS listener's certificate when its files change.
     tls_watch: Option<tokio::task::JoinHandle<()>>,
+    /// Applies new settings on SIGHUP or a change of the config file.
+    reload_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -67,10 +80,22 @@ impl Application {
         for warning in &settings.warnings {
             tracing::warn!("{warning}");
         }
-        let metrics = Arc::new(Metrics::new().map_err(StartupError::Metrics)?);
-        let policies: DynPolicySource = Arc::new(StaticPolicies::from_settings(&settings));
+        let metrics =
+            Arc::new(Metrics::with_tenant_label(settings.tenant.metrics_label).map_err(StartupError::Metrics)?);
+        let reloadable = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&settings)));
         let redis = resilience::shared_redis(&settings).await?;
         let stores = stores::open(&settings, redis.as_ref()).await?;
+        // Tenants' own limits over the settings' (which a reload replaces).
+        let tenancy =
+            settings.tenant.enabled.then(|| super::tenancy::prepare(&settings, reloadable.clone(), redis.as_ref()));
+        let policies: DynPolicySource = match &tenancy {
+            Some(t) => t.policies.clone(),
+            None => reloadable.clone(),
+        };
+        let mut templates = TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock));
+        if tenancy.is_some() {
+            templates = templates.per_tenant();
+        }
         let verifier = super::auth::verifier(&settings)?;
         for jwks in verifier.preload().await {
             tracing::warn!(%jwks, "the JWKS could not be loaded; tokens signed with its keys are refused until it is");
@@ -79,12 +104,27 @@ impl Application {
             clock: Arc::new(SystemClock),
             timer: Arc::new(TokioTimer),
             policies: policies.clone(),
-            templates: Arc::new(TemplateResolver::new(stores.templates.clone(), Arc::new(SystemClock))),
-            verifier: Arc::new(verifier),
+            templates: Arc::new(templates),
+            verifier: match &tenancy {
+                // Each managed tenant's tokens are verified with its own keys (the server's for
+                // tenants without any).
+                Some(t) => Arc::new(crate::adapters::auth::TenantTokenVerifier::new(
+                    Arc::new(verifier),
+                    t.cache.clone(),
+                    super::auth::claim_rules(&settings),
+                )),
+                None => Arc::new(verifier),
+            },
         })
         .with_observer(metrics.clone())
         .with_token_policy(super::auth::token_policy(&settings))
         .with_revocations(super::auth::revocations(&settings, redis.as_ref()));
+        if let Some(t) = &tenancy {
+            service = service.with_tenants(crate::service::tenants::TenantRules {
+                directory: t.rules.directory.clone(),
+                limiter: t.rules.limiter.clone(),
+            });
+        }
         let mut store_diagnostics: Vec<DynDiagnostic> = Vec::new();
         if let Some(queue) = stores.queue {
             store_diagnostics.push(Arc::new(QueueDiagnostic(queue.store.clone())));
@@ -105,15 +145,39 @@ impl Application {
         if let Err(e) = service.skip_old_revocations().await {
             tracing::warn!(error = %ErrorChain(&e), "could not read the revocation log; it is read from its start");
         }
+        let tenancy = match (tenancy, stores.tenants) {
+            (Some(t), Some(store)) => {
+                let rules = super::auth::claim_rules(&settings);
+                let check: crate::service::tenants::KeyCheck = Box::new(move |tenant, keys| {
+                    // No keys of its own: the server's verify the tenant's tokens.
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    crate::adapters::auth::tenant_verifier(tenant, keys, &rules).map(|_| ())
+                });
+                let manager = TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock))
+                    .with_key_check(check);
+                let manager = Arc::new(manager);
+                manager.start().await.map_err(StartupError::Tenants)?;
+                Some((t, manager))
+            }
+            _ => None,
+        };
         let resilience = resilience::open(&settings, redis, policies, metrics.clone()).await?;
         let diagnostics = diagnostics::list(store_diagnostics.into_iter().chain(resilience.diagnostics()).map(Some));
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let tls = settings.server_tls().map(TlsAcceptor::load).transpose()?;
         let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
+        let live =
+            LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
+        let reload_task =
+            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
-            api_key: settings.api_key().map(Arc::from),
+            live: live.clone(),
+            admin_key: settings.admin.api_key().map(Arc::from),
+            tenants: tenancy.as_ref().map(|(_, manager)| manager.clone()),
             body_limit_bytes: settings.server.body_limit_bytes,
             request_body_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
             started_at: Instant::now(),
@@ -129,6 +193,10 @@ impl Application {
             tasks: tasks.clone(),
         }));
         let mut sse_routes = sse::router(sse::SseState { service: service.clone(), metrics: metrics.clone() });
+        // Browsers enforce no CORS on a WebSocket: the handshake's Origin is checked here.
+        let origins = || axum::middleware::from_fn_with_state(live.clone(), origin_check::check_handshake_origin);
+        ws_routes = ws_routes.route_layer(origins());
+        sse_routes = sse_routes.route_layer(origins());
         if let Some(policy) = &resilience.rate_limit {
             // New connections are limited per client address, before authentication.
             let per_ip = || axum::middleware::from_fn_with_state(policy.clone(), rate_limit::limit_connections);
@@ -151,7 +219,7 @@ impl Application {
         let routes = http::fallbacks(routes)
             .layer(axum::middleware::from_fn_with_state(admin_state, admin::session_as_api_key))
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::record_http));
-        let router = http::edge(routes, settings.cors.origin_list());
+        let router = http::edge(routes, live);
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let serve = ServeConfig {
@@ -183,7 +251,9 @@ impl Application {
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
             revocation_sync_interval: Duration::from_millis(settings.revocation.sync_interval_ms),
             resilience,
+            tenancy,
             tls_watch,
+            reload_task,
         })
     }
 
@@ -213,9 +283,14 @@ impl Application {
             ack_cleanup_interval,
             revocation_sync_interval,
             resilience,
+            tenancy,
             tls_watch,
+            reload_task,
         } = self;
-        let resilience_tasks = resilience.spawn(&service, &shutdown);
+        let mut resilience_tasks = resilience.spawn(&service, &shutdown);
+        if let Some((tenancy, manager)) = &tenancy {
+            resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {
@@ -263,7 +338,7 @@ impl Application {
         if tokio::time::timeout(shutdown_timeout, tasks.wait()).await.is_err() {
             tracing::warn!("some connections did not close within the shutdown timeout");
         }
-        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch) {
+        for task in background.into_iter().chain(resilience_tasks).chain(tls_watch).chain(reload_task) {
             task.abort();
         }
         tracing::info!("server stopped");

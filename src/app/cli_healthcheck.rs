@@ -1,8 +1,10 @@
 //! `ara healthcheck`: asks the server on this host whether it is alive, for a container's
 //! `HEALTHCHECK` or an exec probe, so that an image needs no curl. It asks `GET /health/live` and,
 //! on a server that does not have that route (404), `GET /health`; 2xx means healthy (exit 0),
-//! anything else — another status, no answer within the timeout, no connection — exit 1.
+//! anything else — another status, no answer within the timeout, no connection — exit 1. With
+//! `SERVER_TLS_CERT` set it asks over TLS, trusting exactly that certificate.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
@@ -27,7 +29,13 @@ pub async fn run(settings: &Settings, url: Option<&str>, timeout: Duration) -> i
                 return 2;
             }
         },
-        None => Target::local(settings),
+        None => match Target::local(settings) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                return 1;
+            }
+        },
     };
     let check = async {
         let mut answer = get(&target, &target.path).await;
@@ -65,18 +73,24 @@ struct Target {
     /// `host:port` to connect to and to send as `Host`.
     authority: String,
     path: String,
+    /// Over TLS, with this client configuration.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Target {
     /// The server these settings start: a wildcard `SERVER_HOST` is reached on loopback.
-    fn local(settings: &Settings) -> Self {
+    fn local(settings: &Settings) -> Result<Self, String> {
         let host = match settings.server.host.as_str() {
             "0.0.0.0" | "" => "127.0.0.1".to_owned(),
             "::" | "[::]" => "[::1]".to_owned(),
             h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
             h => h.to_owned(),
         };
-        Self { authority: format!("{host}:{}", settings.server.port), path: LIVE_PATH.into() }
+        let tls = match &settings.server.tls_cert {
+            Some(cert) => Some(super::cli_healthcheck_tls::pinned_client(std::path::Path::new(cert))?),
+            None => None,
+        };
+        Ok(Self { authority: format!("{host}:{}", settings.server.port), path: LIVE_PATH.into(), tls })
     }
 
     fn parse(raw: &str) -> Result<Self, String> {
@@ -90,7 +104,7 @@ impl Target {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        Ok(Self { authority: format!("{host}:{port}"), path })
+        Ok(Self { authority: format!("{host}:{port}"), path, tls: None })
     }
 }
 
@@ -102,15 +116,33 @@ enum AskError {
     Http(#[source] hyper::Error),
     #[error("{0}")]
     Request(#[source] hyper::http::Error),
+    #[error("TLS: {0}")]
+    Tls(#[source] std::io::Error),
 }
 
 /// One HTTP/1.1 GET on a fresh connection; the status and the body as text.
 async fn get(target: &Target, path: &str) -> Result<(StatusCode, String), AskError> {
     // `[::1]:8080` and `host:8080` both resolve as they are.
     let stream = TcpStream::connect(&target.authority).await.map_err(AskError::Connect)?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(AskError::Http)?;
-    tokio::spawn(connection);
+    let mut sender = match &target.tls {
+        None => {
+            let (sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(AskError::Http)?;
+            tokio::spawn(connection);
+            sender
+        }
+        Some(config) => {
+            // The pinned verifier ignores the name; any valid one will do.
+            let name = rustls::pki_types::ServerName::try_from("localhost")
+                .map_err(|e| AskError::Tls(std::io::Error::other(e)))?;
+            let tls =
+                tokio_rustls::TlsConnector::from(config.clone()).connect(name, stream).await.map_err(AskError::Tls)?;
+            let (sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(AskError::Http)?;
+            tokio::spawn(connection);
+            sender
+        }
+    };
     let request = Request::get(path)
         .header(hyper::header::HOST, &target.authority)
         .header(hyper::header::USER_AGENT, "ara-healthcheck")

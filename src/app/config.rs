@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "otel",
     "admin",
     "revocation",
+    "tenant",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -68,8 +69,16 @@ pub struct Settings {
     /// Names that looked like settings but are none (with the closest real one), for the log.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The `--config`/`ARA_CONFIG` file these came from, read again on reload.
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
+    /// Read by [`Self::load`] from the process's sources, which a reload can read again; settings
+    /// made from given pairs (tests, tools) have nothing to reload from.
+    #[serde(skip)]
+    pub reloadable: bool,
     pub admin: AdminSettings,
     pub revocation: RevocationSettings,
+    pub tenant: TenantSettings,
 }
 
 #[derive(Debug, Error)]
@@ -86,6 +95,8 @@ impl Settings {
         let (figment, warnings) = Self::layered_with_warnings(file)?;
         let mut settings = Self::from_figment(figment)?;
         settings.warnings = warnings;
+        settings.file = file.map(Path::to_path_buf);
+        settings.reloadable = true;
         Ok(settings)
     }
 
@@ -240,6 +251,7 @@ impl Settings {
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
+        tenant::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -299,6 +311,9 @@ fn env_key_to_path(key: &str) -> Option<String> {
     if TOP_LEVEL.contains(&key.as_str()) {
         return Some(key);
     }
+    if let Some(path) = tenant::override_path(&key) {
+        return Some(path);
+    }
     SECTIONS.iter().find_map(|section| {
         key.strip_prefix(section)
             .and_then(|rest| rest.strip_prefix('_'))
@@ -345,6 +360,9 @@ pub use otel::OtelSettings;
 #[path = "config_admin.rs"]
 mod admin;
 pub use admin::AdminSettings;
+#[path = "config_tenant.rs"]
+pub mod tenant;
+pub use tenant::{TenantBackend, TenantSettings};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -60,6 +60,9 @@ pub fn check_env<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let Some(section) = SECTIONS.iter().find(|s| lower.strip_prefix(*s).is_some_and(|r| r.starts_with('_'))) else {
             continue;
         };
+        if super::tenant::override_path(&lower).is_some() {
+            continue;
+        }
         let field = &lower[section.len() + 1..];
         if known.get(*section).is_some_and(|fields| fields.contains(field)) {
             continue;

@@ -124,12 +124,12 @@ fn source(figment: &Figment, env_before: &HashSet<String>, toml_key: &str, setti
 }
 
 /// `websocket.max_connections` → `WEBSOCKET_MAX_CONNECTIONS`.
-fn env_name(path: &str) -> String {
+pub(crate) fn env_name(path: &str) -> String {
     path.replace('.', "_").to_ascii_uppercase()
 }
 
 /// Leaves of a settings object as `(dotted path, value)`; sections are objects, settings are not.
-fn flatten(value: &Value) -> Vec<(String, Value)> {
+pub(crate) fn flatten(value: &Value) -> Vec<(String, Value)> {
     fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
         match value {
             Value::Object(map) => {

@@ -1,7 +1,10 @@
 //! The policy source built from the settings: the same limits for every tenant, read by the service,
 //! the transports and the rate limiter whenever they apply one.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use super::config::Settings;
 use crate::domain::queue::QueuePolicy;
@@ -28,6 +31,7 @@ impl StaticPolicies {
         Self {
             limits: Limits {
                 max_connections: ws.max_connections,
+                max_tenant_connections: None,
                 max_connections_per_user: ws.max_connections_per_user,
                 max_subscriptions_per_connection: ws.max_subscriptions_per_connection,
             },
@@ -68,5 +72,43 @@ impl PolicySource for StaticPolicies {
 
     fn rate_quotas(&self) -> Option<RateQuotas> {
         self.rate
+    }
+}
+
+/// The policy source in force, replaced as a whole when the settings are reloaded: every limit is
+/// asked for when it is applied, so the next check of every open connection sees the new one.
+pub struct ReloadablePolicies {
+    current: ArcSwap<Box<dyn PolicySource>>,
+}
+
+impl ReloadablePolicies {
+    pub fn new(source: impl PolicySource + 'static) -> Self {
+        Self { current: ArcSwap::from_pointee(Box::new(source)) }
+    }
+
+    pub fn replace(&self, source: impl PolicySource + 'static) {
+        self.current.store(Arc::new(Box::new(source)));
+    }
+}
+
+impl PolicySource for ReloadablePolicies {
+    fn limits(&self, tenant: &TenantId) -> Limits {
+        self.current.load().limits(tenant)
+    }
+
+    fn connection(&self, tenant: &TenantId) -> ConnectionPolicy {
+        self.current.load().connection(tenant)
+    }
+
+    fn queue(&self, tenant: &TenantId) -> QueuePolicy {
+        self.current.load().queue(tenant)
+    }
+
+    fn max_payload_bytes(&self, tenant: &TenantId) -> usize {
+        self.current.load().max_payload_bytes(tenant)
+    }
+
+    fn rate_quotas(&self) -> Option<RateQuotas> {
+        self.current.load().rate_quotas()
     }
 }

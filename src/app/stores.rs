@@ -54,6 +54,8 @@ pub struct Stores {
     pub acks: Option<Opened<dyn crate::ports::AckStore>>,
     /// Always open: a send may name a template whatever else is enabled.
     pub templates: DynTemplateStore,
+    /// Open when `TENANT_ENABLED`.
+    pub tenants: Option<crate::ports::DynTenantStore>,
 }
 
 /// Opens the stores; `redis` is the shared connection, open whenever a store uses Redis.
@@ -62,7 +64,8 @@ pub async fn open(settings: &Settings, redis: Option<&Arc<ResilientRedis>>) -> R
     let queue = if settings.queue.enabled { Some(open_queue(settings, redis, &mut pools).await?) } else { None };
     let acks = if settings.ack.enabled { Some(open_acks(settings, redis, &mut pools).await?) } else { None };
     let templates = open_templates(settings, &mut pools).await?;
-    Ok(Stores { queue, acks, templates })
+    let tenants = if settings.tenant.enabled { Some(open_tenants(settings, &mut pools).await?) } else { None };
+    Ok(Stores { queue, acks, templates, tenants })
 }
 
 /// A durable store must find Redis there at start; the shared connection does not insist.
@@ -134,6 +137,20 @@ async fn open_templates(settings: &Settings, pools: &mut Pools) -> Result<DynTem
                 source,
             })?;
             Arc::new(postgres::PostgresTemplateStore::new(pool))
+        }
+    })
+}
+
+async fn open_tenants(settings: &Settings, pools: &mut Pools) -> Result<crate::ports::DynTenantStore, StoreError> {
+    Ok(match settings.tenant.backend {
+        super::config::TenantBackend::Memory => Arc::new(memory::MemoryTenantStore::new()),
+        super::config::TenantBackend::Postgres => {
+            let pool = postgres_pool(settings, pools).await.map_err(|source| StoreError::Unavailable {
+                setting: "TENANT_BACKEND",
+                backend: "postgres (DATABASE_URL)",
+                source,
+            })?;
+            Arc::new(postgres::PostgresTenantStore::new(pool))
         }
     })
 }

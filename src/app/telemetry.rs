@@ -92,7 +92,7 @@ pub fn init_with_writer<W>(settings: &Settings, writer: W) -> Result<TelemetryGu
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let logs = logging::layer(&settings.log, writer);
+    let (logs, level) = logging::layer(&settings.log, writer);
     let (spans, guard) = match settings.otel.enabled {
         true => {
             let (layer, guard) = span_layer(&settings.otel)?;
@@ -101,6 +101,7 @@ where
         false => (None, TelemetryGuard { provider: None }),
     };
     tracing_subscriber::registry().with(logs).with(spans).try_init().map_err(|_| TelemetryError::AlreadyInstalled)?;
+    logging::install_level(level);
     if guard.is_exporting() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         tracing::info!(

@@ -22,6 +22,8 @@ pub enum RegisterError {
     ServerFull { max: usize },
     #[error("user already has {max} connections, the most allowed")]
     UserLimit { max: usize },
+    #[error("tenant already has {max} connections on this node, its quota")]
+    TenantLimit { max: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -120,15 +122,30 @@ impl ConnectionRegistry {
             token: super::TokenSlot::default(),
         });
         {
+            // Counted and inserted under the tenant's entry lock, so concurrent connects cannot both
+            // take the last place.
+            let mut conns = self.tenants.entry(entry.identity.tenant.clone()).or_default();
+            if let Some(max) = limits.max_tenant_connections.filter(|max| conns.len() >= *max) {
+                drop(conns);
+                self.tenants.remove_if(&entry.identity.tenant, |_, conns| conns.is_empty());
+                self.total.fetch_sub(1, Ordering::AcqRel);
+                return Err(RegisterError::TenantLimit { max });
+            }
+            conns.insert(entry.id, entry.clone());
+        }
+        {
             let mut devices = self.users.entry(entry.identity.key()).or_default();
             if devices.len() >= limits.max_connections_per_user {
                 drop(devices);
+                self.tenants.remove_if_mut(&entry.identity.tenant, |_, conns| {
+                    conns.remove(&entry.id);
+                    conns.is_empty()
+                });
                 self.total.fetch_sub(1, Ordering::AcqRel);
                 return Err(RegisterError::UserLimit { max: limits.max_connections_per_user });
             }
             devices.push(entry.clone());
         }
-        self.tenants.entry(entry.identity.tenant.clone()).or_default().insert(entry.id, entry.clone());
         self.connections.insert(entry.id, entry.clone());
         Ok(entry)
     }
@@ -297,6 +314,29 @@ impl ConnectionRegistry {
     /// Channel subscriptions across all connections.
     pub fn subscription_count(&self) -> usize {
         self.channels.iter().map(|e| e.value().len()).sum()
+    }
+
+    /// One tenant's live connections, users and channels on this node.
+    pub fn tenant_counts(&self, tenant: &TenantId) -> (usize, usize, usize) {
+        let connections = self.tenants.get(tenant).map_or(0, |c| c.len());
+        let users = self.users.iter().filter(|e| &e.key().tenant == tenant).count();
+        let channels = self.channels.iter().filter(|e| &e.key().tenant == tenant).count();
+        (connections, users, channels)
+    }
+
+    /// Live connections per tenant.
+    pub fn tenant_connection_counts(&self) -> Vec<(TenantId, usize)> {
+        self.tenants.iter().map(|e| (e.key().clone(), e.value().len())).collect()
+    }
+
+    /// Asks every connection of `tenant` to close; returns how many.
+    pub fn close_tenant(&self, tenant: &TenantId, reason: CloseReason) -> usize {
+        let entries: Vec<Arc<ConnectionEntry>> =
+            self.tenants.get(tenant).map(|c| c.values().cloned().collect()).unwrap_or_default();
+        for entry in &entries {
+            entry.sink.close(reason.clone());
+        }
+        entries.len()
     }
 
     pub fn connection_count(&self) -> usize {

@@ -50,8 +50,12 @@ impl Limited {
 }
 
 fn registry(max: usize, per_user: usize, subs: usize) -> Limited {
-    let limits =
-        Limits { max_connections: max, max_connections_per_user: per_user, max_subscriptions_per_connection: subs };
+    let limits = Limits {
+        max_connections: max,
+        max_connections_per_user: per_user,
+        max_subscriptions_per_connection: subs,
+        ..Limits::default()
+    };
     Limited { registry: ConnectionRegistry::new(), limits }
 }
 

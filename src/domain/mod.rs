@@ -10,6 +10,7 @@ pub mod policy;
 pub mod quoted;
 pub mod target;
 pub mod template;
+pub mod tenant;
 pub mod token;
 
 pub use error::{ErrorChain, ValidationError};
@@ -19,6 +20,7 @@ pub use policy::{ConnectionPolicy, Limits, SlowConsumerPolicy};
 pub use quoted::Quoted;
 pub use target::Target;
 pub use template::{Template, TemplateId, TemplateSpec};
+pub use tenant::{Tenant, TenantKey, TenantLimits, TenantStatus, TokenKey};
 pub use token::VerifiedToken;
 pub mod ack;
 pub mod queue;

@@ -24,13 +24,20 @@ pub enum SlowConsumerPolicy {
 pub struct Limits {
     /// On this node, all tenants together.
     pub max_connections: usize,
+    /// On this node, one tenant's connections (`None`: only the node's limit applies).
+    pub max_tenant_connections: Option<usize>,
     pub max_connections_per_user: usize,
     pub max_subscriptions_per_connection: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_connections: 10_000, max_connections_per_user: 5, max_subscriptions_per_connection: 50 }
+        Self {
+            max_connections: 10_000,
+            max_tenant_connections: None,
+            max_connections_per_user: 5,
+            max_subscriptions_per_connection: 50,
+        }
     }
 }
 

@@ -89,6 +89,10 @@ pub enum CloseReason {
     /// An administrator disconnected the user (WebSocket close 4003, or 4004 when `reconnect` says
     /// the client may connect again at once).
     Disconnected { reconnect: bool },
+    /// The connection's tenant was suspended (WebSocket close 4403).
+    TenantSuspended,
+    /// The connection's tenant was deleted (WebSocket close 4404).
+    TenantDeleted,
 }
 
 impl CloseReason {
@@ -115,6 +119,8 @@ impl CloseReason {
             CloseReason::Disconnected { reconnect: false } => {
                 ("DISCONNECTED", "disconnected by the server; do not reconnect with the same token")
             }
+            CloseReason::TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended"),
+            CloseReason::TenantDeleted => ("TENANT_DELETED", "the tenant was deleted"),
         }
     }
 }

@@ -13,6 +13,8 @@ pub mod policy;
 pub mod rate_limiter;
 pub mod revocation;
 pub mod template_store;
+pub mod tenant_directory;
+pub mod tenant_store;
 pub mod timer;
 
 /// What a port's error carries as its source.
@@ -35,4 +37,6 @@ pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
 pub use revocation::{DynRevocationStore, Revocation, RevocationError, RevocationStore};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
+pub use tenant_directory::{DynTenantDirectory, TenantDirectory};
+pub use tenant_store::{DynTenantStore, TenantStore, TenantStoreError};
 pub use timer::{DynTimer, Sleep, Timer};

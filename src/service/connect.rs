@@ -32,6 +32,8 @@ pub enum ConnectError {
     /// Whether the token was revoked cannot be told now; it is refused rather than let in.
     #[error("token revocations cannot be checked right now")]
     RevocationUnavailable(#[source] crate::ports::RevocationError),
+    #[error(transparent)]
+    Tenant(#[from] super::tenants::TenantRefusal),
 }
 
 impl NotificationService {
@@ -85,6 +87,7 @@ impl NotificationService {
         resume_after: Option<Uuid>,
         channels: &[ChannelName],
     ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        self.admit_tenant(&identity.tenant)?;
         let limits = self.policies.limits(&identity.tenant);
         let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
         if distinct > limits.max_subscriptions_per_connection {
@@ -94,7 +97,7 @@ impl NotificationService {
         let (queue, receiver) = connection_queue(policy.outbound_queue_size, policy.slow_consumer);
         let key = identity.key();
         let entry = match &self.queue {
-            None => self.registry.register(identity, transport, queue, self.clock.now(), &limits)?,
+            None => self.register(identity, transport, queue, &limits)?,
             Some(store) => {
                 // Bounded like a send's wait: while the store hangs, a connect goes ahead without its
                 // replay (the queue stays intact for the next connection) rather than wait behind
@@ -109,7 +112,7 @@ impl NotificationService {
                 } else {
                     self.replay_into(store, &key, &sink, resume_after).await
                 };
-                let entry = self.registry.register(identity, transport, queue, self.clock.now(), &limits)?;
+                let entry = self.register(identity, transport, queue, &limits)?;
                 drop(guard);
                 let outage = Outage::default();
                 for notification in &replayed {
@@ -133,6 +136,22 @@ impl NotificationService {
             handle.subscribe(channels)?;
         }
         Ok((handle, receiver))
+    }
+
+    /// Registers within `limits`; a refusal by a tenant quota says which.
+    fn register(
+        &self,
+        identity: Identity,
+        transport: Transport,
+        queue: DynSink,
+        limits: &crate::domain::Limits,
+    ) -> Result<Arc<ConnectionEntry>, ConnectError> {
+        self.registry.register(identity, transport, queue, self.clock.now(), limits).map_err(|e| {
+            match self.tenant_quota_of(&e) {
+                Some(quota) => ConnectError::Tenant(quota.into()),
+                None => e.into(),
+            }
+        })
     }
 
     /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.

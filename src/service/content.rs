@@ -34,6 +34,7 @@ impl NotificationService {
         ttl_seconds: Option<u32>,
         target: Target,
     ) -> Result<PreparedSend, ResolveError> {
+        self.admit_send(&tenant).await?;
         let max = self.policies.max_payload_bytes(&tenant);
         let draft = self.templates.draft(tenant, content, priority, ttl_seconds, max).await?;
         Ok(PreparedSend { draft, target })

@@ -26,6 +26,8 @@ mod revocation;
 mod send;
 mod target_spec;
 pub mod templates;
+mod tenant_rules;
+pub mod tenants;
 mod user_locks;
 
 use std::sync::atomic::AtomicBool;
@@ -92,6 +94,9 @@ pub struct NotificationService {
     token_policy: crate::delivery::TokenPolicy,
     revocations: Option<RevocationConfig>,
     revocation_cursor: revocation::RevocationCursor,
+    /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
+    tenants: Option<tenants::TenantRules>,
+    tenant_stats: tenants::TenantStats,
 }
 
 impl NotificationService {
@@ -115,6 +120,8 @@ impl NotificationService {
             token_policy: crate::delivery::TokenPolicy::default(),
             revocations: None,
             revocation_cursor: revocation::RevocationCursor::default(),
+            tenants: None,
+            tenant_stats: tenants::TenantStats::default(),
         }
     }
 
@@ -138,6 +145,17 @@ impl NotificationService {
     pub fn with_observer(mut self, observer: DynConnectionObserver) -> Self {
         self.observers.push(observer);
         self
+    }
+
+    /// Holds every send and connect to its tenant's status and quotas (`TENANT_ENABLED`).
+    pub fn with_tenants(mut self, rules: tenants::TenantRules) -> Self {
+        self.tenants = Some(rules);
+        self
+    }
+
+    /// The tenant directory when tenants are managed.
+    pub fn tenant_directory(&self) -> Option<&crate::ports::DynTenantDirectory> {
+        self.tenants.as_ref().map(|t| &t.directory)
     }
 
     pub fn templates(&self) -> &Arc<TemplateResolver> {

@@ -76,6 +76,7 @@ impl NotificationService {
         let span = tracing::Span::current();
         span.record("ara.notification_id", tracing::field::display(notification.id));
         self.stats.record_sent(target);
+        self.tenant_stats.record_message(&notification.tenant, notification.created_at);
         let dispatch = Dispatcher::span(target);
         let mut frame = notification_frame(&notification);
         frame.trace = trace_link(&dispatch);

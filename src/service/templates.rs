@@ -3,9 +3,9 @@
 //! Every trigger (HTTP sends, batch items, Redis Pub/Sub) resolves through [`TemplateResolver::draft`],
 //! so they all accept the same content with the same errors.
 //!
-//! Templates are global for now: they are stored under the `default` tenant and every sender, whatever
-//! its tenant, uses those. The store is keyed by (tenant, id) already, so per-tenant templates only
-//! change [`TemplateResolver::namespace`] (and the HTTP API that manages them).
+//! With managed tenants (`TENANT_ENABLED`) every tenant has its own templates. Without, templates are
+//! global: stored under the `default` tenant, and every sender, whatever its tenant, uses those (see
+//! [`TemplateResolver::namespace`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -70,6 +70,9 @@ pub enum ResolveError {
     Validation(#[from] ValidationError),
     #[error(transparent)]
     Store(TemplateStoreError),
+    /// The tenant may not send now (unknown, suspended, or over a quota).
+    #[error(transparent)]
+    Tenant(#[from] super::tenants::TenantRefusal),
 }
 
 impl From<RenderError> for ResolveError {
@@ -84,16 +87,27 @@ impl From<RenderError> for ResolveError {
 pub struct TemplateResolver {
     store: DynTemplateStore,
     clock: DynClock,
+    per_tenant: bool,
 }
 
 impl TemplateResolver {
     pub fn new(store: DynTemplateStore, clock: DynClock) -> Self {
-        Self { store, clock }
+        Self { store, clock, per_tenant: false }
     }
 
-    /// The tenant whose templates every sender uses (see the module docs).
-    pub fn namespace(&self) -> TenantId {
-        TenantId::default_tenant()
+    /// Each tenant its own templates (managed tenants).
+    pub fn per_tenant(mut self) -> Self {
+        self.per_tenant = true;
+        self
+    }
+
+    /// The tenant whose templates `tenant` uses (see the module docs).
+    pub fn namespace(&self, tenant: &TenantId) -> TenantId {
+        if self.per_tenant {
+            tenant.clone()
+        } else {
+            TenantId::default_tenant()
+        }
     }
 
     /// Millisecond precision: every store keeps it exactly, so what `create` returns is what `get` reads.
@@ -102,26 +116,36 @@ impl TemplateResolver {
         DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
     }
 
-    pub async fn create(&self, id: TemplateId, spec: TemplateSpec) -> Result<Template, TemplateStoreError> {
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        id: TemplateId,
+        spec: TemplateSpec,
+    ) -> Result<Template, TemplateStoreError> {
         let template = Template::new(id, spec, self.now());
-        self.store.create(&self.namespace(), &template).await?;
+        self.store.create(&self.namespace(tenant), &template).await?;
         Ok(template)
     }
 
-    pub async fn get(&self, id: &TemplateId) -> Result<Option<Template>, TemplateStoreError> {
-        self.store.get(&self.namespace(), id).await
+    pub async fn get(&self, tenant: &TenantId, id: &TemplateId) -> Result<Option<Template>, TemplateStoreError> {
+        self.store.get(&self.namespace(tenant), id).await
     }
 
-    pub async fn list(&self) -> Result<Vec<Template>, TemplateStoreError> {
-        self.store.list(&self.namespace()).await
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Template>, TemplateStoreError> {
+        self.store.list(&self.namespace(tenant)).await
     }
 
-    pub async fn update(&self, id: &TemplateId, spec: TemplateSpec) -> Result<Template, TemplateStoreError> {
-        self.store.update(&self.namespace(), id, &spec, self.now()).await
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        id: &TemplateId,
+        spec: TemplateSpec,
+    ) -> Result<Template, TemplateStoreError> {
+        self.store.update(&self.namespace(tenant), id, &spec, self.now()).await
     }
 
-    pub async fn delete(&self, id: &TemplateId) -> Result<(), TemplateStoreError> {
-        self.store.delete(&self.namespace(), id).await
+    pub async fn delete(&self, tenant: &TenantId, id: &TemplateId) -> Result<(), TemplateStoreError> {
+        self.store.delete(&self.namespace(tenant), id).await
     }
 
     pub async fn check_health(&self) -> Result<(), TemplateStoreError> {
@@ -144,7 +168,7 @@ impl TemplateResolver {
                 Ok(NotificationDraft::new(tenant, event_type, payload, priority, ttl_seconds, max_payload_bytes)?)
             }
             ContentSource::Template { id, variables } => {
-                let template = self.get(&id).await.map_err(ResolveError::Store)?;
+                let template = self.get(&tenant, &id).await.map_err(ResolveError::Store)?;
                 let template = template.ok_or(ResolveError::TemplateNotFound(id))?;
                 Ok(template.draft(tenant, &variables, priority, ttl_seconds, max_payload_bytes)?)
             }

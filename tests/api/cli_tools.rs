@@ -197,3 +197,23 @@ async fn healthcheck_exits_zero_only_for_a_healthy_answer() {
     let out = ara(&["healthcheck", "--url", "https://127.0.0.1:1/health"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn healthcheck_speaks_tls_to_a_tls_server_and_trusts_only_its_certificate() {
+    use crate::tls_support::{path_str, Pki};
+    let pki = Pki::new();
+    let (cert, key) = (path_str(&pki.server_cert), path_str(&pki.server_key));
+    let app = spawn_app(&[("SERVER_TLS_CERT", cert), ("SERVER_TLS_KEY", key)]).await;
+    let port = app.addr.port().to_string();
+    let env = [("SERVER_PORT", port.as_str()), ("SERVER_TLS_CERT", cert), ("SERVER_TLS_KEY", key)];
+    let out = ara(&["healthcheck"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+
+    // Another certificate in the file than the one served: not the server we mean.
+    let other = Pki::new();
+    let env =
+        [("SERVER_PORT", port.as_str()), ("SERVER_TLS_CERT", path_str(&other.server_cert)), ("SERVER_TLS_KEY", key)];
+    let out = ara(&["healthcheck"], &env).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SERVER_TLS_CERT"), "{}", stderr(&out));
+}

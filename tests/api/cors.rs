@@ -60,3 +60,37 @@ async fn rate_limit_headers_and_retry_after_are_exposed_to_scripts() {
         assert_rate_limit_headers_exposed(&refused);
     }
 }
+
+#[tokio::test]
+async fn websocket_and_sse_handshakes_from_other_origins_are_refused() {
+    let app = spawn_app(&[("CORS_ORIGINS", ORIGIN)]).await;
+    let token = app.token("alice", "default");
+
+    let refused = app.try_connect_ws_from(&token, "https://evil.example").await.err().expect("refused");
+    refused.assert(403, "ORIGIN_NOT_ALLOWED");
+    assert!(
+        refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("evil.example")),
+        "{:?}",
+        refused.body
+    );
+    let allowed = app.try_connect_ws_from(&token, ORIGIN).await.expect("the configured origin connects");
+    assert_eq!(allowed.user_id, "alice");
+    // Programs send no Origin; their token is what counts.
+    app.try_connect_ws(Some(&token)).await.expect("no Origin connects");
+
+    let sse =
+        |origin: &'static str| app.client.get(app.url(&format!("/sse?token={token}"))).header("origin", origin).send();
+    let reply = sse("https://evil.example").await.expect("answered");
+    assert_eq!(reply.status(), 403);
+    let body: serde_json::Value = reply.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "ORIGIN_NOT_ALLOWED", "{body}");
+    let reply = sse(ORIGIN).await.expect("answered");
+    assert_eq!(reply.status(), 200, "the configured origin streams");
+}
+
+#[tokio::test]
+async fn any_origin_may_connect_when_cors_origins_is_unset() {
+    let app = spawn_app(&[]).await;
+    let token = app.token("bob", "default");
+    app.try_connect_ws_from(&token, "https://anything.example").await.expect("any origin connects");
+}

@@ -36,7 +36,11 @@ pub struct TestApp {
 /// Builds and starts the application with `SERVER_HOST=127.0.0.1`, `SERVER_PORT=0` plus `pairs`.
 /// Rate limiting is off unless `pairs` sets `RATELIMIT_ENABLED=true`: every test client is 127.0.0.1.
 pub async fn spawn_app(pairs: &[(&str, &str)]) -> TestApp {
-    let settings = test_settings(pairs);
+    spawn_app_from(test_settings(pairs)).await
+}
+
+/// Builds and starts the application with exactly `settings`.
+pub async fn spawn_app_from(settings: Settings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         logging::init(&settings.log);
     }
@@ -174,6 +178,24 @@ impl TestApp {
         Reply::from(request.send().await.expect("POST reaches the server")).await
     }
 
+    /// Any request, with `headers` (e.g. `x-api-key`, `x-tenant-id`) and a JSON body when given.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::from(request.send().await.expect("the request reaches the server")).await
+    }
+
     /// POSTs raw bytes with the given content type (or none).
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>, content_type: Option<&str>) -> Reply {
         let mut request = self.client.post(self.url(path)).body(body);
@@ -277,6 +299,13 @@ impl TestApp {
         let mut request = self.ws_url().into_client_request().expect("valid ws url");
         let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("header value");
         request.headers_mut().insert("authorization", value);
+        self.connect_request(request).await
+    }
+
+    /// Tries a WebSocket upgrade with `?token=` as a browser on the page `origin` would.
+    pub async fn try_connect_ws_from(&self, token: &str, origin: &str) -> Result<WsClient, Refusal> {
+        let mut request = format!("{}?token={token}", self.ws_url()).into_client_request().expect("valid ws url");
+        request.headers_mut().insert("origin", HeaderValue::from_str(origin).expect("header value"));
         self.connect_request(request).await
     }
 

@@ -35,6 +35,13 @@ fn spec_describes_every_route() {
         "/metrics",
         "/ws",
         "/sse",
+        "/api/v1/tenants",
+        "/api/v1/tenants/{tenant_id}",
+        "/api/v1/tenants/{tenant_id}/suspend",
+        "/api/v1/tenants/{tenant_id}/activate",
+        "/api/v1/tenants/{tenant_id}/keys",
+        "/api/v1/tenants/{tenant_id}/keys/{key_id}/rotate",
+        "/api/v1/tenants/{tenant_id}/keys/{key_id}",
     ] {
         assert!(paths.contains_key(route), "{route} is missing from the spec");
     }

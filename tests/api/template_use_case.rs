@@ -89,18 +89,18 @@ fn crud_stamps_times_and_keeps_created_at() {
 async fn crud_stamps_times_and_keeps_created_at_async() {
     let (r, clock) = resolver_with_clock();
     let id = TemplateId::parse("greet").unwrap();
-    let created = r.create(id.clone(), spec()).await.unwrap();
+    let created = r.create(&home(), id.clone(), spec()).await.unwrap();
     assert_eq!(created.created_at, created.updated_at);
     assert_eq!(created.created_at.timestamp_subsec_nanos(), 123_000_000, "millisecond precision");
-    assert!(matches!(r.create(id.clone(), spec()).await, Err(TemplateStoreError::Duplicate(_))));
+    assert!(matches!(r.create(&home(), id.clone(), spec()).await, Err(TemplateStoreError::Duplicate(_))));
     *clock.0.lock() += Duration::seconds(5);
-    let updated = r.update(&id, spec()).await.unwrap();
+    let updated = r.update(&home(), &id, spec()).await.unwrap();
     assert_eq!(updated.created_at, created.created_at);
     assert_eq!(updated.updated_at, created.updated_at + Duration::seconds(5));
-    assert_eq!(r.list().await.unwrap(), std::slice::from_ref(&updated));
-    assert_eq!(r.get(&id).await.unwrap(), Some(updated));
-    r.delete(&id).await.unwrap();
-    assert!(matches!(r.delete(&id).await, Err(TemplateStoreError::NotFound(_))));
+    assert_eq!(r.list(&home()).await.unwrap(), std::slice::from_ref(&updated));
+    assert_eq!(r.get(&home(), &id).await.unwrap(), Some(updated));
+    r.delete(&home(), &id).await.unwrap();
+    assert!(matches!(r.delete(&home(), &id).await, Err(TemplateStoreError::NotFound(_))));
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn drafts_come_from_templates_or_inline_content() {
 
 async fn drafts_come_from_templates_or_inline_content_async() {
     let r = resolver();
-    r.create(TemplateId::parse("greet").unwrap(), spec()).await.unwrap();
+    r.create(&home(), TemplateId::parse("greet").unwrap(), spec()).await.unwrap();
     let acme = TenantId::parse("acme").unwrap();
     let source = ContentSource::from_parts(None, None, Some("greet".into()), vars(json!({"name": "Ann", "n": 2})));
     let draft = r.draft(acme.clone(), source.unwrap(), None, None, 1024).await.unwrap();
@@ -130,7 +130,7 @@ fn draft_errors_name_what_is_wrong() {
 
 async fn draft_errors_name_what_is_wrong_async() {
     let r = resolver();
-    r.create(TemplateId::parse("greet").unwrap(), spec()).await.unwrap();
+    r.create(&home(), TemplateId::parse("greet").unwrap(), spec()).await.unwrap();
     let tenant = TenantId::default_tenant();
     let by_template = |id: &str, v: Value| ContentSource::Template {
         id: TemplateId::parse(id).unwrap(),
@@ -145,4 +145,8 @@ async fn draft_errors_name_what_is_wrong_async() {
     let big = json!({"name": "x".repeat(2000), "n": 1});
     let err = r.draft(tenant, by_template("greet", big), None, None, 1024).await.unwrap_err();
     assert!(matches!(err, ResolveError::Validation(ValidationError::RenderedPayloadTooLarge { .. })), "{err:?}");
+}
+
+fn home() -> ara::domain::TenantId {
+    ara::domain::TenantId::default_tenant()
 }

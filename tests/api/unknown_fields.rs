@@ -1,5 +1,6 @@
 //! Unknown fields are refused everywhere a client sends JSON: a typo (`prioritty`) or a field the
-//! endpoint does not have (`tenant_id` on an HTTP send) must not be silently ignored.
+//! endpoint does not have (`tenant` on an HTTP send) must not be silently ignored. An HTTP send's
+//! `tenant_id` is known, and refused when it is not the caller's tenant (`tests/api/tenants.rs`).
 
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ async fn send_bodies_with_an_unknown_field_are_refused_and_nothing_is_sent() {
     };
     let cases = [
         ("/api/v1/notifications/send", with(json!({"target_user_id": "alice"}), ("prioritty", json!("High")))),
-        ("/api/v1/notifications/send", with(json!({"target_user_id": "alice"}), ("tenant_id", json!("acme")))),
+        ("/api/v1/notifications/send", with(json!({"target_user_id": "alice"}), ("tenant", json!("acme")))),
         ("/api/v1/notifications/send-to-users", with(json!({"target_user_ids": ["alice"]}), ("ttll", json!(5)))),
         ("/api/v1/notifications/broadcast", content(("prioritty", json!("High")))),
         ("/api/v1/notifications/channel", with(json!({"channel": "news"}), ("channnel", json!("x")))),
@@ -54,6 +55,8 @@ async fn send_bodies_with_an_unknown_field_are_refused_and_nothing_is_sent() {
         let field = body.as_object().unwrap().keys().find(|k| !known(k)).unwrap().clone();
         assert_unknown_field(&reply, &field);
     }
+    let other_tenant = with(json!({"target_user_id": "alice"}), ("tenant_id", json!("acme")));
+    app.post("/api/v1/notifications/send", &other_tenant).await.assert_error(403, "TENANT_MISMATCH");
     alice.expect_no_message(QUIET).await;
 }
 
@@ -69,6 +72,7 @@ fn known(key: &str) -> bool {
         "variables",
         "priority",
         "ttl",
+        "tenant_id",
     ]
     .contains(&key)
 }

@@ -11,3 +11,4 @@ mod offline_queue;
 mod rate_limiter;
 mod revocation_store;
 mod template_store;
+mod tenant_store;

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   INVALID_TOKEN: auth('the token cannot be read'),
   INVALID_CLAIMS: auth('the token lacks a required claim or has a malformed one'),
   TOKEN_REVOKED: auth('the token was revoked'),
+  UNKNOWN_KEY: auth('the token names a signing key (kid) the server does not have'),
+  WRONG_TENANT: auth("the token claims a tenant other than the one whose key signed it"),
   // Refusals that pass with time.
   USER_CONNECTION_LIMIT: retry('the user already has the most connections allowed'),
   SERVER_FULL: retry('the server is at its connection limit'),
@@ -44,6 +46,7 @@ export const ERROR_CODES = {
   RATE_LIMIT_EXCEEDED: retry('too many connection attempts from this address'),
   IP_CONNECTION_LIMIT: retry('too many open connections from this address'),
   TENANT_QUOTA_EXCEEDED: retry('a quota of the tenant is used up'),
+  KEYS_UNAVAILABLE: retry('the server cannot fetch the keys to check the token (JWKS) right now'),
   INTERNAL_ERROR: retry('the server failed; details are in its log'),
   // Why the server ended a connection (an error frame or SSE error event before it closes).
   SLOW_CONSUMER: retry('the client read too slowly and was disconnected'),
@@ -58,6 +61,7 @@ export const ERROR_CODES = {
   WEBSOCKET_UPGRADE_REQUIRED: report('the /ws endpoint was reached without a WebSocket upgrade'),
   VALIDATION_ERROR: fatal('a channel name or another value is invalid'),
   TENANT_SUSPENDED: fatal('the tenant is suspended'),
+  ORIGIN_NOT_ALLOWED: fatal("the page's origin is not in the server's CORS_ORIGINS"),
   // Refused frames: the connection stays open.
   INVALID_FRAME: report('the server did not understand a frame'),
   UNSUPPORTED_FRAME: report('binary frames are not supported'),

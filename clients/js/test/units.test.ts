@@ -40,9 +40,13 @@ function serverCodes(): Set<string> {
     'ports/auth.rs', 'ports/connection.rs', 'service/connect.rs', 'service/acks.rs', 'delivery/registry.rs',
   ];
   const codes = new Set<string>();
+  const settings = settingNames(join(root, '..', 'ara.example.toml'));
   const visit = (path: string) => {
     if (statSync(path).isDirectory()) return readdirSync(path).forEach((f) => visit(join(path, f)));
-    for (const m of readFileSync(path, 'utf8').matchAll(/"([A-Z][A-Z_]{4,})"/g)) codes.add(m[1]!);
+    for (const m of readFileSync(path, 'utf8').matchAll(/"([A-Z][A-Z_]{4,})"/g)) {
+      // Names of settings (in error messages) and of build variables are not codes.
+      if (!settings.has(m[1]!) && !m[1]!.startsWith('CARGO_')) codes.add(m[1]!);
+    }
   };
   places.forEach((p) => visit(join(root, p)));
   // Refusals the connection layer makes through the shared API error type.
@@ -51,6 +55,19 @@ function serverCodes(): Set<string> {
     if (!/^(WEBSOCKET|JWT)_[A-Z_]+$/.test(m[1]!) || m[1] === 'WEBSOCKET_UPGRADE_REQUIRED') codes.add(m[1]!);
   }
   return codes;
+}
+
+/** Every setting's environment name, from the example file that names them all (`[server]` + `port`). */
+function settingNames(exampleToml: string): Set<string> {
+  const names = new Set<string>();
+  let section = '';
+  for (const line of readFileSync(exampleToml, 'utf8').split('\n')) {
+    const header = /^\[([a-z_.-]+)\]/.exec(line);
+    if (header) section = header[1]!.split('.')[0]!;
+    const key = /^#?\s*([a-z_]+)\s*=/.exec(line);
+    if (key) names.add((section ? `${section}_${key[1]}` : key[1]!).toUpperCase());
+  }
+  return names;
 }
 
 describe('error codes', () => {

@@ -111,7 +111,7 @@ pub async fn session_info(State(state): State<AdminState>, headers: HeaderMap) -
     let info = SessionInfo {
         csrf_token: session.csrf,
         expires_in_seconds: session.expires.saturating_duration_since(std::time::Instant::now()).as_secs(),
-        api_key_configured: state.api.api_key.is_some(),
+        api_key_configured: state.api.live.api_key().is_some(),
         version: env!("CARGO_PKG_VERSION"),
     };
     let mut response = Json(info).into_response();

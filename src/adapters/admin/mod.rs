@@ -100,7 +100,8 @@ pub async fn session_as_api_key(State(state): State<AdminState>, mut request: Re
                 let path = request.uri().path();
                 let admin_route =
                     ["/api/v1/tenants", "/api/v1/cluster", "/api/v1/audit"].iter().any(|p| path.starts_with(p));
-                let key = if admin_route { Some(&*admin.key) } else { state.api.api_key.as_deref() };
+                let api_key = state.api.live.api_key();
+                let key = if admin_route { Some(&*admin.key) } else { api_key.as_deref().map(String::as_str) };
                 if let Some(value) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
                     request.headers_mut().insert(API_KEY_HEADER, value);
                 }

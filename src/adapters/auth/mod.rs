@@ -10,6 +10,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod keyset;
+mod tenant_verifier;
 mod verifier;
 
 #[cfg(test)]
@@ -21,4 +22,5 @@ pub use keyset::{
     parse_key_entry, ClaimRules, JwksSource, JwksSpec, KeyAlgorithm, KeyMaterial, KeySet, KeySetError, KeySpec,
     TenantRule,
 };
+pub use tenant_verifier::{tenant_verifier, TenantTokenVerifier};
 pub use verifier::KeySetVerifier;

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::{unknown_field, ApiJson};
 use super::send::send_body;
 use super::state::AppState;
-use crate::domain::TenantId;
 use crate::service::{PreparedSend, TargetSpec};
 
 pub const MAX_ITEMS: usize = 100;
@@ -133,9 +133,9 @@ fn parse_item(index: usize, raw: serde_json::Value) -> Result<Result<BatchItem, 
     }
 }
 
-async fn prepare(state: &AppState, item: BatchItem) -> Result<PreparedSend, ApiError> {
+async fn prepare(state: &AppState, acting: &Acting, item: BatchItem) -> Result<PreparedSend, ApiError> {
     let target = item.target.to_target()?;
-    super::send::prepare(state, TenantId::default_tenant(), item.into_content(), target).await
+    super::send::prepare(state, acting.tenant().clone(), item.into_content(), target).await
 }
 
 /// Same target and event type: the duplicate a `deduplicate` batch skips.
@@ -151,6 +151,7 @@ fn dedup_key(p: &PreparedSend) -> String {
         (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorResponse)))]
 pub async fn send_batch(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
     if req.notifications.is_empty() {
@@ -165,12 +166,17 @@ pub async fn send_batch(
     state.metrics.batch(req.notifications.len());
     let mut parsed = Vec::with_capacity(req.notifications.len());
     for (index, raw) in req.notifications.into_iter().enumerate() {
-        parsed.push(parse_item(index, raw)?);
+        let item = parse_item(index, raw)?;
+        // Another tenant named in any item refuses the whole batch, like an unknown field.
+        if let Ok(item) = &item {
+            acting.0.check_body_tenant(item.tenant_id.as_deref())?;
+        }
+        parsed.push(item);
     }
     let mut prepared = Vec::with_capacity(parsed.len());
     for item in parsed {
         prepared.push(match item {
-            Ok(item) => prepare(&state, item).await,
+            Ok(item) => prepare(&state, &acting, item).await,
             Err(e) => Err(e),
         });
     }

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
 
+use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
-use crate::domain::{ChannelName, Quoted, TenantId, UserId, UserKey};
+use crate::domain::{ChannelName, Quoted, UserId, UserKey};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelInfo {
@@ -31,10 +32,10 @@ pub struct UserSubscriptions {
 /// Channels of the tenant with their subscriber counts on this node.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorResponse)))]
-pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
+pub async fn list_channels(State(state): State<AppState>, acting: Acting) -> Json<ChannelList> {
     let channels: Vec<ChannelInfo> = state
         .service
-        .channels(&TenantId::default_tenant())
+        .channels(acting.tenant())
         .into_iter()
         .map(|(name, subscriber_count)| ChannelInfo { name: name.to_string(), subscriber_count })
         .collect();
@@ -48,14 +49,13 @@ pub async fn list_channels(State(state): State<AppState>) -> Json<ChannelList> {
         (status = 401, body = ErrorResponse), (status = 404, description = "CHANNEL_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_channel(
     State(state): State<AppState>,
+    acting: Acting,
     Path(name): Path<String>,
 ) -> Result<Json<ChannelInfo>, ApiError> {
     let channel = ChannelName::parse(&name)?;
-    let subscriber_count =
-        state.service.channel_subscribers(&TenantId::default_tenant(), &channel).ok_or_else(|| ApiError::Missing {
-            code: "CHANNEL_NOT_FOUND",
-            message: format!("no subscribers on channel {}", Quoted(&name)),
-        })?;
+    let subscriber_count = state.service.channel_subscribers(acting.tenant(), &channel).ok_or_else(|| {
+        ApiError::Missing { code: "CHANNEL_NOT_FOUND", message: format!("no subscribers on channel {}", Quoted(&name)) }
+    })?;
     Ok(Json(ChannelInfo { name, subscriber_count }))
 }
 
@@ -66,10 +66,11 @@ pub async fn get_channel(
         (status = 401, body = ErrorResponse), (status = 404, description = "USER_NOT_FOUND", body = ErrorResponse)))]
 pub async fn user_subscriptions(
     State(state): State<AppState>,
+    acting: Acting,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserSubscriptions>, ApiError> {
     let user = UserId::parse(&user_id)?;
-    let found = state.service.subscriptions(&UserKey::new(TenantId::default_tenant(), user)).ok_or_else(|| {
+    let found = state.service.subscriptions(&UserKey::new(acting.tenant().clone(), user)).ok_or_else(|| {
         ApiError::Missing { code: "USER_NOT_FOUND", message: format!("user {} is not connected", Quoted(&user_id)) }
     })?;
     let channels = found.channels.iter().map(|c| c.to_string()).collect();

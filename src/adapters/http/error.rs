@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::domain::ValidationError;
 use crate::ports::AuthError;
 use crate::ports::TemplateStoreError;
+use crate::service::tenants::{QuotaExceeded, TenantManagerError, TenantRefusal};
 use crate::service::{ConnectError, RegisterError, ResolveError, SendError, SendReport, SubscribeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,8 @@ pub enum ApiError {
     InvalidApiKey,
     #[error("this API takes requests only over TLS with a client certificate from SERVER_TLS_CLIENT_CA")]
     ClientCertificateRequired,
+    #[error("origin {} is not in CORS_ORIGINS", crate::domain::Quoted(.0))]
+    OriginNotAllowed(String),
     #[error("{message}")]
     TooManyConnections { code: &'static str, message: String, status: StatusCode },
     #[error("no route for {0}")]
@@ -51,6 +54,12 @@ pub enum ApiError {
         report.notification_id, report.delivered_to, report.queued
     )]
     QueueUnavailable { report: SendReport, failed: usize },
+    /// The caller may not do this (403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// The acting tenant is unknown, suspended, or over a quota.
+    #[error("{0}")]
+    Tenant(TenantRefusal),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -73,6 +82,18 @@ pub struct Detail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     details: Option<PartialSend>,
+    /// `TENANT_QUOTA_EXCEEDED` only: the quota, e.g. `sends_per_second` or `max_connections`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    quota: Option<&'a str>,
+    /// `TENANT_QUOTA_EXCEEDED` only: the quota's value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    limit: Option<u64>,
+    /// `TENANT_QUOTA_EXCEEDED` of a rate only: seconds until a retry may succeed (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    retry_after_seconds: Option<u64>,
 }
 
 /// How far a send got when the offline queue failed: it was delivered live to `delivered_to`
@@ -96,12 +117,16 @@ impl ApiError {
             // The token may be valid; the keys to tell are what is missing.
             ApiError::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) | ApiError::MissingApiKey | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            ApiError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            ApiError::ClientCertificateRequired | ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyConnections { status, .. } => *status,
             ApiError::NotFound(_) | ApiError::FeatureDisabled(_) | ApiError::Missing { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::QueueUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Tenant(TenantRefusal::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Tenant(TenantRefusal::Suspended(_)) => StatusCode::FORBIDDEN,
+            ApiError::Tenant(TenantRefusal::Quota(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +142,7 @@ impl ApiError {
             ApiError::MissingApiKey => "MISSING_API_KEY",
             ApiError::InvalidApiKey => "INVALID_API_KEY",
             ApiError::ClientCertificateRequired => "CLIENT_CERTIFICATE_REQUIRED",
+            ApiError::OriginNotAllowed(_) => "ORIGIN_NOT_ALLOWED",
             ApiError::TooManyConnections { code, .. } => code,
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::FeatureDisabled(_) => "FEATURE_DISABLED",
@@ -125,6 +151,10 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable { code, .. } => code,
             ApiError::QueueUnavailable { .. } => "QUEUE_UNAVAILABLE",
+            ApiError::Forbidden { code, .. } => code,
+            ApiError::Tenant(TenantRefusal::NotFound(_)) => "TENANT_NOT_FOUND",
+            ApiError::Tenant(TenantRefusal::Suspended(_)) => "TENANT_SUSPENDED",
+            ApiError::Tenant(TenantRefusal::Quota(_)) => "TENANT_QUOTA_EXCEEDED",
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -135,6 +165,10 @@ impl From<RegisterError> for ApiError {
         let (code, status) = match e {
             RegisterError::ServerFull { .. } => ("SERVER_FULL", StatusCode::SERVICE_UNAVAILABLE),
             RegisterError::UserLimit { .. } => ("USER_CONNECTION_LIMIT", StatusCode::TOO_MANY_REQUESTS),
+            RegisterError::TenantLimit { max } => {
+                let quota = QuotaExceeded { quota: "max_connections", limit: max as u64, retry_after: None };
+                return ApiError::Tenant(quota.into());
+            }
         };
         ApiError::TooManyConnections { code, message: e.to_string(), status }
     }
@@ -155,6 +189,7 @@ impl From<ConnectError> for ApiError {
                 tracing::error!(error = %crate::domain::ErrorChain(source), "cannot check token revocations; refusing the connection");
                 ApiError::Unavailable { code: "REVOCATION_UNAVAILABLE", message: e.to_string() }
             }
+            ConnectError::Tenant(e) => ApiError::Tenant(e),
         }
     }
 }
@@ -207,6 +242,37 @@ impl From<ResolveError> for ApiError {
             }
             ResolveError::Validation(v) => ApiError::Validation(v),
             ResolveError::Store(store) => store.into(),
+            ResolveError::Tenant(e) => ApiError::Tenant(e),
+        }
+    }
+}
+
+impl From<TenantRefusal> for ApiError {
+    fn from(e: TenantRefusal) -> Self {
+        ApiError::Tenant(e)
+    }
+}
+
+impl From<TenantManagerError> for ApiError {
+    fn from(e: TenantManagerError) -> Self {
+        match e {
+            TenantManagerError::NotFound(id) => ApiError::Tenant(TenantRefusal::NotFound(id)),
+            TenantManagerError::KeyNotFound { .. } => {
+                ApiError::Missing { code: "KEY_NOT_FOUND", message: e.to_string() }
+            }
+            TenantManagerError::Invalid(message) => ApiError::BadRequest { code: "VALIDATION_ERROR", message },
+            TenantManagerError::Conflict(message) => ApiError::Conflict { code: "TENANT_CONFLICT", message },
+            TenantManagerError::HasConnections { .. } => {
+                ApiError::Conflict { code: "TENANT_HAS_CONNECTIONS", message: e.to_string() }
+            }
+            TenantManagerError::Store(crate::ports::TenantStoreError::Unavailable(source)) => {
+                tracing::error!(error = %crate::domain::ErrorChain(&*source), "tenant store unavailable");
+                ApiError::Unavailable {
+                    code: "TENANT_STORE_UNAVAILABLE",
+                    message: "the tenant store is unavailable; retry later".into(),
+                }
+            }
+            other => ApiError::Internal(Box::new(other)),
         }
     }
 }
@@ -228,8 +294,27 @@ impl IntoResponse for ApiError {
             }),
             _ => None,
         };
-        let body = Body { error: Detail { code: self.code(), message: self.to_string(), details } };
+        let quota = match &self {
+            ApiError::Tenant(TenantRefusal::Quota(q)) => Some(q.clone()),
+            _ => None,
+        };
+        // Whole seconds, rounded up: a client that waits that long finds room.
+        let retry_after =
+            quota.as_ref().and_then(|q| q.retry_after).map(|d| d.as_millis().div_ceil(1000).max(1) as u64);
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message: self.to_string(),
+                details,
+                quota: quota.as_ref().map(|q| q.quota),
+                limit: quota.as_ref().map(|q| q.limit),
+                retry_after_seconds: retry_after,
+            },
+        };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

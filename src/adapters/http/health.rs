@@ -14,6 +14,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::caller::{Acting, CallerKind};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::delivery::DeliverySnapshot;
@@ -32,6 +33,9 @@ pub struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
+    /// 1 for the settings Ara started with, one more for each reload applied (SIGHUP or a change of
+    /// the config file); a reload that was refused leaves it as it was.
+    config_generation: u64,
     /// Per dependency in use (`offline_queue`, `ack_store`, `template_store`, `redis`, `pubsub`,
     /// `rate_limiter`): `healthy`, `degraded` or `down`, alone or with details such as the Redis
     /// breaker state (`{"status":"down","breaker":"open"}`).
@@ -118,6 +122,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
+        config_generation: state.live.generation(),
         dependencies: reports.into_iter().map(|(name, _, r)| (name.to_owned(), r.to_json())).collect(),
     };
     (code, Json(body))
@@ -138,11 +143,19 @@ pub struct Stats {
     uptime_seconds: u64,
 }
 
-/// This node's counters.
+/// This node's counters. A tenant key (or `ADMIN_API_KEY` with `X-Tenant-Id`) gets its tenant's view
+/// instead, shaped as `GET /api/v1/tenants/{tenant_id}` (`TenantView`).
 #[utoipa::path(get, path = "/stats", tag = "operations",
     responses((status = 200, body = Stats),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
-pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
+pub async fn stats(State(state): State<AppState>, acting: Acting) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    // A tenant key (or the admin key naming a tenant) sees its tenant, never the node's other tenants.
+    let tenant_view = acting.0.kind == CallerKind::TenantKey || (acting.0.kind == CallerKind::Admin && acting.0.named);
+    if let (true, Some(manager)) = (tenant_view, state.tenants.as_deref()) {
+        let tenant = manager.get(acting.tenant())?;
+        return Ok(Json(super::tenants::view(&state, manager, tenant)).into_response());
+    }
     let mut dependencies = Map::new();
     for diagnostic in state.diagnostics.iter() {
         match diagnostic.stats().await {
@@ -164,7 +177,8 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
         delivery: state.service.delivery_stats(),
         dependencies,
         uptime_seconds: state.started_at.elapsed().as_secs(),
-    }))
+    })
+    .into_response())
 }
 
 /// ACK tracking counts.
@@ -172,7 +186,13 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
     responses((status = 200, body = AckStats),
         (status = 404, description = "FEATURE_DISABLED", body = super::error::Body),
         (status = 503, description = "STORE_UNAVAILABLE", body = super::error::Body)))]
-pub async fn ack_stats(State(state): State<AppState>) -> Result<Json<AckStats>, ApiError> {
+pub async fn ack_stats(State(state): State<AppState>, acting: Acting) -> Result<Json<AckStats>, ApiError> {
+    if acting.0.kind == CallerKind::TenantKey {
+        return Err(ApiError::Forbidden {
+            code: "NODE_WIDE_STATS",
+            message: "ACK counts are node-wide, across tenants; a tenant key cannot read them".into(),
+        });
+    }
     let store = state
         .service
         .ack_store()

@@ -3,9 +3,9 @@
 //! errors, which become `{"error":{"code","message"}}` in `error.rs` alone; the edge layers; `serve`,
 //! the accept loop with its timeouts, the per-address cap and each request's [`ConnectionAbort`].
 
-mod api_key;
 mod batch;
 mod body_timeout;
+pub mod caller;
 mod channels;
 mod client_cert;
 pub mod client_ip;
@@ -13,7 +13,9 @@ pub mod error;
 mod extract;
 pub mod health;
 mod integral;
+pub mod live;
 pub mod openapi;
+pub mod origin_check;
 pub mod rate_limit;
 pub mod request_id;
 mod revocations;
@@ -23,8 +25,11 @@ mod send;
 pub mod serve;
 pub mod state;
 mod templates;
+mod tenant_keys;
+mod tenants;
 
 pub use error::ApiError;
+pub use live::{LiveHttp, OriginRule};
 pub use rate_limit::RateLimitPolicy;
 pub use router::{edge, fallbacks, router};
 pub use serve::{serve, ClientCertificate, ConnectionAbort, ServeConfig, Timeouts, TlsAcceptor, TlsError, TlsFiles};

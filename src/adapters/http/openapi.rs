@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, health, revocations, send, templates};
+use super::{batch, channels, health, revocations, send, templates, tenant_keys, tenants};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -16,8 +16,10 @@ use crate::service::TargetSpec;
     params(("token" = Option<String>, Query, description = "JWT; or send Authorization: Bearer")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "WEBSOCKET_UPGRADE_REQUIRED", body = super::error::Body),
-        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, UNKNOWN_KEY, …", body = super::error::Body),
-        (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
+        (status = 401, description = "MISSING_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, INVALID_SIGNATURE, INVALID_ALGORITHM, UNKNOWN_KEY, WRONG_TENANT, …", body = super::error::Body),
+        (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the handshake's Origin is not in CORS_ORIGINS", body = super::error::Body),
+        (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
+        (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
@@ -31,7 +33,9 @@ fn websocket() {}
     responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "VALIDATION_ERROR or SUBSCRIPTION_LIMIT", body = super::error::Body),
         (status = 401, description = "Token refused", body = super::error::Body),
-        (status = 429, description = "USER_CONNECTION_LIMIT, or RATE_LIMIT_EXCEEDED", body = super::error::Body),
+        (status = 403, description = "TENANT_SUSPENDED, or ORIGIN_NOT_ALLOWED: the request's Origin is not in CORS_ORIGINS", body = super::error::Body),
+        (status = 404, description = "TENANT_NOT_FOUND", body = super::error::Body),
+        (status = 429, description = "USER_CONNECTION_LIMIT, TENANT_QUOTA_EXCEEDED (max_connections, max_connections_per_user), or RATE_LIMIT_EXCEEDED", body = super::error::Body),
         (status = 503, description = "SERVER_FULL, SHUTTING_DOWN or KEYS_UNAVAILABLE", body = super::error::Body)),
     security(("bearer" = [])))]
 #[allow(dead_code)]
@@ -55,6 +59,9 @@ fn metrics() {}
         revocations::disconnect, revocations::revoke,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
+        tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant,
+        tenants::delete_tenant, tenants::suspend_tenant, tenants::activate_tenant,
+        tenant_keys::list_keys, tenant_keys::create_key, tenant_keys::rotate_key, tenant_keys::revoke_key,
     ),
     components(schemas(
         super::error::Body, super::error::Detail, RateLimitErrorDoc, RateLimitDetailDoc, PrioritySchema,
@@ -67,6 +74,9 @@ fn metrics() {}
         revocations::DisconnectRequest, revocations::DisconnectResponse, revocations::RevokeRequest,
         revocations::RevokeResponse,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
+        crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
+        tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,
+        tenant_keys::KeyView, tenant_keys::NewKey, tenant_keys::KeyList,
     )),
     modifiers(&CommonResponses, &ClosedTargetVariants),
     tags(
@@ -76,6 +86,7 @@ fn metrics() {}
         (name = "access", description = "Disconnecting users and revoking tokens"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
+        (name = "tenants", description = "Tenants and their API keys (ADMIN_API_KEY, TENANT_ENABLED)"),
     )
 )]
 pub struct ApiDoc;
@@ -109,6 +120,15 @@ impl Modify for CommonResponses {
                         "ErrorResponse",
                     );
                     add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
+                    if !path.starts_with("/api/v1/tenants") {
+                        add_response(
+                            op,
+                            "403",
+                            "TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's) or TENANT_SUSPENDED",
+                            "ErrorResponse",
+                        );
+                        add_tenant_header(op);
+                    }
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).
                 if path.starts_with("/api/v1/notifications/") && path != "/api/v1/notifications/batch" {
@@ -172,6 +192,19 @@ fn operation_mut(item: &mut utoipa::openapi::PathItem, method: HttpMethod) -> Op
         HttpMethod::Delete => item.delete.as_mut(),
         _ => None,
     }
+}
+
+/// `X-Tenant-Id`: the tenant `ADMIN_API_KEY` acts in (other keys act in their own and may only name it).
+fn add_tenant_header(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let parameter = ParameterBuilder::new()
+        .name("X-Tenant-Id")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some("The tenant ADMIN_API_KEY acts in (default `default`); other keys act in their own"))
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("TenantId")))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(parameter);
 }
 
 fn add_response(op: &mut Operation, status: &str, description: &str, schema: &str) {

@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 
-use super::api_key::HEADER as API_KEY_HEADER;
+use super::caller::{self, CallerKind};
 use super::client_ip::client_ip;
 use super::state::AppState;
 use crate::ports::{Decision, DynPolicySource, DynRateLimiter, DynTransportMetrics, Quota};
@@ -88,12 +88,12 @@ fn ip_key(ip: IpAddr) -> String {
 /// Middleware for the HTTP API.
 pub async fn limit_api(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(policy) = state.rate_limit.clone() else { return next.run(request).await };
-    // Only the configured key names a budget of its own: any other value would let a client mint
-    // fresh budgets by changing the header.
-    let key = match (state.api_key.as_deref(), request.headers().get(API_KEY_HEADER)) {
-        (Some(expected), Some(given)) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
-            "http:api-key".to_owned()
-        }
+    // Only a configured or issued key names a budget of its own: any other value would let a client
+    // mint fresh budgets by changing the header. Each tenant key is its tenant's budget.
+    let key = match caller::resolve(&state, request.headers()) {
+        Ok(c) if c.kind == CallerKind::ApiKey => "http:api-key".to_owned(),
+        Ok(c) if c.kind == CallerKind::Admin => "http:admin-key".to_owned(),
+        Ok(c) if c.kind == CallerKind::TenantKey => format!("http:tenant:{}", c.tenant),
         _ => format!("http:{}", policy.client(&request)),
     };
     let Some(quotas) = policy.policies.rate_quotas() else { return next.run(request).await };
@@ -156,11 +156,6 @@ pub fn too_many_requests(d: &Decision) -> Response {
     set_headers(headers, d);
     headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry));
     response
-}
-
-/// Compares without an early exit, so timing does not reveal how much of the key matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
-//! Ending access: `POST /api/v1/users/{user_id}/disconnect` and `POST /api/v1/tokens/revoke`. The
-//! API key guards both for now; the tenant is passed to every service call so that a caller's own
-//! tenant can be put in its place.
+//! Ending access: `POST /api/v1/users/{user_id}/disconnect` and `POST /api/v1/tokens/revoke`, in the
+//! tenant the caller acts in (its key's, or `X-Tenant-Id` with the admin key).
 
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
-use crate::domain::{ConnectionId, Quoted, TenantId, UserId, UserKey};
+use crate::domain::{ConnectionId, Quoted, UserId, UserKey};
 use crate::ports::RevocationError;
 
 /// `POST /api/v1/users/{user_id}/disconnect`; the body may be left out (all connections, reconnecting
@@ -98,11 +98,12 @@ fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Resu
         (status = 503, description = "REVOCATION_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn disconnect(
     State(state): State<AppState>,
+    acting: Acting,
     Path(user_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<DisconnectResponse>, ApiError> {
     let request: DisconnectRequest = optional_body(&body)?;
-    let user = UserKey::new(TenantId::default_tenant(), UserId::parse(&user_id)?);
+    let user = UserKey::new(acting.tenant().clone(), UserId::parse(&user_id)?);
     let reconnect = request.reconnect.unwrap_or(true);
     let closed =
         state.service.disconnect(&user, request.connection_id, reconnect).await?.ok_or_else(|| ApiError::Missing {
@@ -124,9 +125,10 @@ pub async fn disconnect(
         (status = 503, description = "REVOCATION_UNAVAILABLE", body = ErrorResponse)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    acting: Acting,
     super::extract::ApiJson(request): super::extract::ApiJson<RevokeRequest>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
-    let tenant = TenantId::default_tenant();
+    let tenant = acting.tenant().clone();
     let invalid = |message: &str| ApiError::BadRequest { code: "VALIDATION_ERROR", message: message.to_owned() };
     match (request.jti, request.user_id) {
         (Some(jti), None) => {

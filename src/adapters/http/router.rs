@@ -6,15 +6,20 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use std::sync::Arc;
+
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
+use super::live::LiveHttp;
 use super::state::AppState;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{api_key, batch, channels, client_cert, health, rate_limit, request_id, revocations, send, templates};
+use super::{
+    batch, caller, channels, client_cert, health, rate_limit, request_id, revocations, send, templates, tenants,
+};
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
 pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
@@ -35,6 +40,7 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
             "/api/v1/templates/{id}",
             get(templates::get_template).put(templates::update_template).delete(templates::delete_template),
         )
+        .merge(tenants::routes())
         .layer(DefaultBodyLimit::max(state.body_limit_bytes));
     // The batch route has its own, larger limit; it is merged after the layer above so it keeps it.
     let batch = Router::new()
@@ -44,7 +50,7 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
     // Full paths rather than `nest("/api/v1", …)`: nesting adds a prefix-stripping service per request.
     let protected = api
         .route("/stats", get(health::stats))
-        .route_layer(middleware::from_fn_with_state(state.clone(), api_key::require_api_key))
+        .route_layer(middleware::from_fn_with_state(state.clone(), caller::resolve_caller))
         // Outside the key check, so that guessing keys is limited per IP too.
         .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api))
         // Before the key is even looked at: without a certificate, a key is worth nothing.
@@ -68,12 +74,12 @@ pub fn fallbacks(routes: Router) -> Router {
     routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
 }
 
-/// Puts the edge around `routes`: CORS (`cors_origins` of `None` allows any origin), a span per
+/// Puts the edge around `routes`: CORS (the origins `live` holds at each request), a span per
 /// request and the request id (outermost, so the id is settled before the span is made, and set on
 /// every response).
-pub fn edge(routes: Router, cors_origins: Option<Vec<String>>) -> Router {
+pub fn edge(routes: Router, live: Arc<LiveHttp>) -> Router {
     routes
-        .layer(cors(cors_origins))
+        .layer(cors(live))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span).on_response(request_id::RecordResponse))
         .layer(middleware::from_fn(request_id::propagate))
 }
@@ -86,23 +92,20 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-fn cors(origins: Option<Vec<String>>) -> CorsLayer {
+fn cors(live: Arc<LiveHttp>) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
-            HeaderName::from_static(api_key::HEADER),
+            HeaderName::from_static(caller::API_KEY_HEADER),
+            HeaderName::from_static(caller::TENANT_HEADER),
             request_id::HEADER,
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("tracestate"),
         ])
         .expose_headers([request_id::HEADER].into_iter().chain(rate_limit::EXPOSED_HEADERS).collect::<Vec<_>>());
-    match origins {
-        None => layer.allow_origin(Any),
-        Some(list) => {
-            let parsed: Vec<HeaderValue> = list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-            layer.allow_origin(AllowOrigin::list(parsed))
-        }
-    }
+    // A predicate rather than a fixed list, so that a reload of `CORS_ORIGINS` applies at once; it
+    // echoes an allowed origin (with `Vary: Origin`) where a fixed `Any` would answer `*`.
+    layer.allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| live.allows_origin(origin)))
 }

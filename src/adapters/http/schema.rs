@@ -120,3 +120,10 @@ string_schema!(
     r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$",
     Some(128)
 );
+string_schema!(
+    crate::domain::TenantId,
+    "TenantId",
+    "A tenant id: 1–64 characters of A-Z a-z 0-9 _ . -",
+    r"^[A-Za-z0-9_.\-]{1,64}$",
+    None
+);

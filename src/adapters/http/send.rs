@@ -1,9 +1,12 @@
 //! `POST /api/v1/notifications/{send,send-to-users,broadcast,channel,channels}`.
 //!
-//! The HTTP API acts for the `default` tenant until tenant management lands. Every send carries its
-//! content inline (`event_type` + `payload`) or by template (`template_id` + `variables`).
+//! Every send acts in the caller's tenant (see `caller.rs`): a body's `tenant_id`, if given, must name
+//! that tenant. Every send carries its content inline (`event_type` + `payload`) or by template
+//! (`template_id` + `variables`).
 
 use axum::extract::State;
+
+use super::caller::Acting;
 use axum::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -42,6 +45,10 @@ macro_rules! send_body {
             #[schema(minimum = 1, maximum = 604800)]
             #[serde(default, deserialize_with = "crate::adapters::http::integral::option_u32")]
             pub ttl: Option<u32>,
+            /// The tenant the send acts in; if given it must be the caller's (403 `TENANT_MISMATCH`
+            /// otherwise): a key never sends into another tenant.
+            #[schema(value_type = Option<crate::domain::TenantId>)]
+            pub tenant_id: Option<String>,
         }
 
         impl $name {
@@ -54,6 +61,7 @@ macro_rules! send_body {
                     variables: self.variables,
                     priority: self.priority,
                     ttl: self.ttl,
+                    tenant_id: self.tenant_id,
                 }
             }
         }
@@ -140,14 +148,22 @@ pub async fn prepare(
 /// The error answers every single send shares; `openapi.rs` adds them to each send operation.
 pub const SEND_ERRORS: &[(&str, &str)] = &[
     ("400", "INVALID_JSON, INVALID_REQUEST, UNKNOWN_FIELD, VALIDATION_ERROR or MISSING_VARIABLES"),
-    ("404", "TEMPLATE_NOT_FOUND"),
+    ("403", "TENANT_MISMATCH or TENANT_SUSPENDED"),
+    ("404", "TEMPLATE_NOT_FOUND or TENANT_NOT_FOUND"),
     ("413", "PAYLOAD_TOO_LARGE"),
     ("415", "UNSUPPORTED_MEDIA_TYPE"),
+    ("429", "TENANT_QUOTA_EXCEEDED (sends_per_second; with Retry-After)"),
     ("503", "QUEUE_UNAVAILABLE or TEMPLATE_STORE_UNAVAILABLE"),
 ];
 
-async fn deliver(state: &AppState, content: Content, target: Target) -> Result<Json<SendResponse>, ApiError> {
-    let prepared = prepare(state, TenantId::default_tenant(), content, target).await?;
+async fn deliver(
+    state: &AppState,
+    acting: &Acting,
+    content: Content,
+    target: Target,
+) -> Result<Json<SendResponse>, ApiError> {
+    acting.0.check_body_tenant(content.tenant_id.as_deref())?;
+    let prepared = prepare(state, acting.tenant().clone(), content, target).await?;
     let report = state.service.send_prepared(prepared).await?;
     Ok(Json(report.into()))
 }
@@ -157,10 +173,11 @@ async fn deliver(state: &AppState, content: Content, target: Target) -> Result<J
     responses((status = 200, body = SendResponse)))]
 pub async fn send_to_user(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<SendToUser>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::User(UserId::parse(&req.target_user_id)?);
-    deliver(&state, req.into_content(), target).await
+    deliver(&state, &acting, req.into_content(), target).await
 }
 
 /// Sends to several users.
@@ -168,10 +185,11 @@ pub async fn send_to_user(
     responses((status = 200, body = SendResponse)))]
 pub async fn send_to_users(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<SendToUsers>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::users(&req.target_user_ids)?;
-    deliver(&state, req.into_content(), target).await
+    deliver(&state, &acting, req.into_content(), target).await
 }
 
 /// Sends to every connection of the tenant.
@@ -179,9 +197,10 @@ pub async fn send_to_users(
     responses((status = 200, body = SendResponse)))]
 pub async fn broadcast(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<Content>,
 ) -> Result<Json<SendResponse>, ApiError> {
-    deliver(&state, req.into_content(), Target::Broadcast).await
+    deliver(&state, &acting, req.into_content(), Target::Broadcast).await
 }
 
 /// Sends to the subscribers of one channel.
@@ -189,10 +208,11 @@ pub async fn broadcast(
     responses((status = 200, body = SendResponse)))]
 pub async fn send_to_channel(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<SendToChannel>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::Channel(ChannelName::parse(&req.channel)?);
-    deliver(&state, req.into_content(), target).await
+    deliver(&state, &acting, req.into_content(), target).await
 }
 
 /// Sends to the subscribers of several channels.
@@ -200,8 +220,9 @@ pub async fn send_to_channel(
     responses((status = 200, body = SendResponse)))]
 pub async fn send_to_channels(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<SendToChannels>,
 ) -> Result<Json<SendResponse>, ApiError> {
     let target = Target::channels(&req.channels)?;
-    deliver(&state, req.into_content(), target).await
+    deliver(&state, &acting, req.into_content(), target).await
 }

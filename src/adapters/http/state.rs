@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::live::LiveHttp;
 use super::rate_limit::RateLimitPolicy;
 use crate::ports::{DynDiagnostic, DynTransportMetrics};
 use crate::service::NotificationService;
@@ -31,7 +32,12 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub service: Arc<NotificationService>,
-    pub api_key: Option<Arc<str>>,
+    /// The API key and allowed origins in force (they change on reload).
+    pub live: Arc<LiveHttp>,
+    /// `ADMIN_API_KEY`: acts in any tenant (`X-Tenant-Id`) and manages tenants.
+    pub admin_key: Option<Arc<str>>,
+    /// The Tenant API's use cases; `None` unless `TENANT_ENABLED`.
+    pub tenants: Option<Arc<crate::service::tenants::TenantManager>>,
     pub body_limit_bytes: usize,
     /// How long an API request's body may take to arrive (`SERVER_REQUEST_TIMEOUT_SECONDS`).
     pub request_body_timeout: Duration,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
@@ -144,11 +145,12 @@ fn not_found(id: &TemplateId) -> ApiError {
         (status = 401, body = ErrorResponse), (status = 409, description = "TEMPLATE_EXISTS", body = ErrorResponse)))]
 pub async fn create_template(
     State(state): State<AppState>,
+    acting: Acting,
     ApiJson(req): ApiJson<CreateTemplate>,
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TemplateView>), ApiError> {
     let (id, fields) = req.into_parts();
     let id = TemplateId::parse(&id)?;
-    let template = state.service.templates().create(id, fields.into_spec()?).await?;
+    let template = state.service.templates().create(acting.tenant(), id, fields.into_spec()?).await?;
     let location = format!("/api/v1/templates/{}", template.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(template.into())))
 }
@@ -156,8 +158,9 @@ pub async fn create_template(
 /// Every template, ordered by id.
 #[utoipa::path(get, path = "/api/v1/templates", tag = "templates",
     responses((status = 200, body = TemplateList), (status = 401, body = ErrorResponse)))]
-pub async fn list_templates(State(state): State<AppState>) -> Result<Json<TemplateList>, ApiError> {
-    let templates: Vec<TemplateView> = state.service.templates().list().await?.into_iter().map(Into::into).collect();
+pub async fn list_templates(State(state): State<AppState>, acting: Acting) -> Result<Json<TemplateList>, ApiError> {
+    let templates: Vec<TemplateView> =
+        state.service.templates().list(acting.tenant()).await?.into_iter().map(Into::into).collect();
     Ok(Json(TemplateList { total: templates.len(), templates }))
 }
 
@@ -168,10 +171,11 @@ pub async fn list_templates(State(state): State<AppState>) -> Result<Json<Templa
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_template(
     State(state): State<AppState>,
+    acting: Acting,
     Path(id): Path<String>,
 ) -> Result<Json<TemplateView>, ApiError> {
     let id = TemplateId::parse(&id)?;
-    let template = state.service.templates().get(&id).await?.ok_or_else(|| not_found(&id))?;
+    let template = state.service.templates().get(acting.tenant(), &id).await?.ok_or_else(|| not_found(&id))?;
     Ok(Json(template.into()))
 }
 
@@ -183,6 +187,7 @@ pub async fn get_template(
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
 pub async fn update_template(
     State(state): State<AppState>,
+    acting: Acting,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateTemplate>,
 ) -> Result<Json<TemplateView>, ApiError> {
@@ -194,7 +199,7 @@ pub async fn update_template(
             message: "the id in the body must match the path: template ids cannot be changed".into(),
         });
     }
-    Ok(Json(state.service.templates().update(&id, fields.into_spec()?).await?.into()))
+    Ok(Json(state.service.templates().update(acting.tenant(), &id, fields.into_spec()?).await?.into()))
 }
 
 /// Deletes a template. Sends naming it fail with `TEMPLATE_NOT_FOUND` from then on.
@@ -202,8 +207,12 @@ pub async fn update_template(
     params(("id" = crate::domain::TemplateId, Path, description = "Template id")),
     responses((status = 204, description = "Deleted"), (status = 400, body = ErrorResponse),
         (status = 401, body = ErrorResponse), (status = 404, description = "TEMPLATE_NOT_FOUND", body = ErrorResponse)))]
-pub async fn delete_template(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_template(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = TemplateId::parse(&id)?;
-    state.service.templates().delete(&id).await?;
+    state.service.templates().delete(acting.tenant(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

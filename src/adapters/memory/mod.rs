@@ -4,8 +4,10 @@ mod ack_store;
 mod offline_queue;
 mod revocation_store;
 mod template_store;
+mod tenant_store;
 
 pub use ack_store::{MemoryAckStore, DEFAULT_MAX_RECORDS as DEFAULT_MAX_ACK_RECORDS};
 pub use offline_queue::MemoryOfflineQueue;
 pub use revocation_store::MemoryRevocationStore;
 pub use template_store::MemoryTemplateStore;
+pub use tenant_store::MemoryTenantStore;

@@ -10,6 +10,7 @@ mod latency;
 mod ports;
 mod runtime_tasks;
 mod scrape;
+mod tenant_series;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
@@ -46,11 +47,19 @@ pub struct Metrics {
     pub http_connection_timeouts: IntCounterVec,
     // Read from the delivery core and the stores at scrape time.
     snapshot: scrape::SnapshotGauges,
+    /// `Some` with `TENANT_METRICS_LABEL=true`.
+    tenant_series: Option<tenant_series::TenantSeries>,
 }
 
 /// Every metric name and help text lives here, so the set is reviewable in one place.
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
+        Self::with_tenant_label(false)
+    }
+
+    /// `tenant_label`: the connection counters carry a `tenant` label and per-tenant families exist.
+    pub fn with_tenant_label(tenant_label: bool) -> Result<Self, prometheus::Error> {
+        let by_transport: &[&str] = if tenant_label { &["transport", "tenant"] } else { &["transport"] };
         let registry = Registry::new_custom(Some("ara".into()), None)?;
         let counter_vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
             let c = IntCounterVec::new(Opts::new(name, help), labels)?;
@@ -96,12 +105,12 @@ impl Metrics {
             connections_opened: counter_vec(
                 "connections_opened_total",
                 "Client connections opened, by transport.",
-                &["transport"],
+                by_transport,
             )?,
             connections_closed: counter_vec(
                 "connections_closed_total",
                 "Client connections closed, by transport.",
-                &["transport"],
+                by_transport,
             )?,
             connection_duration: histogram_vec(
                 "connection_duration_seconds",
@@ -163,6 +172,7 @@ impl Metrics {
                 &["timeout"],
             )?,
             snapshot: scrape::SnapshotGauges::register(&registry)?,
+            tenant_series: if tenant_label { Some(tenant_series::TenantSeries::register(&registry)?) } else { None },
             registry,
         })
     }

@@ -41,12 +41,21 @@ impl TransportMetrics for Metrics {
 
 impl ConnectionObserver for Metrics {
     fn opened(&self, connection: ConnectionInfo<'_>) {
-        self.connections_opened.with_label_values(&[connection.transport.as_str()]).inc();
+        let transport = connection.transport.as_str();
+        match self.tenant_series {
+            Some(_) => self.connections_opened.with_label_values(&[transport, connection.identity.tenant.as_str()]),
+            None => self.connections_opened.with_label_values(&[transport]),
+        }
+        .inc();
     }
 
     fn closed(&self, connection: ConnectionInfo<'_>, lived: Duration) {
-        let label = [connection.transport.as_str()];
-        self.connections_closed.with_label_values(&label).inc();
-        self.connection_duration.with_label_values(&label).observe(lived.as_secs_f64());
+        let transport = connection.transport.as_str();
+        match self.tenant_series {
+            Some(_) => self.connections_closed.with_label_values(&[transport, connection.identity.tenant.as_str()]),
+            None => self.connections_closed.with_label_values(&[transport]),
+        }
+        .inc();
+        self.connection_duration.with_label_values(&[transport]).observe(lived.as_secs_f64());
     }
 }

@@ -139,6 +139,9 @@ async fn metrics_handler(State(state): State<MetricsState>) -> Response {
             apply(metrics, &sample);
         }
     }
+    if let Some(series) = &metrics.tenant_series {
+        series.refresh(&state.service);
+    }
     drop(guard);
     if let Some(queue) = state.service.offline_queue() {
         if let Ok(stats) = queue.stats().await {

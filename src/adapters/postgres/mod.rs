@@ -7,6 +7,7 @@
 mod ack_store;
 mod offline_queue;
 mod template_store;
+mod tenant_store;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use thiserror::Error;
 pub use ack_store::PostgresAckStore;
 pub use offline_queue::PostgresOfflineQueue;
 pub use template_store::PostgresTemplateStore;
+pub use tenant_store::PostgresTenantStore;
 
 /// What a failed statement means for the caller: the three kinds every store error has.
 pub(crate) enum Failure {

@@ -288,6 +288,11 @@ impl Subscriber {
                 self.status.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(channel, error = %ErrorChain(&e), "Pub/Sub send failed: template store unavailable");
             }
+            Err(SendContentError::Content(ResolveError::Tenant(e))) => {
+                // Unknown or suspended tenant, or over its send quota: counted with the refused messages.
+                self.status.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel, reason = %e, "dropped a Pub/Sub message its tenant may not send");
+            }
             Err(SendContentError::Content(e)) => {
                 self.status.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(channel, reason = %e, "dropped a Pub/Sub message whose content is invalid");

@@ -279,6 +279,8 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> b
             | CloseReason::TokenExpired
             | CloseReason::TokenRevoked
             | CloseReason::Disconnected { .. }
+            | CloseReason::TenantSuspended
+            | CloseReason::TenantDeleted
     );
     if told_in_a_frame {
         // Said in a frame too: a close reason is easy to miss in client libraries.
@@ -311,6 +313,9 @@ pub fn close_code(reason: &CloseReason) -> u16 {
         CloseReason::TokenRevoked => 4002,
         CloseReason::Disconnected { reconnect: false } => 4003,
         CloseReason::Disconnected { reconnect: true } => 4004,
+        // HTTP-style: the tenant may not act, or is gone.
+        CloseReason::TenantSuspended => 4403,
+        CloseReason::TenantDeleted => 4404,
     }
 }
 

@@ -1,0 +1,407 @@
+//! The Tenant API (`ADMIN_API_KEY`, `TENANT_ENABLED`): `POST/GET /api/v1/tenants`,
+//! `GET/PUT/DELETE /api/v1/tenants/{tenant_id}`, `POST /api/v1/tenants/{tenant_id}/suspend|activate`,
+//! and the tenant's keys (`tenant_keys.rs`). A tenant reads as the reference shows it
+//! (`tenant_id`, `connections`, `users`, `channels`, `messages_today`) plus its settings and how much
+//! of each quota it uses. Counts are this node's.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::caller::Admin;
+use super::error::{ApiError, Body as ErrorResponse};
+use super::extract::ApiJson;
+use super::state::AppState;
+use super::tenant_keys;
+use crate::domain::{Tenant, TenantId, TenantLimits, TenantStatus, TokenKey};
+use crate::service::tenants::{TenantChange, TenantManager, TenantUsage};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tenants", get(list_tenants).post(create_tenant))
+        .route("/api/v1/tenants/{tenant_id}", get(get_tenant).put(update_tenant).delete(delete_tenant))
+        .route("/api/v1/tenants/{tenant_id}/suspend", post(suspend_tenant))
+        .route("/api/v1/tenants/{tenant_id}/activate", post(activate_tenant))
+        .merge(tenant_keys::routes())
+}
+
+/// A tenant's own limits and quotas (all optional; unset ones take the configured defaults).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    #[schema(minimum = 1)]
+    pub max_connections: Option<usize>,
+    #[schema(minimum = 1)]
+    pub max_connections_per_user: Option<usize>,
+    #[schema(minimum = 1)]
+    pub max_subscriptions_per_connection: Option<usize>,
+    #[schema(minimum = 1)]
+    pub sends_per_second: Option<u32>,
+    #[schema(minimum = 1)]
+    pub send_burst: Option<u32>,
+    #[schema(minimum = 1)]
+    pub max_payload_bytes: Option<usize>,
+    #[schema(minimum = 1)]
+    pub queue_max_per_user: Option<usize>,
+    #[schema(minimum = 1)]
+    pub queue_ttl_seconds: Option<u64>,
+}
+
+impl From<LimitsBody> for TenantLimits {
+    fn from(b: LimitsBody) -> Self {
+        TenantLimits {
+            max_connections: b.max_connections,
+            max_connections_per_user: b.max_connections_per_user,
+            max_subscriptions_per_connection: b.max_subscriptions_per_connection,
+            sends_per_second: b.sends_per_second,
+            send_burst: b.send_burst,
+            max_payload_bytes: b.max_payload_bytes,
+            queue_max_per_user: b.queue_max_per_user,
+            queue_ttl_seconds: b.queue_ttl_seconds,
+        }
+    }
+}
+
+impl From<TenantLimits> for LimitsBody {
+    fn from(l: TenantLimits) -> Self {
+        LimitsBody {
+            max_connections: l.max_connections,
+            max_connections_per_user: l.max_connections_per_user,
+            max_subscriptions_per_connection: l.max_subscriptions_per_connection,
+            sends_per_second: l.sends_per_second,
+            send_burst: l.send_burst,
+            max_payload_bytes: l.max_payload_bytes,
+            queue_max_per_user: l.queue_max_per_user,
+            queue_ttl_seconds: l.queue_ttl_seconds,
+        }
+    }
+}
+
+/// A key the tenant's client tokens may be signed with.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenKeyBody {
+    /// Names the key in the token header, so keys can rotate; at most one key may go without.
+    pub kid: Option<String>,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    #[schema(example = "RS256")]
+    pub algorithm: String,
+    /// The HS256 secret (32 bytes or more), or the public key as SPKI PEM text.
+    pub key: String,
+}
+
+impl std::fmt::Debug for TokenKeyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeyBody")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<TokenKeyBody> for TokenKey {
+    fn from(b: TokenKeyBody) -> Self {
+        TokenKey { kid: b.kid, algorithm: b.algorithm, key: b.key }
+    }
+}
+
+/// A token key as listed: never its secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenKeyView {
+    pub kid: Option<String>,
+    pub algorithm: String,
+}
+
+fn token_keys(keys: Option<Vec<TokenKeyBody>>) -> Option<Vec<TokenKey>> {
+    keys.map(|keys| keys.into_iter().map(Into::into).collect())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 1–64 characters of `A-Z a-z 0-9 _ . -`; its environment stem (upper-cased, `-`/`.` → `_`) must be
+    /// free and not `DEFAULT`.
+    #[schema(value_type = TenantId)]
+    pub tenant_id: String,
+    /// For people (default: the id).
+    pub name: Option<String>,
+    pub limits: Option<LimitsBody>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The keys its client tokens are verified with (default none: the server's `JWT_*` keys).
+    pub token_keys: Option<Vec<TokenKeyBody>>,
+}
+
+/// What a `PUT` changes: given fields replace the stored ones (`limits` as a whole), others stay.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    /// If given, must be the path's.
+    #[schema(value_type = Option<TenantId>)]
+    pub tenant_id: Option<String>,
+    pub name: Option<String>,
+    pub limits: Option<LimitsBody>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces the token keys as a whole; a token signed by a key no longer listed is refused
+    /// (`UNKNOWN_KEY`) from then on. `[]`: back to the server's keys.
+    pub token_keys: Option<Vec<TokenKeyBody>>,
+}
+
+/// One quota: what is in force and how much of it is used now (this node).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotaUsage {
+    /// `null`: no limit.
+    pub limit: Option<u64>,
+    pub used: u64,
+}
+
+/// How much of its quotas a tenant uses now; rates and sizes have no standing use and show their limit.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotaView {
+    pub connections: QuotaUsage,
+    pub max_connections_per_user: Option<u64>,
+    pub max_subscriptions_per_connection: Option<u64>,
+    pub sends_per_second: Option<u32>,
+    pub send_burst: Option<u32>,
+    pub max_payload_bytes: Option<u64>,
+    pub queue_max_per_user: Option<u64>,
+    pub queue_ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantView {
+    pub tenant_id: String,
+    pub name: String,
+    #[schema(value_type = String, example = "active")]
+    pub status: TenantStatus,
+    /// Live connections on this node.
+    pub connections: usize,
+    /// Users with a live connection on this node.
+    pub users: usize,
+    /// Channels with a subscriber on this node.
+    pub channels: usize,
+    /// Notifications sent today (UTC) through this node.
+    pub messages_today: u64,
+    pub messages_total: u64,
+    /// The tenant's own limits, as set over the API.
+    pub limits: LimitsBody,
+    /// Every quota in force (own, else configured, else the server's) and its use.
+    pub quotas: QuotaView,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Its token keys (kid and algorithm only); empty: the server's keys verify its tokens.
+    pub token_keys: Vec<TokenKeyView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantList {
+    pub tenants: Vec<TenantView>,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeletedTenant {
+    pub tenant_id: String,
+    pub deleted: bool,
+    /// Live connections that were closed (close code 4404).
+    pub closed_connections: usize,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Delete even with live connections, closing them.
+    #[serde(default)]
+    pub force: bool,
+}
+
+pub(super) fn manager(state: &AppState) -> Result<&TenantManager, ApiError> {
+    state.tenants.as_deref().ok_or_else(|| ApiError::FeatureDisabled("tenants are not managed".into()))
+}
+
+pub(super) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    Ok(TenantId::parse(raw)?)
+}
+
+/// A tenant as the API shows it, with its usage on this node.
+pub fn view(state: &AppState, manager: &TenantManager, tenant: Tenant) -> TenantView {
+    let usage: TenantUsage = manager.usage(&tenant.id);
+    let limits = manager.effective_limits(&tenant.id);
+    let policy = state.service.tenant_limits_in_force(&tenant.id);
+    let quotas = QuotaView {
+        connections: QuotaUsage { limit: limits.max_connections.map(|v| v as u64), used: usage.connections as u64 },
+        max_connections_per_user: Some(policy.max_connections_per_user as u64),
+        max_subscriptions_per_connection: Some(policy.max_subscriptions_per_connection as u64),
+        sends_per_second: limits.sends_per_second,
+        send_burst: limits.sends_per_second.map(|per_second| limits.send_burst.unwrap_or(per_second)),
+        max_payload_bytes: Some(policy.max_payload_bytes as u64),
+        queue_max_per_user: Some(policy.queue_max_per_user as u64),
+        queue_ttl_seconds: Some(policy.queue_ttl_seconds),
+    };
+    TenantView {
+        tenant_id: tenant.id.to_string(),
+        name: tenant.name,
+        status: tenant.status,
+        connections: usage.connections,
+        users: usage.users,
+        channels: usage.channels,
+        messages_today: usage.messages_today,
+        messages_total: usage.messages_total,
+        limits: tenant.limits.into(),
+        quotas,
+        metadata: tenant.metadata,
+        token_keys: tenant
+            .token_keys
+            .into_iter()
+            .map(|k| TokenKeyView { kid: k.kid, algorithm: k.algorithm })
+            .collect(),
+        created_at: tenant.created_at,
+        updated_at: tenant.updated_at,
+    }
+}
+
+/// Every tenant, ordered by id.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    responses((status = 200, body = TenantList), (status = 401, body = ErrorResponse),
+        (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "FEATURE_DISABLED", body = ErrorResponse)))]
+pub async fn list_tenants(State(state): State<AppState>, _: Admin) -> Result<Json<TenantList>, ApiError> {
+    let manager = manager(&state)?;
+    let tenants: Vec<TenantView> = manager.list().into_iter().map(|t| view(&state, manager, t)).collect();
+    Ok(Json(TenantList { total: tenants.len(), tenants }))
+}
+
+/// Creates a tenant (active).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 201, body = TenantView, headers(("location" = String, description = "The tenant's URL"))),
+        (status = 400, description = "VALIDATION_ERROR, UNKNOWN_FIELD, INVALID_JSON", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 409, description = "TENANT_CONFLICT (the id, or its environment stem, is taken)", body = ErrorResponse)))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TenantView>), ApiError> {
+    let manager = manager(&state)?;
+    let id = tenant_id(&req.tenant_id)?;
+    let change = TenantChange {
+        name: req.name,
+        limits: req.limits.map(Into::into),
+        metadata: req.metadata,
+        token_keys: token_keys(req.token_keys),
+    };
+    let tenant = manager.create(id, change).await?;
+    let location = format!("/api/v1/tenants/{}", tenant.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&state, manager, tenant))))
+}
+
+/// One tenant with its counts and quota usage.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "Tenant id")),
+    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+        (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    let manager = manager(&state)?;
+    let tenant = manager.get(&tenant_id(&raw)?)?;
+    Ok(Json(view(&state, manager, tenant)))
+}
+
+/// Changes a tenant's name, limits (replaced whole) or metadata; limits apply at once, to open
+/// connections' next check too.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", request_body = UpdateTenant,
+    params(("tenant_id" = TenantId, Path, description = "Tenant id")),
+    responses((status = 200, body = TenantView),
+        (status = 400, description = "VALIDATION_ERROR, UNKNOWN_FIELD, INVALID_JSON, INVALID_REQUEST", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
+pub async fn update_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    ApiJson(req): ApiJson<UpdateTenant>,
+) -> Result<Json<TenantView>, ApiError> {
+    let manager = manager(&state)?;
+    let id = tenant_id(&raw)?;
+    if req.tenant_id.as_deref().is_some_and(|given| given != id.as_str()) {
+        return Err(ApiError::BadRequest {
+            code: "INVALID_REQUEST",
+            message: "the tenant_id in the body must match the path: tenant ids cannot be changed".into(),
+        });
+    }
+    let change = TenantChange {
+        name: req.name,
+        limits: req.limits.map(Into::into),
+        metadata: req.metadata,
+        token_keys: token_keys(req.token_keys),
+    };
+    let tenant = manager.update(&id, change).await?;
+    Ok(Json(view(&state, manager, tenant)))
+}
+
+/// Deletes a tenant and its keys. With live connections it needs `?force=true`, and closes them
+/// (WebSocket close code 4404).
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "Tenant id"), DeleteQuery),
+    responses((status = 200, body = DeletedTenant), (status = 401, body = ErrorResponse),
+        (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse),
+        (status = 409, description = "TENANT_HAS_CONNECTIONS (without force), TENANT_CONFLICT (`default`)", body = ErrorResponse)))]
+pub async fn delete_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+    query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DeletedTenant>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest { code: "INVALID_REQUEST", message: e.body_text() })?;
+    let manager = manager(&state)?;
+    let id = tenant_id(&raw)?;
+    let closed_connections = manager.delete(&id, query.force).await?;
+    Ok(Json(DeletedTenant { tenant_id: id.to_string(), deleted: true, closed_connections }))
+}
+
+/// Suspends a tenant: its API calls get `403 TENANT_SUSPENDED`, its connections are closed (WebSocket
+/// close code 4403, SSE's last `error` event `TENANT_SUSPENDED`) and new ones refused.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/suspend", tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "Tenant id")),
+    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+        (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
+pub async fn suspend_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    set_status(&state, &raw, TenantStatus::Suspended).await
+}
+
+/// Lets a suspended tenant act again.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/activate", tag = "tenants",
+    params(("tenant_id" = TenantId, Path, description = "Tenant id")),
+    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+        (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
+pub async fn activate_tenant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(raw): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    set_status(&state, &raw, TenantStatus::Active).await
+}
+
+async fn set_status(state: &AppState, raw: &str, status: TenantStatus) -> Result<Json<TenantView>, ApiError> {
+    let manager = manager(state)?;
+    let tenant = manager.set_status(&tenant_id(raw)?, status).await?;
+    Ok(Json(view(state, manager, tenant)))
+}
