@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "otel",
     "admin",
     "revocation",
+    "channel",
     "tenant",
 ];
 /// Settings with no section.
@@ -78,6 +79,7 @@ pub struct Settings {
     pub reloadable: bool,
     pub admin: AdminSettings,
     pub revocation: RevocationSettings,
+    pub channel: ChannelSettings,
     pub tenant: TenantSettings,
 }
 
@@ -341,6 +343,10 @@ pub use sections::*;
 
 #[path = "config_keys.rs"]
 pub mod keys;
+
+#[path = "config_channel.rs"]
+mod channel;
+pub use channel::ChannelSettings;
 
 #[path = "config_revocation.rs"]
 mod revocation;

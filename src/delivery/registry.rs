@@ -32,6 +32,9 @@ pub enum SubscribeError {
     TooMany { max: usize },
     #[error("connection is closed")]
     Closed,
+    /// A private channel the connection has no authorization for; names the channel and why.
+    #[error("channel {channel} is private: {reason}")]
+    Forbidden { channel: String, reason: String },
 }
 
 impl SubscribeError {
@@ -40,6 +43,7 @@ impl SubscribeError {
         match self {
             SubscribeError::TooMany { .. } => "SUBSCRIPTION_LIMIT",
             SubscribeError::Closed => "CONNECTION_CLOSED",
+            SubscribeError::Forbidden { .. } => "CHANNEL_FORBIDDEN",
         }
     }
 }

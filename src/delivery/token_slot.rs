@@ -113,6 +113,7 @@ mod tests {
             issued_at: None,
             jti: None,
             channels: vec![],
+            channel: None,
             key_id: None,
         }
     }

@@ -3,6 +3,7 @@
 //! Nothing in here knows about sockets, runtimes or stores; everything is plain data and pure functions,
 //! so the rules can be unit-tested beside the types they govern.
 
+pub mod channel_grant;
 pub mod error;
 pub mod ids;
 pub mod notification;
@@ -13,6 +14,7 @@ pub mod template;
 pub mod tenant;
 pub mod token;
 
+pub use channel_grant::{grant_covers, PrivateChannels};
 pub use error::{ErrorChain, ValidationError};
 pub use ids::{ChannelName, ConnectionId, Identity, TenantId, Transport, UserId, UserKey};
 pub use notification::{Notification, NotificationDraft, Priority};

@@ -94,6 +94,7 @@ pub struct NotificationService {
     token_policy: crate::delivery::TokenPolicy,
     revocations: Option<RevocationConfig>,
     revocation_cursor: revocation::RevocationCursor,
+    private_channels: crate::domain::PrivateChannels,
     /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
     tenants: Option<tenants::TenantRules>,
     tenant_stats: tenants::TenantStats,
@@ -120,9 +121,16 @@ impl NotificationService {
             token_policy: crate::delivery::TokenPolicy::default(),
             revocations: None,
             revocation_cursor: revocation::RevocationCursor::default(),
+            private_channels: crate::domain::PrivateChannels::default(),
             tenants: None,
             tenant_stats: tenants::TenantStats::default(),
         }
+    }
+
+    /// Which channels need authorization (`CHANNEL_PRIVATE_PREFIX`).
+    pub fn with_private_channels(mut self, private: crate::domain::PrivateChannels) -> Self {
+        self.private_channels = private;
+        self
     }
 
     /// When connections hear that their token expires, and how long after `exp` they are closed.

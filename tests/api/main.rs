@@ -37,6 +37,7 @@ mod offline_queue;
 mod openapi_spec;
 mod ordering;
 mod postgres_outage;
+mod private_channels;
 mod protocol;
 mod pubsub;
 mod rate_limit;

@@ -56,6 +56,7 @@ fn token(tenant: &str, who: &str, jti: Option<&str>, iat: Option<DateTime<Utc>>)
         issued_at: iat,
         jti: jti.map(str::to_owned),
         channels: vec![],
+        channel: None,
         key_id: None,
     }
 }

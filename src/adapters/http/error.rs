@@ -196,7 +196,10 @@ impl From<ConnectError> for ApiError {
 
 impl From<SubscribeError> for ApiError {
     fn from(e: SubscribeError) -> Self {
-        ApiError::BadRequest { code: e.code(), message: e.to_string() }
+        match e {
+            SubscribeError::Forbidden { .. } => ApiError::Forbidden { code: e.code(), message: e.to_string() },
+            _ => ApiError::BadRequest { code: e.code(), message: e.to_string() },
+        }
     }
 }
 

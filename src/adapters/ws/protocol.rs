@@ -13,8 +13,10 @@ use crate::ports::OutboundFrame;
 #[derive(Debug, Deserialize)]
 #[serde(from = "WireFrame")]
 pub enum ClientFrame {
+    /// `token`: a channel subscription token for a private channel.
     Subscribe {
         channels: Vec<String>,
+        token: Option<String>,
     },
     Unsubscribe {
         channels: Vec<String>,
@@ -33,7 +35,7 @@ pub enum ClientFrame {
 #[serde(tag = "type", content = "payload", deny_unknown_fields)]
 enum WireFrame {
     #[serde(alias = "subscribe")]
-    Subscribe(Channels),
+    Subscribe(SubscribePayload),
     #[serde(alias = "unsubscribe")]
     Unsubscribe(Channels),
     #[serde(alias = "ping")]
@@ -58,6 +60,14 @@ struct Channels {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct SubscribePayload {
+    channels: Vec<String>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AckPayload {
     notification_id: String,
 }
@@ -65,7 +75,7 @@ struct AckPayload {
 impl From<WireFrame> for ClientFrame {
     fn from(frame: WireFrame) -> Self {
         match frame {
-            WireFrame::Subscribe(Channels { channels }) => ClientFrame::Subscribe { channels },
+            WireFrame::Subscribe(SubscribePayload { channels, token }) => ClientFrame::Subscribe { channels, token },
             WireFrame::Unsubscribe(Channels { channels }) => ClientFrame::Unsubscribe { channels },
             WireFrame::Ping => ClientFrame::Ping,
             WireFrame::Ack(AckPayload { notification_id }) => ClientFrame::Ack { notification_id },
@@ -142,7 +152,7 @@ mod tests {
     #[test]
     fn parses_documented_client_frames() {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Subscribe","payload":{"channels":["a"]}}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Subscribe { channels } if channels == ["a"]));
+        assert!(matches!(f, ClientFrame::Subscribe { channels, token: None } if channels == ["a"]));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ping"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();

@@ -402,9 +402,13 @@ async fn handle_text(state: &WsState, handle: &ConnectionHandle, text: &str) -> 
     })?;
     match frame {
         ClientFrame::Ping => Ok(ServerFrame::Pong.to_outbound()),
-        ClientFrame::Subscribe { channels } => {
+        ClientFrame::Subscribe { channels, token } => {
             let channels = parse_channels(&channels)?;
-            handle.subscribe(&channels).map_err(|e| (e.code(), e.to_string()))?;
+            let subscribed = match token {
+                None => handle.subscribe(&channels),
+                Some(token) => handle.subscribe_with_token(&channels, &token).await,
+            };
+            subscribed.map_err(|e| (e.code(), e.to_string()))?;
             Ok(ServerFrame::Subscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Unsubscribe { channels } => {
