@@ -119,7 +119,8 @@ impl Application {
         .with_observer(metrics.clone())
         .with_token_policy(super::auth::token_policy(&settings))
         .with_revocations(super::auth::revocations(&settings, redis.as_ref()))
-        .with_private_channels(crate::domain::PrivateChannels { prefix: settings.channel.private_prefix.clone() });
+        .with_private_channels(crate::domain::PrivateChannels { prefix: settings.channel.private_prefix.clone() })
+        .with_audit(super::auth::audit_log(&settings).await?);
         if let Some(t) = &tenancy {
             service = service.with_tenants(crate::service::tenants::TenantRules {
                 directory: t.rules.directory.clone(),

@@ -110,3 +110,24 @@ pub fn revocations(
         max_token_lifetime: Duration::from_secs(r.max_token_lifetime_seconds),
     }
 }
+
+/// The audit log of `AUDIT_BACKEND`, every action also written as an `ara::audit` log line.
+pub async fn audit_log(settings: &Settings) -> Result<crate::ports::DynAuditLog, super::StartupError> {
+    use super::config::AuditBackend;
+    let inner: crate::ports::DynAuditLog = match settings.audit.backend {
+        AuditBackend::Memory => std::sync::Arc::new(crate::adapters::memory::MemoryAuditLog::new()),
+        AuditBackend::Postgres => {
+            let url = settings.database_url().unwrap_or_default();
+            let timeout = Duration::from_millis(settings.database.timeout_ms);
+            let pool = crate::adapters::postgres::connect(url, 4, timeout).await.map_err(|e| {
+                super::stores::StoreError::Unavailable {
+                    setting: "DATABASE_URL",
+                    backend: "postgres",
+                    source: Box::new(e),
+                }
+            })?;
+            std::sync::Arc::new(crate::adapters::postgres::PostgresAuditLog::new(pool))
+        }
+    };
+    Ok(std::sync::Arc::new(crate::adapters::memory::LoggedAuditLog::new(inner)))
+}

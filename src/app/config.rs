@@ -34,6 +34,7 @@ const SECTIONS: &[&str] = &[
     "admin",
     "revocation",
     "channel",
+    "audit",
     "tenant",
 ];
 /// Settings with no section.
@@ -80,6 +81,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub revocation: RevocationSettings,
     pub channel: ChannelSettings,
+    pub audit: AuditSettings,
     pub tenant: TenantSettings,
 }
 
@@ -250,6 +252,7 @@ impl Settings {
         }
         jwt::validate(self)?;
         revocation::validate(self)?;
+        audit::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
@@ -343,6 +346,10 @@ pub use sections::*;
 
 #[path = "config_keys.rs"]
 pub mod keys;
+
+#[path = "config_audit.rs"]
+mod audit;
+pub use audit::{AuditBackend, AuditSettings};
 
 #[path = "config_channel.rs"]
 mod channel;

@@ -3,6 +3,7 @@
 //! Nothing in here knows about sockets, runtimes or stores; everything is plain data and pure functions,
 //! so the rules can be unit-tested beside the types they govern.
 
+pub mod audit;
 pub mod channel_grant;
 pub mod error;
 pub mod ids;

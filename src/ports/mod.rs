@@ -2,6 +2,7 @@
 //! run time and hands it around as `Arc<dyn Trait>`.
 
 pub mod ack_store;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod connection;
@@ -26,6 +27,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Garbled(pub String);
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
+pub use audit::{AuditError, AuditLog, DynAuditLog};
 pub use auth::{AuthError, DynTokenVerifier, TokenVerifier};
 pub use clock::{Clock, DynClock, SystemClock};
 pub use connection::{CloseReason, ConnectionSink, DynSink, FrameData, OutboundFrame, SinkError, TraceLink};

@@ -17,6 +17,7 @@
 //! from the policy source when they are applied.
 
 mod acks;
+mod audit;
 mod bounded;
 mod connect;
 mod content;
@@ -95,6 +96,7 @@ pub struct NotificationService {
     revocations: Option<RevocationConfig>,
     revocation_cursor: revocation::RevocationCursor,
     private_channels: crate::domain::PrivateChannels,
+    audit: Option<crate::ports::DynAuditLog>,
     /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
     tenants: Option<tenants::TenantRules>,
     tenant_stats: tenants::TenantStats,
@@ -122,6 +124,7 @@ impl NotificationService {
             revocations: None,
             revocation_cursor: revocation::RevocationCursor::default(),
             private_channels: crate::domain::PrivateChannels::default(),
+            audit: None,
             tenants: None,
             tenant_stats: tenants::TenantStats::default(),
         }

@@ -10,6 +10,7 @@ mod support_backends;
 mod acks;
 mod admin;
 mod api_key;
+mod audit;
 mod auth;
 mod batch;
 mod channel_info;

@@ -29,6 +29,7 @@ fn spec_describes_every_route() {
         "/api/v1/users/{user_id}/subscriptions",
         "/api/v1/users/{user_id}/disconnect",
         "/api/v1/tokens/revoke",
+        "/api/v1/audit",
         "/api/v1/stats/acks",
         "/health",
         "/stats",

@@ -7,6 +7,7 @@ mod suite;
 mod support_backends;
 
 mod ack_store;
+mod audit_log;
 mod offline_queue;
 mod rate_limiter;
 mod revocation_store;

@@ -3,6 +3,7 @@
 //! errors, which become `{"error":{"code","message"}}` in `error.rs` alone; the edge layers; `serve`,
 //! the accept loop with its timeouts, the per-address cap and each request's [`ConnectionAbort`].
 
+mod audit;
 mod batch;
 mod body_timeout;
 pub mod caller;

@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, health, revocations, send, templates, tenant_keys, tenants};
+use super::{audit, batch, channels, health, revocations, send, templates, tenant_keys, tenants};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -56,7 +56,7 @@ fn metrics() {}
         templates::create_template, templates::list_templates, templates::get_template,
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
-        revocations::disconnect, revocations::revoke,
+        revocations::disconnect, revocations::revoke, audit::list,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
         tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant,
@@ -72,7 +72,7 @@ fn metrics() {}
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         revocations::DisconnectRequest, revocations::DisconnectResponse, revocations::RevokeRequest,
-        revocations::RevokeResponse,
+        revocations::RevokeResponse, audit::AuditPage, audit::AuditEventView,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
         crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
         tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,

@@ -6,6 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditContext;
 use super::caller::Acting;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
@@ -99,6 +100,7 @@ fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Resu
 pub async fn disconnect(
     State(state): State<AppState>,
     acting: Acting,
+    audit: AuditContext,
     Path(user_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<DisconnectResponse>, ApiError> {
@@ -114,7 +116,12 @@ pub async fn disconnect(
                 Quoted(&user_id)
             ),
         })?;
-    tracing::info!(user = %user.user, tenant = %user.tenant, connections = closed.connections, reconnect, "user disconnected");
+    let details = serde_json::json!({
+        "connection_id": request.connection_id.map(|c| c.0),
+        "reconnect": reconnect,
+        "connections_closed": closed.connections,
+    });
+    state.service.record_audit(audit.record(&user.tenant, "user.disconnect", &user_id, details)).await;
     Ok(Json(DisconnectResponse { user_id, disconnected: closed.connections, reconnect }))
 }
 
@@ -126,6 +133,7 @@ pub async fn disconnect(
 pub async fn revoke(
     State(state): State<AppState>,
     acting: Acting,
+    audit: AuditContext,
     super::extract::ApiJson(request): super::extract::ApiJson<RevokeRequest>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
     let tenant = acting.tenant().clone();
@@ -145,7 +153,9 @@ pub async fn revoke(
                 }
             };
             let closed = state.service.revoke_token(&tenant, &jti, expires_at).await?;
-            tracing::info!(%tenant, connections = closed.connections, "token revoked by jti");
+            let details =
+                serde_json::json!({"expires_at": request.expires_at, "connections_closed": closed.connections});
+            state.service.record_audit(audit.record(&tenant, "token.revoke", &jti, details)).await;
             Ok(Json(RevokeResponse { revoked: "token", connections_closed: closed.connections }))
         }
         (None, Some(user_id)) => {
@@ -155,7 +165,11 @@ pub async fn revoke(
             let user = UserKey::new(tenant, UserId::parse(&user_id)?);
             let before = request.issued_before.unwrap_or_else(Utc::now);
             let closed = state.service.revoke_issued_before(&user, before).await?;
-            tracing::info!(user = %user.user, tenant = %user.tenant, %before, connections = closed.connections, "tokens revoked by issue time");
+            let details = serde_json::json!({"issued_before": before, "connections_closed": closed.connections});
+            state
+                .service
+                .record_audit(audit.record(&user.tenant, "token.revoke_issued_before", &user_id, details))
+                .await;
             Ok(Json(RevokeResponse { revoked: "issued_before", connections_closed: closed.connections }))
         }
         _ => Err(invalid("give exactly one of jti and user_id")),
