@@ -27,7 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
 pub fn client_frame(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match serde_json::from_str::<ClientFrame>(text) {
-        Ok(ClientFrame::Subscribe { channels } | ClientFrame::Unsubscribe { channels }) => {
+        Ok(ClientFrame::Subscribe { channels, .. } | ClientFrame::Unsubscribe { channels }) => {
             for channel in &channels {
                 if let Ok(name) = ChannelName::parse(channel) {
                     assert_eq!(name.as_str(), channel, "a valid channel name is kept as given");
@@ -36,6 +36,9 @@ pub fn client_frame(data: &[u8]) {
         }
         Ok(ClientFrame::Ack { notification_id }) => {
             let _ = uuid::Uuid::parse_str(&notification_id);
+        }
+        Ok(ClientFrame::Refresh { token }) => {
+            let _ = auth().verify(&token);
         }
         Ok(ClientFrame::Ping) | Err(_) => {}
     }

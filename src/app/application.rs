@@ -66,6 +66,7 @@ pub struct Application {
     cleanup_interval: Duration,
     queue_cleanup_interval: Duration,
     ack_cleanup_interval: Duration,
+    revocation_sync_interval: Duration,
     resilience: Resilience,
     /// The tenant tasks' wiring and the manager they refresh, when tenants are managed.
     tenancy: Option<(super::tenancy::Tenancy, Arc<TenantManager>)>,
@@ -117,7 +118,11 @@ impl Application {
                 None => Arc::new(verifier),
             },
         })
-        .with_observer(metrics.clone());
+        .with_observer(metrics.clone())
+        .with_token_policy(super::auth::token_policy(&settings))
+        .with_revocations(super::auth::revocations(&settings, redis.as_ref()))
+        .with_private_channels(crate::domain::PrivateChannels { prefix: settings.channel.private_prefix.clone() })
+        .with_audit(super::auth::audit_log(&settings).await?);
         if let Some(t) = &tenancy {
             service = service.with_tenants(crate::service::tenants::TenantRules {
                 directory: t.rules.directory.clone(),
@@ -146,6 +151,10 @@ impl Application {
         service.join_cluster().await.map_err(StartupError::Cluster)?;
         if service.cluster_enabled() {
             store_diagnostics.push(Arc::new(super::cluster::ClusterDiagnostic(service.clone())));
+        }
+        // Revocations made before this node started cover no connection of it.
+        if let Err(e) = service.skip_old_revocations().await {
+            tracing::warn!(error = %ErrorChain(&e), "could not read the revocation log; it is read from its start");
         }
         let tenancy = match (tenancy, stores.tenants) {
             (Some(t), Some(store)) => {
@@ -256,6 +265,7 @@ impl Application {
             cleanup_interval: Duration::from_secs(settings.websocket.cleanup_interval_seconds),
             queue_cleanup_interval: Duration::from_secs(settings.queue.cleanup_interval_seconds),
             ack_cleanup_interval: Duration::from_secs(settings.ack.cleanup_interval_seconds),
+            revocation_sync_interval: Duration::from_millis(settings.revocation.sync_interval_ms),
             resilience,
             tenancy,
             tls_watch,
@@ -287,6 +297,7 @@ impl Application {
             cleanup_interval,
             queue_cleanup_interval,
             ack_cleanup_interval,
+            revocation_sync_interval,
             resilience,
             tenancy,
             tls_watch,
@@ -305,6 +316,14 @@ impl Application {
                 let closed = service.close_idle(chrono::Utc::now());
                 if closed > 0 {
                     tracing::info!(closed, "closed idle connections");
+                }
+            }),
+            // Closes this node's connections that a revocation made on another node covers.
+            spawn_periodic(&service, &shutdown, revocation_sync_interval, |service| async move {
+                match service.apply_revocations().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "closed connections whose token was revoked elsewhere"),
+                    Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not read revocations"),
                 }
             }),
             spawn_periodic(&service, &shutdown, queue_cleanup_interval, |service| async move {

@@ -29,6 +29,14 @@ pub fn claim_rules(settings: &Settings) -> ClaimRules {
     }
 }
 
+/// When live connections hear of their token's end, and when they are closed.
+pub fn token_policy(settings: &Settings) -> crate::service::TokenPolicy {
+    crate::service::TokenPolicy {
+        notice: Duration::from_secs(settings.jwt.expiry_notice_seconds),
+        leeway: Duration::from_secs(settings.jwt.leeway_seconds),
+    }
+}
+
 /// The key set the settings describe, files read.
 pub fn key_set(settings: &Settings) -> Result<KeySet, ConfigError> {
     let mut set = KeySet::default();
@@ -78,4 +86,48 @@ pub fn verifier(settings: &Settings) -> Result<KeySetVerifier, ConfigError> {
         };
         invalid(setting, e.to_string())
     })
+}
+
+/// The revocation store of `REVOCATION_BACKEND`; Redis through the shared connection.
+pub fn revocations(
+    settings: &Settings,
+    redis: Option<&std::sync::Arc<crate::adapters::redis::ResilientRedis>>,
+) -> crate::service::RevocationConfig {
+    use super::config::RevocationBackend;
+    let r = &settings.revocation;
+    let (store, timeout): (crate::ports::DynRevocationStore, Duration) = match (r.backend, redis) {
+        (RevocationBackend::Redis, Some(redis)) => (
+            std::sync::Arc::new(crate::adapters::redis::RedisRevocationStore::new(redis.clone(), &r.redis_key_prefix)),
+            // The shared connection bounds each call by REDIS_TIMEOUT_MS; this bounds the whole call.
+            Duration::from_millis(settings.redis.timeout_ms.saturating_mul(2)),
+        ),
+        // Validation guarantees a Redis connection for the Redis backend; memory otherwise.
+        _ => (std::sync::Arc::new(crate::adapters::memory::MemoryRevocationStore::new()), Duration::from_secs(1)),
+    };
+    crate::service::RevocationConfig {
+        store,
+        timeout,
+        max_token_lifetime: Duration::from_secs(r.max_token_lifetime_seconds),
+    }
+}
+
+/// The audit log of `AUDIT_BACKEND`, every action also written as an `ara::audit` log line.
+pub async fn audit_log(settings: &Settings) -> Result<crate::ports::DynAuditLog, super::StartupError> {
+    use super::config::AuditBackend;
+    let inner: crate::ports::DynAuditLog = match settings.audit.backend {
+        AuditBackend::Memory => std::sync::Arc::new(crate::adapters::memory::MemoryAuditLog::new()),
+        AuditBackend::Postgres => {
+            let url = settings.database_url().unwrap_or_default();
+            let timeout = Duration::from_millis(settings.database.timeout_ms);
+            let pool = crate::adapters::postgres::connect(url, 4, timeout).await.map_err(|e| {
+                super::stores::StoreError::Unavailable {
+                    setting: "DATABASE_URL",
+                    backend: "postgres",
+                    source: Box::new(e),
+                }
+            })?;
+            std::sync::Arc::new(crate::adapters::postgres::PostgresAuditLog::new(pool))
+        }
+    };
+    Ok(std::sync::Arc::new(crate::adapters::memory::LoggedAuditLog::new(inner)))
 }

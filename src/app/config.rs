@@ -32,6 +32,9 @@ const SECTIONS: &[&str] = &[
     "template",
     "otel",
     "admin",
+    "revocation",
+    "channel",
+    "audit",
     "tenant",
     "cluster",
 ];
@@ -77,6 +80,9 @@ pub struct Settings {
     #[serde(skip)]
     pub reloadable: bool,
     pub admin: AdminSettings,
+    pub revocation: RevocationSettings,
+    pub channel: ChannelSettings,
+    pub audit: AuditSettings,
     pub tenant: TenantSettings,
     pub cluster: ClusterSettings,
 }
@@ -247,6 +253,8 @@ impl Settings {
             return invalid("SERVER_TLS_CLIENT_CA", "needs the TLS listener: set SERVER_TLS_CERT and SERVER_TLS_KEY");
         }
         jwt::validate(self)?;
+        revocation::validate(self)?;
+        audit::validate(self)?;
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
@@ -341,6 +349,18 @@ pub use sections::*;
 
 #[path = "config_keys.rs"]
 pub mod keys;
+
+#[path = "config_audit.rs"]
+mod audit;
+pub use audit::{AuditBackend, AuditSettings};
+
+#[path = "config_channel.rs"]
+mod channel;
+pub use channel::ChannelSettings;
+
+#[path = "config_revocation.rs"]
+mod revocation;
+pub use revocation::{RevocationBackend, RevocationSettings};
 
 #[path = "config_jwt.rs"]
 mod jwt;

@@ -80,8 +80,11 @@ pub struct JwtConfig {
     pub jwks_min_refresh_seconds: u64,
     /// One JWKS fetch's deadline.
     pub jwks_timeout_ms: u64,
-    /// Clock skew forgiven on `exp` and `nbf` (seconds).
+    /// Clock skew forgiven on `exp` and `nbf` (seconds); a live connection is closed this long after
+    /// its token's `exp`.
     pub leeway_seconds: u64,
+    /// A live connection is sent `token_expiring` this long before its token's `exp` (seconds).
+    pub expiry_notice_seconds: u64,
 }
 
 impl Default for JwtConfig {
@@ -98,6 +101,7 @@ impl Default for JwtConfig {
             jwks_min_refresh_seconds: 10,
             jwks_timeout_ms: 5000,
             leeway_seconds: 30,
+            expiry_notice_seconds: 60,
         }
     }
 }

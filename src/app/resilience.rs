@@ -42,10 +42,12 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     // Cluster mode shares this connection unless CLUSTER_REDIS_URL names a Redis of its own.
     let cluster_uses_it =
         settings.cluster_uses_redis() && settings.cluster.redis_url.as_ref().is_none_or(|u| u.expose().is_empty());
+    let revocations_use_it = settings.revocation.backend == super::config::RevocationBackend::Redis;
     let wanted = (r.enabled && r.backend == RateLimitBackend::Redis)
         || settings.redis.pubsub_enabled
         || stores_use_it
-        || cluster_uses_it;
+        || cluster_uses_it
+        || revocations_use_it;
     if !wanted {
         return Ok(None);
     }

@@ -8,8 +8,10 @@ pub mod dispatcher;
 pub mod frame;
 pub mod registry;
 pub mod stats;
+pub mod token_slot;
 
 pub use connection_queue::{connection_queue, CloseWatch, ConnectionQueue, Next, QueueReceiver, SlowConsumerPolicy};
 pub use dispatcher::{DispatchReport, Dispatcher};
 pub use registry::{ConnectionEntry, ConnectionRegistry, Limits, RegisterError, SubscribeError, Transport};
 pub use stats::{DeliverySnapshot, DeliveryStats};
+pub use token_slot::{TokenCheck, TokenPolicy, TokenSlot};

@@ -32,6 +32,9 @@ pub enum SubscribeError {
     TooMany { max: usize },
     #[error("connection is closed")]
     Closed,
+    /// A private channel the connection has no authorization for; names the channel and why.
+    #[error("channel {channel} is private: {reason}")]
+    Forbidden { channel: String, reason: String },
 }
 
 impl SubscribeError {
@@ -40,6 +43,7 @@ impl SubscribeError {
         match self {
             SubscribeError::TooMany { .. } => "SUBSCRIPTION_LIMIT",
             SubscribeError::Closed => "CONNECTION_CLOSED",
+            SubscribeError::Forbidden { .. } => "CHANNEL_FORBIDDEN",
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct ConnectionEntry {
     channels: Mutex<HashSet<ChannelName>>,
     last_activity_ms: AtomicI64,
     closed: AtomicBool,
+    /// The token the client connected (or last refreshed) with; empty for connections made without.
+    pub token: super::TokenSlot,
 }
 
 impl ConnectionEntry {
@@ -142,6 +148,7 @@ impl ConnectionRegistry {
             channels: Mutex::new(HashSet::new()),
             last_activity_ms: AtomicI64::new(now.timestamp_millis()),
             closed: AtomicBool::new(false),
+            token: super::TokenSlot::default(),
         });
         {
             // Counted and inserted under the tenant's entry lock, so concurrent connects cannot both

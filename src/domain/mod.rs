@@ -3,6 +3,8 @@
 //! Nothing in here knows about sockets, runtimes or stores; everything is plain data and pure functions,
 //! so the rules can be unit-tested beside the types they govern.
 
+pub mod audit;
+pub mod channel_grant;
 pub mod cluster;
 pub mod error;
 pub mod ids;
@@ -14,6 +16,7 @@ pub mod template;
 pub mod tenant;
 pub mod token;
 
+pub use channel_grant::{grant_covers, PrivateChannels};
 pub use error::{ErrorChain, ValidationError};
 pub use ids::{ChannelName, ConnectionId, Identity, TenantId, Transport, UserId, UserKey};
 pub use notification::{Notification, NotificationDraft, Priority};

@@ -19,6 +19,8 @@ pub struct VerifiedToken {
     /// The `channels` claim: private channels this token may subscribe to, as exact names or
     /// patterns with `*`. Empty when the claim is absent.
     pub channels: Vec<String>,
+    /// The `channel` claim of a channel subscription token: the one private channel it opens.
+    pub channel: Option<String>,
     /// The `kid` of the key that verified the signature (`None` for a key configured without one,
     /// such as `JWT_SECRET`).
     pub key_id: Option<String>,

@@ -40,6 +40,9 @@ pub enum AuthError {
     /// The `tenant_id` claim names another tenant than the one whose key verified the token.
     #[error("token was not issued for this tenant")]
     WrongTenant,
+    /// The token, or every token of its user issued before it, was revoked.
+    #[error("token has been revoked")]
+    Revoked,
     #[error("token is malformed: {0}")]
     Malformed(String),
     #[error("token claims are invalid: {0}")]
@@ -60,6 +63,7 @@ impl AuthError {
             AuthError::BadAudience => "INVALID_AUDIENCE",
             AuthError::BadIssuer => "INVALID_ISSUER",
             AuthError::WrongTenant => "WRONG_TENANT",
+            AuthError::Revoked => "TOKEN_REVOKED",
             AuthError::Malformed(_) => "INVALID_TOKEN",
             AuthError::BadClaims(_) => "INVALID_CLAIMS",
         }

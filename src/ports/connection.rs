@@ -82,6 +82,13 @@ pub enum CloseReason {
     MessageTooBig,
     /// The client broke the transport's framing rules (WebSocket close 1002).
     ProtocolError,
+    /// The connection's token passed its `exp` (plus leeway) without a refresh (WebSocket close 4001).
+    TokenExpired,
+    /// The connection's token was revoked (WebSocket close 4002): reconnecting with it is refused.
+    TokenRevoked,
+    /// An administrator disconnected the user (WebSocket close 4003, or 4004 when `reconnect` says
+    /// the client may connect again at once).
+    Disconnected { reconnect: bool },
     /// The connection's tenant was suspended (WebSocket close 4403).
     TenantSuspended,
     /// The connection's tenant was deleted (WebSocket close 4404).
@@ -102,6 +109,16 @@ impl CloseReason {
             CloseReason::InvalidPayload => ("INVALID_PAYLOAD", "text frame is not valid UTF-8"),
             CloseReason::MessageTooBig => ("MESSAGE_TOO_BIG", "message exceeds the size limit"),
             CloseReason::ProtocolError => ("PROTOCOL_ERROR", "protocol error"),
+            CloseReason::TokenExpired => {
+                ("TOKEN_EXPIRED", "the connection's token has expired; reconnect with a fresh one")
+            }
+            CloseReason::TokenRevoked => ("TOKEN_REVOKED", "the connection's token was revoked"),
+            CloseReason::Disconnected { reconnect: true } => {
+                ("DISCONNECTED", "disconnected by the server; you may reconnect")
+            }
+            CloseReason::Disconnected { reconnect: false } => {
+                ("DISCONNECTED", "disconnected by the server; do not reconnect with the same token")
+            }
             CloseReason::TenantSuspended => ("TENANT_SUSPENDED", "the tenant is suspended"),
             CloseReason::TenantDeleted => ("TENANT_DELETED", "the tenant was deleted"),
         }

@@ -2,6 +2,7 @@
 //! run time and hands it around as `Arc<dyn Trait>`.
 
 pub mod ack_store;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod cluster_bus;
@@ -13,6 +14,7 @@ pub mod offline_queue;
 pub mod policy;
 pub mod presence;
 pub mod rate_limiter;
+pub mod revocation;
 pub mod template_store;
 pub mod tenant_directory;
 pub mod tenant_store;
@@ -27,6 +29,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Garbled(pub String);
 
 pub use ack_store::{AckError, AckStore, DynAckStore};
+pub use audit::{AuditError, AuditLog, DynAuditLog};
 pub use auth::{AuthError, DynTokenVerifier, TokenVerifier};
 pub use clock::{Clock, DynClock, SystemClock};
 pub use cluster_bus::{BusError, BusEvent, BusStream, ClusterBus, DynClusterBus};
@@ -38,6 +41,7 @@ pub use offline_queue::{DynOfflineQueue, OfflineQueue, QueueError};
 pub use policy::{DynPolicySource, PolicySource, RateQuotas};
 pub use presence::{DynPresence, Heartbeat, LeaseToken, Presence, PresenceError};
 pub use rate_limiter::{Decision, DynRateLimiter, Quota, RateLimitError, RateLimiter};
+pub use revocation::{DynRevocationStore, Revocation, RevocationError, RevocationStore};
 pub use template_store::{DynTemplateStore, TemplateStore, TemplateStoreError};
 pub use tenant_directory::{DynTenantDirectory, TenantDirectory};
 pub use tenant_store::{DynTenantStore, TenantStore, TenantStoreError};

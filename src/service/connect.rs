@@ -29,6 +29,9 @@ pub enum ConnectError {
     Register(#[from] RegisterError),
     #[error(transparent)]
     Subscribe(#[from] SubscribeError),
+    /// Whether the token was revoked cannot be told now; it is refused rather than let in.
+    #[error("token revocations cannot be checked right now")]
+    RevocationUnavailable(#[source] crate::ports::RevocationError),
     #[error(transparent)]
     Tenant(#[from] super::tenants::TenantRefusal),
 }
@@ -40,7 +43,7 @@ impl NotificationService {
             return Err(ConnectError::ShuttingDown);
         }
         let token = token.ok_or(AuthError::Missing)?;
-        Ok(self.verifier.verify(token).await?)
+        self.verify_unrevoked(token).await
     }
 
     /// The policy a connection of `identity` would be opened with.
@@ -59,7 +62,42 @@ impl NotificationService {
         resume_after: Option<Uuid>,
         channels: &[ChannelName],
     ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        self.open(identity, None, transport, resume_after, channels).await
+    }
+
+    /// [`NotificationService::connect`] for a client that authenticated with `token`: the connection
+    /// holds it, is told before it expires and closed once it has (unless refreshed), and is subject
+    /// to its revocation and to the private channels it grants.
+    pub async fn connect_verified(
+        self: &Arc<Self>,
+        token: VerifiedToken,
+        transport: Transport,
+        resume_after: Option<Uuid>,
+        channels: &[ChannelName],
+    ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
+        let identity = token.identity.clone();
+        self.open(identity, Some(token), transport, resume_after, channels).await
+    }
+
+    async fn open(
+        self: &Arc<Self>,
+        identity: Identity,
+        token: Option<VerifiedToken>,
+        transport: Transport,
+        resume_after: Option<Uuid>,
+        channels: &[ChannelName],
+    ) -> Result<(ConnectionHandle, QueueReceiver), ConnectError> {
         self.admit_tenant(&identity.tenant)?;
+        // Before anything is registered or replayed: a refused stream must leave no trace.
+        let claim = token.as_ref().map_or(&[][..], |t| t.channels.as_slice());
+        if let Some(channel) = channels.iter().find(|c| {
+            self.private_channels.is_private(c.as_str())
+                && !claim.iter().any(|grant| crate::domain::grant_covers(grant, c.as_str()))
+        }) {
+            let reason =
+                if token.is_some() { "not in the token's channels claim" } else { "the connection has no token" };
+            return Err(SubscribeError::Forbidden { channel: channel.to_string(), reason: reason.into() }.into());
+        }
         let limits = self.policies.limits(&identity.tenant);
         let distinct = channels.iter().collect::<std::collections::HashSet<_>>().len();
         if distinct > limits.max_subscriptions_per_connection {
@@ -135,6 +173,9 @@ impl NotificationService {
                 entry
             }
         };
+        if let Some(token) = token {
+            entry.token.set(token);
+        }
         let handle = ConnectionHandle { service: self.clone(), entry, policy, released: AtomicBool::new(false) };
         for observer in &self.observers {
             observer.opened(handle.info());
@@ -222,8 +263,8 @@ impl NotificationService {
 /// One live connection, as its transport sees it. Closing or dropping it unregisters the connection
 /// (once), telling every observer.
 pub struct ConnectionHandle {
-    service: Arc<NotificationService>,
-    entry: Arc<ConnectionEntry>,
+    pub(super) service: Arc<NotificationService>,
+    pub(super) entry: Arc<ConnectionEntry>,
     policy: ConnectionPolicy,
     released: AtomicBool,
 }
@@ -265,6 +306,76 @@ impl ConnectionHandle {
 
     /// Subscribes to `channels` within the tenant's limit; returns the ones that were new.
     pub fn subscribe(&self, channels: &[ChannelName]) -> Result<Vec<ChannelName>, SubscribeError> {
+        self.authorize(channels, None)?;
+        self.subscribe_authorized(channels)
+    }
+
+    /// [`ConnectionHandle::subscribe`] with a channel subscription token: a JWT (same keys as the
+    /// connection's) for this connection's user and tenant whose `channel` claim opens one private
+    /// channel, beside those the connection token's `channels` claim grants.
+    pub async fn subscribe_with_token(
+        &self,
+        channels: &[ChannelName],
+        subscription_token: &str,
+    ) -> Result<Vec<ChannelName>, SubscribeError> {
+        let needs_token =
+            channels.iter().any(|c| self.service.private_channels.is_private(c.as_str()) && !self.granted(c));
+        let opened = if needs_token {
+            match self.service.verify_unrevoked(subscription_token).await {
+                Ok(token) if token.identity != self.entry.identity => {
+                    return Err(self.forbidden(channels, "the subscription token is for another user or tenant"))
+                }
+                Ok(token) => token.channel,
+                Err(e) => {
+                    let why = match e {
+                        ConnectError::Auth(e) => format!("the subscription token is refused: {} ({e})", e.code()),
+                        other => format!("the subscription token cannot be checked: {other}"),
+                    };
+                    return Err(self.forbidden(channels, &why));
+                }
+            }
+        } else {
+            None
+        };
+        self.authorize(channels, opened.as_deref())?;
+        self.subscribe_authorized(channels)
+    }
+
+    /// Whether the connection token's `channels` claim covers `channel`.
+    fn granted(&self, channel: &ChannelName) -> bool {
+        self.entry
+            .token
+            .get()
+            .is_some_and(|t| t.channels.iter().any(|grant| crate::domain::grant_covers(grant, channel.as_str())))
+    }
+
+    /// The first private channel that neither the token's claim nor `opened` (a verified
+    /// subscription token's channel) covers, refused with the reason.
+    fn authorize(&self, channels: &[ChannelName], opened: Option<&str>) -> Result<(), SubscribeError> {
+        let private = &self.service.private_channels;
+        for channel in channels.iter().filter(|c| private.is_private(c.as_str())) {
+            if self.granted(channel) || opened == Some(channel.as_str()) {
+                continue;
+            }
+            let reason = match opened {
+                Some(other) => format!("the subscription token is for channel {other}"),
+                None if self.entry.token.get().is_none() => "the connection has no token to grant it".into(),
+                None => "not in the token's channels claim, and no subscription token was given".into(),
+            };
+            return Err(SubscribeError::Forbidden { channel: channel.to_string(), reason });
+        }
+        Ok(())
+    }
+
+    fn forbidden(&self, channels: &[ChannelName], reason: &str) -> SubscribeError {
+        let channel = channels
+            .iter()
+            .find(|c| self.service.private_channels.is_private(c.as_str()) && !self.granted(c))
+            .map_or_else(String::new, ToString::to_string);
+        SubscribeError::Forbidden { channel, reason: reason.to_owned() }
+    }
+
+    fn subscribe_authorized(&self, channels: &[ChannelName]) -> Result<Vec<ChannelName>, SubscribeError> {
         let max = self.service.policies.limits(&self.entry.identity.tenant).max_subscriptions_per_connection;
         let fresh = self.service.registry.subscribe(&self.entry, channels, max)?;
         self.mark_channels(&fresh);

@@ -17,11 +17,14 @@
 //! from the policy source when they are applied.
 
 mod acks;
+mod audit;
 mod bounded;
 pub mod cluster;
 mod connect;
 mod content;
+mod lifetime;
 mod queries;
+mod revocation;
 mod send;
 mod target_spec;
 pub mod templates;
@@ -39,11 +42,14 @@ use crate::ports::{
 };
 
 pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
+pub use crate::delivery::{TokenCheck, TokenPolicy};
 pub use acks::AckFailure;
 pub use cluster::{ClusterConfig, ClusterSnapshot, ClusterStatus};
 pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
+pub use lifetime::RefreshError;
 pub use queries::{ConnectionView, Counts, UserSubscriptions};
+pub use revocation::{Closed, RevocationConfig};
 pub use send::{SendError, SendReport};
 pub use target_spec::TargetSpec;
 pub use templates::{ContentSource, ResolveError, TemplateResolver};
@@ -90,6 +96,11 @@ pub struct NotificationService {
     cluster: Option<Arc<cluster::Cluster>>,
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
+    token_policy: crate::delivery::TokenPolicy,
+    revocations: Option<RevocationConfig>,
+    revocation_cursor: revocation::RevocationCursor,
+    private_channels: crate::domain::PrivateChannels,
+    audit: Option<crate::ports::DynAuditLog>,
     /// `None` unless `TENANT_ENABLED`: then every tenant is held to its status and quotas.
     tenants: Option<tenants::TenantRules>,
     tenant_stats: tenants::TenantStats,
@@ -114,9 +125,26 @@ impl NotificationService {
             locks: user_locks::UserLocks::default(),
             cluster: None,
             closing: AtomicBool::new(false),
+            token_policy: crate::delivery::TokenPolicy::default(),
+            revocations: None,
+            revocation_cursor: revocation::RevocationCursor::default(),
+            private_channels: crate::domain::PrivateChannels::default(),
+            audit: None,
             tenants: None,
             tenant_stats: tenants::TenantStats::default(),
         }
+    }
+
+    /// Which channels need authorization (`CHANNEL_PRIVATE_PREFIX`).
+    pub fn with_private_channels(mut self, private: crate::domain::PrivateChannels) -> Self {
+        self.private_channels = private;
+        self
+    }
+
+    /// When connections hear that their token expires, and how long after `exp` they are closed.
+    pub fn with_token_policy(mut self, policy: crate::delivery::TokenPolicy) -> Self {
+        self.token_policy = policy;
+        self
     }
 
     pub fn with_offline_queue(mut self, queue: QueueConfig) -> Self {

@@ -684,6 +684,32 @@ impl SseClient {
         (id, data)
     }
 
+    /// Every non-heartbeat event until the stream ends, which must happen within `limit`.
+    pub async fn recv_until_end(&mut self, limit: Duration) -> Vec<SseEvent> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut events = Vec::new();
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(block).expect("SSE is UTF-8");
+                let block = block.trim_matches('\n');
+                if !(block.is_empty() || block.lines().all(|l| l.starts_with(':'))) {
+                    let event = SseEvent::parse(block);
+                    if event.event != "heartbeat" {
+                        events.push(event);
+                    }
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
+            match chunk {
+                Err(_) => panic!("the SSE stream did not end within {limit:?}; read {events:?}"),
+                Ok(Ok(Some(bytes))) => self.buffer.extend(bytes.iter().filter(|&&b| b != b'\r')),
+                Ok(Ok(None)) | Ok(Err(_)) => return events,
+            }
+        }
+    }
+
     /// Fails if any event other than a heartbeat arrives within `limit`.
     pub async fn expect_no_event(&mut self, limit: Duration) {
         if let Some(event) = self.next_within(limit).await {

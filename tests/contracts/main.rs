@@ -7,9 +7,11 @@ mod suite;
 mod support_backends;
 
 mod ack_store;
+mod audit_log;
 mod cluster_bus;
 mod offline_queue;
 mod presence;
 mod rate_limiter;
+mod revocation_store;
 mod template_store;
 mod tenant_store;

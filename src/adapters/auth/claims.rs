@@ -26,6 +26,9 @@ pub struct Claims {
     /// Private channels the holder may subscribe to: exact names, or patterns with `*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<String>>,
+    /// A subscription token's one private channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// `aud` is one string or an array of them (RFC 7519 §4.1.3; Keycloak and Auth0 issue arrays). The

@@ -79,6 +79,7 @@ impl JwtAuth {
             tenant_id: tenant.map(str::to_owned),
             jti: Some(uuid::Uuid::now_v7().to_string()),
             channels: None,
+            channel: None,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -129,6 +130,7 @@ mod tests {
             tenant_id: None,
             jti: None,
             channels: None,
+            channel: None,
         };
         let t = encode(&Header::default(), &expired, &EncodingKey::from_secret(b"s3cret")).unwrap();
         assert_eq!(a.verify(&t), Err(AuthError::Expired));

@@ -154,6 +154,7 @@ fn accepted(claims: Claims, key: &LoadedKey, rule: &TenantRule) -> Result<Verifi
         issued_at: claims.iat.map(|iat| timestamp(iat, "iat")).transpose()?,
         jti: claims.jti.filter(|j| !j.is_empty()),
         channels,
+        channel: claims.channel.filter(|c| !c.is_empty()),
         key_id: key.kid.clone(),
     })
 }

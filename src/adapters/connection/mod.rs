@@ -3,6 +3,8 @@
 //! returns.
 
 mod open;
+pub mod token_timer;
 pub mod write_span;
 
 pub use open::{bearer_token, TokenQuery};
+pub use token_timer::TokenTimer;

@@ -189,6 +189,10 @@ impl From<ConnectError> for ApiError {
             ConnectError::Auth(e) => ApiError::Unauthorized(e),
             ConnectError::Register(e) => e.into(),
             ConnectError::Subscribe(e) => e.into(),
+            ConnectError::RevocationUnavailable(ref source) => {
+                tracing::error!(error = %crate::domain::ErrorChain(source), "cannot check token revocations; refusing the connection");
+                ApiError::Unavailable { code: "REVOCATION_UNAVAILABLE", message: e.to_string() }
+            }
             ConnectError::Tenant(e) => ApiError::Tenant(e),
         }
     }
@@ -196,7 +200,10 @@ impl From<ConnectError> for ApiError {
 
 impl From<SubscribeError> for ApiError {
     fn from(e: SubscribeError) -> Self {
-        ApiError::BadRequest { code: e.code(), message: e.to_string() }
+        match e {
+            SubscribeError::Forbidden { .. } => ApiError::Forbidden { code: e.code(), message: e.to_string() },
+            _ => ApiError::BadRequest { code: e.code(), message: e.to_string() },
+        }
     }
 }
 

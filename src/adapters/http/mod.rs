@@ -3,6 +3,7 @@
 //! errors, which become `{"error":{"code","message"}}` in `error.rs` alone; the edge layers; `serve`,
 //! the accept loop with its timeouts, the per-address cap and each request's [`ConnectionAbort`].
 
+mod audit;
 mod batch;
 mod body_timeout;
 pub mod caller;
@@ -19,6 +20,7 @@ pub mod openapi;
 pub mod origin_check;
 pub mod rate_limit;
 pub mod request_id;
+mod revocations;
 mod router;
 pub mod schema;
 mod send;

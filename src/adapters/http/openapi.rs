@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{batch, channels, cluster, health, send, templates, tenant_keys, tenants};
+use super::{audit, batch, channels, cluster, health, revocations, send, templates, tenant_keys, tenants};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -57,6 +57,7 @@ fn metrics() {}
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
         cluster::status, cluster::user,
+        revocations::disconnect, revocations::revoke, audit::list,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
         tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant,
@@ -72,6 +73,8 @@ fn metrics() {}
         templates::TemplateList,
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         cluster::ClusterStatusView, cluster::ClusterUserView, cluster::NodeConnections,
+        revocations::DisconnectRequest, revocations::DisconnectResponse, revocations::RevokeRequest,
+        revocations::RevokeResponse, audit::AuditPage, audit::AuditEventView,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
         crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
         tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,
@@ -83,6 +86,7 @@ fn metrics() {}
         (name = "templates", description = "Reusable notification templates"),
         (name = "channels", description = "Channel and subscription info"),
         (name = "cluster", description = "Cluster mode: live nodes and where users are"),
+        (name = "access", description = "Disconnecting users and revoking tokens"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
         (name = "tenants", description = "Tenants and their API keys (ADMIN_API_KEY, TENANT_ENABLED)"),

@@ -17,7 +17,10 @@ use super::state::AppState;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
-use super::{batch, caller, channels, client_cert, cluster, health, rate_limit, request_id, send, templates, tenants};
+use super::{
+    audit, batch, caller, channels, client_cert, cluster, health, rate_limit, request_id, revocations, send, templates,
+    tenants,
+};
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
 pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
@@ -33,6 +36,9 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
         .route("/api/v1/users/{user_id}/subscriptions", get(channels::user_subscriptions))
         .route("/api/v1/cluster/status", get(cluster::status))
         .route("/api/v1/cluster/users/{user_id}", get(cluster::user))
+        .route("/api/v1/users/{user_id}/disconnect", post(revocations::disconnect))
+        .route("/api/v1/tokens/revoke", post(revocations::revoke))
+        .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/templates", get(templates::list_templates).post(templates::create_template))
         .route(
             "/api/v1/templates/{id}",

@@ -5,6 +5,7 @@
 //! pool. Timestamps are kept with microsecond precision (what `timestamptz` holds).
 
 mod ack_store;
+mod audit_log;
 mod offline_queue;
 mod template_store;
 mod tenant_store;
@@ -18,6 +19,7 @@ use sqlx::PgPool;
 use thiserror::Error;
 
 pub use ack_store::PostgresAckStore;
+pub use audit_log::PostgresAuditLog;
 pub use offline_queue::PostgresOfflineQueue;
 pub use template_store::PostgresTemplateStore;
 pub use tenant_store::PostgresTenantStore;

@@ -17,6 +17,7 @@ pub mod pubsub;
 mod pubsub_message;
 mod rate_limiter;
 mod resilient;
+mod revocation_store;
 pub mod tls;
 
 use redis::RedisError;
@@ -30,6 +31,7 @@ pub use presence::RedisPresence;
 pub use pubsub_message::{parse as parse_pubsub_message, MessageError};
 pub use rate_limiter::RedisRateLimiter;
 pub use resilient::{ConnectionStats, RedisCallError, ResilienceSettings, ResilientRedis};
+pub use revocation_store::RedisRevocationStore;
 
 /// Why a Redis store could not be opened. The URL is never echoed: it may carry a password.
 #[derive(Debug, Error)]

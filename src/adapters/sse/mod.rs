@@ -48,7 +48,6 @@ pub async fn connect(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = state.service.authenticate(bearer_token(query.token, &headers).as_deref()).await?;
-    let identity = token.identity;
     let channels: Vec<ChannelName> = query
         .channels
         .as_deref()
@@ -61,7 +60,7 @@ pub async fn connect(
     // An id the client made up is ignored, not an error: the browser sends back whatever it last saw.
     let resume_after =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| Uuid::parse_str(v.trim()).ok());
-    let (handle, receiver) = state.service.connect(identity, Transport::Sse, resume_after, &channels).await?;
+    let (handle, receiver) = state.service.connect_verified(token, Transport::Sse, resume_after, &channels).await?;
     let abort = abort.map(|Extension(abort)| abort);
     // The stream is the connection's only use: once it ends, the connection goes too, rather than
     // wait as a keep-alive connection (EventSource reconnects on a new one anyway).

@@ -13,12 +13,12 @@ use uuid::Uuid;
 
 use super::watchdog::{self, Progress, StreamEnd};
 use super::SseState;
-use crate::adapters::connection::write_span;
+use crate::adapters::connection::{write_span, TokenTimer};
 use crate::adapters::http::ConnectionAbort;
 use crate::delivery::{Next, QueueReceiver};
 use crate::domain::ConnectionId;
 use crate::ports::{CloseReason, LatencyRecorder, OutboundFrame, TraceLink};
-use crate::service::ConnectionHandle;
+use crate::service::{ConnectionHandle, TokenCheck};
 
 struct EventState {
     /// Unregisters the connection and stops its watchdog when the stream goes.
@@ -31,6 +31,7 @@ struct EventState {
     /// Replayed entries handed to the response body; confirmed on the next poll, once taken.
     written: Vec<Uuid>,
     latency: Box<dyn LatencyRecorder>,
+    token_timer: TokenTimer,
 }
 
 pub fn events(
@@ -51,6 +52,7 @@ pub fn events(
         finished: false,
         written: Vec::new(),
         latency: state.metrics.latency_recorder(),
+        token_timer: TokenTimer::default(),
     };
     futures_util::stream::unfold(start, |mut s| async move {
         let event = next_event(&mut s).await?;
@@ -100,6 +102,28 @@ async fn next_event(s: &mut EventState) -> Option<Event> {
                 s.latency.flush();
                 Some(close_event(reason))
             }
+        },
+        _ = s.token_timer.due(handle) => match handle.check_token(chrono::Utc::now()) {
+            TokenCheck::Expiring { expires_at, closes_at } => {
+                let expires_in_seconds = (expires_at - chrono::Utc::now()).num_seconds().max(0);
+                let data = json!({
+                    "type": "token_expiring",
+                    "expires_at": expires_at,
+                    "closes_at": closes_at,
+                    "expires_in_seconds": expires_in_seconds,
+                });
+                Some(Event::default().event("token_expiring").data(data.to_string()))
+            }
+            TokenCheck::Expired => {
+                // SSE cannot take a Refresh: the client reconnects with a fresh token (and
+                // Last-Event-ID), after this last event.
+                s.finished = true;
+                s.latency.flush();
+                handle.release();
+                Some(close_event(CloseReason::TokenExpired))
+            }
+            // A comment line keeps the stream's shape: nothing else is due.
+            TokenCheck::Fine => Some(Event::default().comment("")),
         },
         _ = s.heartbeat.tick() => {
             // A successful write is the only sign of life SSE has; keep the idle sweeper away.

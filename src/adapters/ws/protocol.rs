@@ -13,29 +13,57 @@ use crate::ports::OutboundFrame;
 #[derive(Debug, Deserialize)]
 #[serde(from = "WireFrame")]
 pub enum ClientFrame {
-    Subscribe { channels: Vec<String> },
-    Unsubscribe { channels: Vec<String> },
+    /// `token`: a channel subscription token for a private channel.
+    Subscribe {
+        channels: Vec<String>,
+        token: Option<String>,
+    },
+    Unsubscribe {
+        channels: Vec<String>,
+    },
     Ping,
-    Ack { notification_id: String },
+    Ack {
+        notification_id: String,
+    },
+    /// A new token for the same user and tenant, before the current one expires.
+    Refresh {
+        token: String,
+    },
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", content = "payload", deny_unknown_fields)]
 enum WireFrame {
     #[serde(alias = "subscribe")]
-    Subscribe(Channels),
+    Subscribe(SubscribePayload),
     #[serde(alias = "unsubscribe")]
     Unsubscribe(Channels),
     #[serde(alias = "ping")]
     Ping,
     #[serde(alias = "ack")]
     Ack(AckPayload),
+    #[serde(alias = "refresh")]
+    Refresh(RefreshPayload),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshPayload {
+    token: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Channels {
     channels: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribePayload {
+    channels: Vec<String>,
+    #[serde(default)]
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -47,16 +75,17 @@ struct AckPayload {
 impl From<WireFrame> for ClientFrame {
     fn from(frame: WireFrame) -> Self {
         match frame {
-            WireFrame::Subscribe(Channels { channels }) => ClientFrame::Subscribe { channels },
+            WireFrame::Subscribe(SubscribePayload { channels, token }) => ClientFrame::Subscribe { channels, token },
             WireFrame::Unsubscribe(Channels { channels }) => ClientFrame::Unsubscribe { channels },
             WireFrame::Ping => ClientFrame::Ping,
             WireFrame::Ack(AckPayload { notification_id }) => ClientFrame::Ack { notification_id },
+            WireFrame::Refresh(RefreshPayload { token }) => ClientFrame::Refresh { token },
         }
     }
 }
 
 #[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
     Connected {
         connection_id: ConnectionId,
@@ -81,6 +110,17 @@ pub enum ServerFrame<'a> {
     Dropped {
         count: u64,
     },
+    /// The connection's token ends at `expires_at`; without a `Refresh` the connection is closed at
+    /// `closes_at` (`exp` plus the clock-skew leeway).
+    TokenExpiring {
+        expires_at: chrono::DateTime<chrono::Utc>,
+        closes_at: chrono::DateTime<chrono::Utc>,
+        expires_in_seconds: i64,
+    },
+    /// A `Refresh` was accepted: the connection now lasts until `expires_at`.
+    TokenRefreshed {
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -93,11 +133,13 @@ impl ServerFrame<'_> {
             ServerFrame::Acked { .. } => "acked",
             ServerFrame::Error { .. } => "error",
             ServerFrame::Dropped { .. } => "dropped",
+            ServerFrame::TokenExpiring { .. } => "token_expiring",
+            ServerFrame::TokenRefreshed { .. } => "token_refreshed",
         }
     }
 
     pub fn to_outbound(&self) -> OutboundFrame {
-        // Only strings and integers: serialization cannot fail.
+        // Only strings, integers and timestamps: serialization cannot fail.
         let json = serde_json::to_vec(self).unwrap_or_default();
         OutboundFrame::control(self.event(), Bytes::from(json))
     }
@@ -110,7 +152,7 @@ mod tests {
     #[test]
     fn parses_documented_client_frames() {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Subscribe","payload":{"channels":["a"]}}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Subscribe { channels } if channels == ["a"]));
+        assert!(matches!(f, ClientFrame::Subscribe { channels, token: None } if channels == ["a"]));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ping"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"Ack","payload":{"notification_id":"x"}}"#).unwrap();
@@ -118,6 +160,8 @@ mod tests {
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"Nope"}"#).is_err());
         let f: ClientFrame = serde_json::from_str(r#"{"type":"subscribe","payload":{"channels":[]}}"#).unwrap();
         assert!(matches!(f, ClientFrame::Subscribe { .. }), "lowercase types are accepted too");
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"Refresh","payload":{"token":"t"}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Refresh { token } if token == "t"));
     }
 
     #[test]

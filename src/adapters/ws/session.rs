@@ -15,11 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::protocol::{ClientFrame, ServerFrame};
 use super::WsState;
-use crate::adapters::connection::write_span;
+use crate::adapters::connection::{write_span, TokenTimer};
 use crate::delivery::{Next, QueueReceiver};
 use crate::domain::{ChannelName, ConnectionId};
 use crate::ports::{CloseReason, LatencyRecorder, OutboundFrame, TraceLink};
-use crate::service::ConnectionHandle;
+use crate::service::{ConnectionHandle, TokenCheck};
 use uuid::Uuid;
 
 /// Frames written per flush when a backlog has built up.
@@ -136,6 +136,7 @@ async fn write_frames(
     let watch = rx.close_watch();
     let write_timeout = handle.policy().write_timeout;
     let idle_ms = i64::try_from(handle.policy().idle_timeout.as_millis()).unwrap_or(i64::MAX);
+    let mut token_timer = TokenTimer::default();
     loop {
         tokio::select! {
             next = rx.next() => match next {
@@ -179,6 +180,22 @@ async fn write_frames(
                 }
                 Some(Next::Close(reason)) => return WriteEnd::Close(reason),
                 None => return WriteEnd::Gone,
+            },
+            _ = token_timer.due(handle) => match handle.check_token(chrono::Utc::now()) {
+                TokenCheck::Expiring { expires_at, closes_at } => {
+                    let expires_in_seconds = (expires_at - chrono::Utc::now()).num_seconds().max(0);
+                    let notice = ServerFrame::TokenExpiring { expires_at, closes_at, expires_in_seconds }.to_outbound();
+                    match tokio::time::timeout(write_timeout, send_frame(tx, &notice)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return WriteEnd::Gone,
+                        Err(_) => {
+                            stalled(handle);
+                            return WriteEnd::Stalled;
+                        }
+                    }
+                }
+                TokenCheck::Expired => return WriteEnd::Close(CloseReason::TokenExpired),
+                TokenCheck::Fine => {}
             },
             _ = heartbeat.tick() => {
                 if handle.idle_for_ms(chrono::Utc::now()) > idle_ms {
@@ -256,21 +273,20 @@ fn write_span(connection: ConnectionId, frame: &OutboundFrame, link: TraceLink) 
 /// Sends the close frame for `reason`; returns whether it went out.
 async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> bool {
     let (code, message) = reason.code_and_message();
-    if matches!(reason, CloseReason::SlowConsumer | CloseReason::TenantSuspended | CloseReason::TenantDeleted) {
+    let told_in_a_frame = matches!(
+        reason,
+        CloseReason::SlowConsumer
+            | CloseReason::TokenExpired
+            | CloseReason::TokenRevoked
+            | CloseReason::Disconnected { .. }
+            | CloseReason::TenantSuspended
+            | CloseReason::TenantDeleted
+    );
+    if told_in_a_frame {
         // Said in a frame too: a close reason is easy to miss in client libraries.
         let _ = send_frame(tx, &ServerFrame::Error { code, message }.to_outbound()).await;
     }
-    let close_code = match reason {
-        CloseReason::Idle => 1000,
-        CloseReason::Shutdown => 1001,
-        CloseReason::ProtocolError => 1002,
-        CloseReason::InvalidPayload => 1007,
-        CloseReason::SlowConsumer | CloseReason::PolicyViolation(_) => 1008,
-        CloseReason::MessageTooBig => 1009,
-        // Private-use codes (4000-4999) that say why, HTTP-style: the tenant may not act, or is gone.
-        CloseReason::TenantSuspended => 4403,
-        CloseReason::TenantDeleted => 4404,
-    };
+    let close_code = close_code(&reason);
     // The close reason keeps the short texts clients saw before (`slow consumer`, `idle timeout`).
     let text = match &reason {
         CloseReason::SlowConsumer => "slow consumer",
@@ -281,6 +297,26 @@ async fn close(tx: &mut SplitSink<WebSocket, Message>, reason: CloseReason) -> b
     let sent = tx.send(Message::Close(Some(frame))).await.is_ok();
     let _ = tx.close().await;
     sent
+}
+
+/// The close code for `reason`: RFC 6455's where one fits, Ara's own (4000–4999, the range
+/// applications may use) for the token's and the administrator's reasons.
+pub fn close_code(reason: &CloseReason) -> u16 {
+    match reason {
+        CloseReason::Idle => 1000,
+        CloseReason::Shutdown => 1001,
+        CloseReason::ProtocolError => 1002,
+        CloseReason::InvalidPayload => 1007,
+        CloseReason::SlowConsumer | CloseReason::PolicyViolation(_) => 1008,
+        CloseReason::MessageTooBig => 1009,
+        CloseReason::TokenExpired => 4001,
+        CloseReason::TokenRevoked => 4002,
+        CloseReason::Disconnected { reconnect: false } => 4003,
+        CloseReason::Disconnected { reconnect: true } => 4004,
+        // HTTP-style: the tenant may not act, or is gone.
+        CloseReason::TenantSuspended => 4403,
+        CloseReason::TenantDeleted => 4404,
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -354,17 +390,25 @@ async fn handle_text(state: &WsState, handle: &ConnectionHandle, text: &str) -> 
         Ok(ClientFrame::Subscribe { .. }) => "subscribe",
         Ok(ClientFrame::Unsubscribe { .. }) => "unsubscribe",
         Ok(ClientFrame::Ack { .. }) => "ack",
+        Ok(ClientFrame::Refresh { .. }) => "refresh",
         Err(_) => "invalid",
     };
     state.metrics.client_frame(kind);
     let frame = parsed.map_err(|e| {
-        ("INVALID_FRAME", format!("expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack\",\"payload\":...}}: {e}"))
+        (
+            "INVALID_FRAME",
+            format!("expected {{\"type\":\"Subscribe|Unsubscribe|Ping|Ack|Refresh\",\"payload\":...}}: {e}"),
+        )
     })?;
     match frame {
         ClientFrame::Ping => Ok(ServerFrame::Pong.to_outbound()),
-        ClientFrame::Subscribe { channels } => {
+        ClientFrame::Subscribe { channels, token } => {
             let channels = parse_channels(&channels)?;
-            handle.subscribe(&channels).map_err(|e| (e.code(), e.to_string()))?;
+            let subscribed = match token {
+                None => handle.subscribe(&channels),
+                Some(token) => handle.subscribe_with_token(&channels, &token).await,
+            };
+            subscribed.map_err(|e| (e.code(), e.to_string()))?;
             Ok(ServerFrame::Subscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Unsubscribe { channels } => {
@@ -373,6 +417,10 @@ async fn handle_text(state: &WsState, handle: &ConnectionHandle, text: &str) -> 
             Ok(ServerFrame::Unsubscribed { channels: channels.iter().map(ChannelName::as_str).collect() }.to_outbound())
         }
         ClientFrame::Ack { notification_id } => ack(state, handle, &notification_id).await,
+        ClientFrame::Refresh { token } => match handle.refresh(&token).await {
+            Ok(expires_at) => Ok(ServerFrame::TokenRefreshed { expires_at }.to_outbound()),
+            Err(e) => Err((e.code(), format!("refresh refused: {e}"))),
+        },
     }
 }
 

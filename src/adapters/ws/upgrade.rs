@@ -25,13 +25,12 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let token = state.service.authenticate(bearer_token(query.token, &headers).as_deref()).await?;
-    let identity = token.identity;
     // A plain HTTP request must not register a connection.
     let ws = ws.map_err(|e| ApiError::BadRequest {
         code: "WEBSOCKET_UPGRADE_REQUIRED",
         message: format!("this endpoint only accepts WebSocket upgrades: {}", e.body_text()),
     })?;
-    let (handle, receiver) = state.service.connect(identity, Transport::WebSocket, None, &[]).await?;
+    let (handle, receiver) = state.service.connect_verified(token, Transport::WebSocket, None, &[]).await?;
     let tasks = state.tasks.clone();
     let max = handle.policy().max_message_bytes;
     // tungstenite's default 128 KiB read buffer is zero-filled before every read and stays resident per
