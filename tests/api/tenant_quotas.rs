@@ -234,3 +234,30 @@ async fn an_id_of_a_configured_tenants_stem_cannot_be_created() {
     let view = admin(&app, Method::GET, "/api/v1/tenants/acme_corp", None).await;
     assert_eq!(view.body["quotas"]["connections"]["limit"], 7, "the TOML override applies");
 }
+
+/// With the Redis rate limiter, a tenant's send budget is one for the whole cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_budget_is_shared_by_nodes_on_redis() {
+    let Some(url) = crate::redis_support::shared_redis().await else { return };
+    let prefix = crate::redis_support::unique("ara-test-tenant-rl");
+    let pairs = [
+        ("RATELIMIT_ENABLED", "true"),
+        ("RATELIMIT_BACKEND", "redis"),
+        ("RATELIMIT_REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REDIS_URL", url.as_str()),
+    ];
+    let one = spawn_tenants(&pairs).await;
+    let two = spawn_tenants(&pairs).await;
+    // Memory tenant stores: the tenant is made on each node, with the same limits.
+    let limits = json!({"sends_per_second": 1, "send_burst": 2});
+    let key_one = tenant_with_key(&one, "acme", limits.clone()).await;
+    let key_two = tenant_with_key(&two, "acme", limits).await;
+    let body = json!({"event_type": "e"});
+    assert_eq!(send_as(&one, &key_one, "/api/v1/notifications/broadcast", &body).await.status, 200);
+    assert_eq!(send_as(&two, &key_two, "/api/v1/notifications/broadcast", &body).await.status, 200);
+    let third = send_as(&one, &key_one, "/api/v1/notifications/broadcast", &body).await;
+    third.assert_error(429, "TENANT_QUOTA_EXCEEDED");
+    send_as(&two, &key_two, "/api/v1/notifications/broadcast", &body).await.assert_error(429, "TENANT_QUOTA_EXCEEDED");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send_as(&two, &key_two, "/api/v1/notifications/broadcast", &body).await.status, 200, "recovered");
+}
