@@ -134,8 +134,6 @@ describe('admin dashboard', () => {
     await page.click('#connections form button[type=submit]');
     await page.locator('#connections-summary', { hasText: `1 live connection(s) of ${user}` }).waitFor();
     await shot(page, 'connections');
-    await row.locator('button', { hasText: 'Disconnect' }).click();
-    await page.locator('#connections-message', { hasText: 'not available on this server' }).waitFor();
 
     // Send: from the form to the test client.
     await page.click('a[data-page=send]');
@@ -194,6 +192,17 @@ describe('admin dashboard', () => {
     await page.locator('[data-metric=delivered] .card-value', { hasText: /^2$/ }).waitFor();
     await waitFor('a chart line', () => page.locator('#chart-rate path.line').count());
     await shot(page, 'overview');
+
+    // Disconnect from the inspector: the client is closed (4004, reconnecting allowed) and comes back.
+    await page.click('a[data-page=connections]');
+    await page.fill('#inspect-user', user);
+    await page.click('#connections form button[type=submit]');
+    await row.locator('button', { hasText: 'Disconnect' }).click();
+    await page.locator('#connections-message', { hasText: 'is being closed' }).waitFor();
+    await waitFor('the client told it was disconnected', () =>
+      client.evaluate(() => window.seen.errors.some((e) => e.code === 'DISCONNECTED' || /4004/.test(e.message))),
+    );
+    await waitFor('the client back', () => client.evaluate(() => window.seen.connected.length === 2), 15_000);
 
     // Logging out ends the session: the API no longer answers it.
     await page.click('#logout');

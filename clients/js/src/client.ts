@@ -84,7 +84,10 @@ const UNSOLICITED = new Set([
   'TOKEN_REVOKED',
   'TENANT_SUSPENDED',
   'TENANT_DELETED',
+  'DISCONNECTED',
 ]);
+/** A `token_expiring` notice within this of fetching the token is left to the refresh timer. */
+const TOKEN_NOTICE_GRACE_MS = 10_000;
 /** Frame types that are not replies. */
 const EVENTS = new Set(['connected', 'notification', 'dropped', 'heartbeat', 'token_expiring']);
 
@@ -116,6 +119,8 @@ export class AraClient extends Emitter<ClientEvents> {
   private refreshFrame: 'unknown' | 'supported' | 'unsupported' = 'unknown';
   private timers = new Set<ReturnType<typeof setTimeout>>();
   private refreshTimer?: ReturnType<typeof setTimeout>;
+  /** When the token in use was fetched (ms since the epoch). */
+  private tokenFetchedAt = 0;
   private pingTimer?: ReturnType<typeof setInterval>;
   private attemptId = 0;
 
@@ -294,6 +299,7 @@ export class AraClient extends Emitter<ClientEvents> {
     const fresh = await source();
     if (typeof fresh !== 'string' || fresh.length === 0) throw new Error('the token callback returned no token');
     this.token = fresh;
+    this.tokenFetchedAt = Date.now();
     return fresh;
   }
 
@@ -313,7 +319,10 @@ export class AraClient extends Emitter<ClientEvents> {
       case 'heartbeat':
         return;
       case 'token_expiring':
-        if (link === this.link) void this.refreshToken();
+        // The server warns about every token whose life is shorter than its notice, a fresh one too:
+        // acting on each would fetch tokens in a loop. A token fetched moments ago is refreshed by the
+        // client's own timer instead.
+        if (link === this.link && Date.now() - this.tokenFetchedAt > TOKEN_NOTICE_GRACE_MS) void this.refreshToken();
         return;
       case 'error': {
         const code = String(frame.code ?? 'UNKNOWN_ERROR');

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   INVALID_TOKEN: auth('the token cannot be read'),
   INVALID_CLAIMS: auth('the token lacks a required claim or has a malformed one'),
   TOKEN_REVOKED: auth('the token was revoked'),
+  TOKEN_MISMATCH: auth('a Refresh token names another user or tenant than the connection'),
   UNKNOWN_KEY: auth('the token names a signing key (kid) the server does not have'),
   WRONG_TENANT: auth("the token claims a tenant other than the one whose key signed it"),
   // Refusals that pass with time.
@@ -51,6 +52,7 @@ export const ERROR_CODES = {
   // Why the server ended a connection (an error frame or SSE error event before it closes).
   SLOW_CONSUMER: retry('the client read too slowly and was disconnected'),
   IDLE_TIMEOUT: retry('nothing was received from the client for too long'),
+  DISCONNECTED: retry('an administrator disconnected this user (after 4003 only a newly issued token is accepted)'),
   POLICY_VIOLATION: retry('the connection broke a protocol rule and was closed'),
   CONNECTION_CLOSED: retry('the connection was closed'),
   // The client broke the transport's rules; the server closed with 1007, 1009 or 1002.
@@ -68,6 +70,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_FRAME: report('binary frames are not supported'),
   INVALID_CHANNEL: report('a channel name is invalid (1-64 of A-Z a-z 0-9 _ . -)'),
   SUBSCRIPTION_LIMIT: report('subscribing would pass the per-connection channel limit'),
+  CHANNEL_FORBIDDEN: report('a private channel needs a channels claim or a subscription token that allows it'),
   // Refused ACKs.
   INVALID_NOTIFICATION_ID: report('the acknowledged id is not a UUID'),
   UNKNOWN_NOTIFICATION: report('no such notification was delivered (broadcast and channel ones are not tracked)'),
@@ -152,6 +155,14 @@ export function closeReason(code: number): string {
       return 'policy violation (slow consumer or too many bad frames)';
     case 1009:
       return 'message exceeds the size limit';
+    case 4001:
+      return 'the token expired without a Refresh';
+    case 4002:
+      return 'the token was revoked';
+    case 4003:
+      return 'disconnected by an administrator (reconnecting not allowed)';
+    case 4004:
+      return 'disconnected by an administrator';
     case 4403:
       return 'the tenant is suspended';
     case 4404:

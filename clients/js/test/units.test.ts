@@ -52,6 +52,7 @@ function serverCodes(): Set<string> {
   // Refusals the connection layer makes through the shared API error type.
   const protocol = readFileSync(join(root, '..', 'docs', 'PROTOCOL.md'), 'utf8');
   for (const m of protocol.matchAll(/`([A-Z][A-Z_]{4,})`/g)) {
+    if (settings.has(m[1]!)) continue;
     if (!/^(WEBSOCKET|JWT)_[A-Z_]+$/.test(m[1]!) || m[1] === 'WEBSOCKET_UPGRADE_REQUIRED') codes.add(m[1]!);
   }
   return codes;
