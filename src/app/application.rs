@@ -23,7 +23,7 @@ use crate::adapters::http::{
 use crate::adapters::metrics::{self, Metrics, MetricsState};
 use crate::adapters::runtime::TokioTimer;
 use crate::adapters::{admin, sse, ws};
-use crate::domain::ErrorChain;
+use crate::domain::{ErrorChain, TenantId};
 use crate::ports::{DynDiagnostic, DynPolicySource, SystemClock};
 use crate::service::tenants::TenantManager;
 use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, TemplateResolver};
@@ -32,10 +32,10 @@ use crate::service::{AckConfig, NotificationService, QueueConfig, ServiceParts, 
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot join the cluster (CLUSTER_NODE_ID, CLUSTER_REDIS_URL)")]
-    Cluster(#[source] crate::ports::PresenceError),
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
+    #[error("cannot join the cluster (CLUSTER_NODE_ID, CLUSTER_REDIS_URL)")]
+    Cluster(#[source] crate::ports::PresenceError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("TENANT_ENABLED: cannot load the tenants")]
@@ -158,7 +158,10 @@ impl Application {
                     crate::adapters::auth::tenant_verifier(tenant, keys, &rules).map(|_| ())
                 });
                 let manager = TenantManager::new(store, t.cache.clone(), service.clone(), Arc::new(SystemClock))
-                    .with_key_check(check);
+                    .with_key_check(check)
+                    .with_configured_ids(
+                        settings.tenant.overrides.keys().filter_map(|id| TenantId::parse(id).ok()).collect(),
+                    );
                 let manager = Arc::new(manager);
                 manager.start().await.map_err(StartupError::Tenants)?;
                 Some((t, manager))
@@ -173,8 +176,10 @@ impl Application {
         let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
-        let reload_task =
-            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
+        let tenant_limits = tenancy.as_ref().map(|(t, _)| t.configured.clone());
+        let reload_task = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone())
+            .spawn(shutdown.clone())
+            .map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),
@@ -288,11 +293,11 @@ impl Application {
             reload_task,
         } = self;
         let mut resilience_tasks = resilience.spawn(&service, &shutdown);
-        if service.cluster_enabled() {
-            resilience_tasks.push(tokio::spawn(service.clone().run_cluster()));
-        }
         if let Some((tenancy, manager)) = &tenancy {
             resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
+        }
+        if service.cluster_enabled() {
+            resilience_tasks.push(tokio::spawn(service.clone().run_cluster()));
         }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.

@@ -32,8 +32,8 @@ const SECTIONS: &[&str] = &[
     "template",
     "otel",
     "admin",
-    "cluster",
     "tenant",
+    "cluster",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -77,8 +77,8 @@ pub struct Settings {
     #[serde(skip)]
     pub reloadable: bool,
     pub admin: AdminSettings,
-    pub cluster: ClusterSettings,
     pub tenant: TenantSettings,
+    pub cluster: ClusterSettings,
 }
 
 #[derive(Debug, Error)]
@@ -250,8 +250,8 @@ impl Settings {
         ratelimit::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
-        cluster::validate(self)?;
         tenant::validate(self)?;
+        cluster::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }

@@ -145,17 +145,6 @@ impl NotificationService {
         Ok((handle, receiver))
     }
 
-    async fn track_replayed(&self, key: &UserKey, replayed: &[Arc<Notification>]) {
-        let outage = Outage::default();
-        for notification in replayed {
-            if self.track(std::slice::from_ref(key), notification, &outage).await {
-                self.stats.record_acks_tracked(1);
-            }
-        }
-        self.stats.record_replayed(replayed.len() as u64);
-        self.stats.record_delivered(replayed.len() as u64);
-    }
-
     /// Registers within `limits`; a refusal by a tenant quota says which.
     fn register(
         &self,
@@ -170,6 +159,17 @@ impl NotificationService {
                 None => e.into(),
             }
         })
+    }
+
+    async fn track_replayed(&self, key: &UserKey, replayed: &[Arc<Notification>]) {
+        let outage = Outage::default();
+        for notification in replayed {
+            if self.track(std::slice::from_ref(key), notification, &outage).await {
+                self.stats.record_acks_tracked(1);
+            }
+        }
+        self.stats.record_replayed(replayed.len() as u64);
+        self.stats.record_delivered(replayed.len() as u64);
     }
 
     /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.

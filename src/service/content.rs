@@ -3,8 +3,9 @@
 //! errors: resolve the content (inline, or a template and its variables) within the tenant's payload
 //! limit, then send.
 
+use super::tenants::QuotaExceeded;
 use super::{NotificationService, ResolveError, SendError, SendReport};
-use crate::domain::{NotificationDraft, Priority, Target, TenantId};
+use crate::domain::{NotificationDraft, Priority, Target, TenantId, ValidationError};
 
 use super::ContentSource;
 
@@ -36,7 +37,16 @@ impl NotificationService {
     ) -> Result<PreparedSend, ResolveError> {
         self.admit_send(&tenant).await?;
         let max = self.policies.max_payload_bytes(&tenant);
-        let draft = self.templates.draft(tenant, content, priority, ttl_seconds, max).await?;
+        let draft = match self.templates.draft(tenant.clone(), content, priority, ttl_seconds, max).await {
+            Err(ResolveError::Validation(
+                ValidationError::PayloadTooLarge { .. } | ValidationError::RenderedPayloadTooLarge { .. },
+            )) if self.tenant_sets_payload_limit(&tenant) => {
+                // The tenant's own quota, not the server's limit: said as a quota.
+                let quota = QuotaExceeded { quota: "max_payload_bytes", limit: max as u64, retry_after: None };
+                return Err(ResolveError::Tenant(quota.into()));
+            }
+            other => other?,
+        };
         Ok(PreparedSend { draft, target })
     }
 

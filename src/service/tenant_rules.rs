@@ -44,6 +44,11 @@ impl NotificationService {
         }
     }
 
+    /// Whether the tenant has a payload limit of its own (set over the API).
+    pub(super) fn tenant_sets_payload_limit(&self, tenant: &TenantId) -> bool {
+        self.tenants.as_ref().is_some_and(|rules| rules.directory.limits(tenant).max_payload_bytes.is_some())
+    }
+
     /// A refused registration in the words of the tenant's quotas, when tenants are managed.
     pub(super) fn tenant_quota_of(&self, e: &RegisterError) -> Option<QuotaExceeded> {
         self.tenants.as_ref()?;

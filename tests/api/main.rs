@@ -57,6 +57,8 @@ mod template_use_case;
 mod templates;
 mod tenancy;
 mod tenant_isolation;
+mod tenant_nodes;
+mod tenant_quotas;
 mod tenant_tokens;
 mod tenants;
 mod tls_support;

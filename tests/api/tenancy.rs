@@ -59,3 +59,13 @@ async fn stats_count_users_and_channels_per_tenant() {
         "alice@default and alice@acme are two users, news@default and news@acme two channels: {stats}"
     );
 }
+
+#[tokio::test]
+async fn without_managed_tenants_a_keyless_server_still_takes_any_request_for_default() {
+    let app = spawn_app(&[]).await;
+    let mut home = app.connect_user("alice", "default").await;
+    let body = json!({"target_user_id": "alice", "event_type": "e"});
+    let sent = app.post_with_key("/api/v1/notifications/send", &body, Some("whatever")).await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    home.recv_notification().await;
+}

@@ -1,6 +1,6 @@
 //! Managed tenants (`TENANT_ENABLED=true`) over the real server: the Tenant API and its shape, keys
 //! that act only in their own tenant, every tenant-scoped route refusing tenant B's key on tenant A's
-//! resources, suspension, deletion, quotas exceeded and recovered, and limits changed live.
+//! resources (and every operation of the served spec). Quotas, suspension and deletion: `tenant_quotas.rs`.
 
 use std::time::Duration;
 
@@ -344,169 +344,52 @@ async fn tokens_must_name_an_existing_active_tenant() {
     sse.assert_error(404, "TENANT_NOT_FOUND");
 }
 
+/// Every API operation of the served spec, called with tenant B's key on tenant A's resources, is
+/// refused with a structured 403: naming A is `TENANT_MISMATCH`, and the Tenant API is
+/// `ADMIN_KEY_REQUIRED` whatever it names. A's resources are unchanged afterwards.
 #[tokio::test]
-async fn suspending_closes_connections_and_refuses_until_activated() {
+async fn every_spec_route_refuses_tenant_b_on_tenant_a() {
     let app = spawn_tenants(&[]).await;
-    let key = tenant_with_key(&app, "acme", json!({})).await;
-    let mut ws = app.connect_user("alice", "acme").await;
-    let mut sse = app.connect_sse("bob", "acme", None).await;
-    let mut other = app.connect_user("alice", "default").await;
-    let suspended = admin(&app, Method::POST, "/api/v1/tenants/acme/suspend", None).await;
-    assert_eq!(
-        (suspended.status.as_u16(), &suspended.body["status"]),
-        (200, &json!("suspended")),
-        "{}",
-        suspended.text
-    );
-    let (close, frames) = ws.recv_close(Duration::from_secs(5)).await;
-    assert_eq!(close.map(|c| c.0), Some(4403), "a close code that says so");
-    assert!(frames.iter().any(|f| f["code"] == "TENANT_SUSPENDED"), "{frames:?}");
-    let last = sse.recv_any().await;
-    assert_eq!((last.event.as_str(), &last.json()["code"]), ("error", &json!("TENANT_SUSPENDED")));
-    other.ping().await;
+    let a = tenant_with_key(&app, "tenant-a", json!({})).await;
+    let b = tenant_with_key(&app, "tenant-b", json!({})).await;
+    let a_key_id = admin(&app, Method::GET, "/api/v1/tenants/tenant-a/keys", None).await.body["keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut alice = app.connect_user("alice", "tenant-a").await;
+    alice.subscribe(&["orders"]).await;
+    let template = json!({"id": "greet", "name": "Greet", "event_type": "g", "payload_template": {}});
+    assert_eq!(send_as(&app, &a, "/api/v1/templates", &template).await.status, 201);
 
-    send_as(&app, &key, "/api/v1/notifications/broadcast", &json!({"event_type": "e"}))
-        .await
-        .assert_error(403, "TENANT_SUSPENDED");
-    call(
-        &app,
-        Method::POST,
-        "/api/v1/notifications/broadcast",
-        ADMIN_KEY,
-        Some("acme"),
-        Some(&json!({"event_type": "e"})),
-    )
-    .await
-    .assert_error(403, "TENANT_SUSPENDED");
-    let refused = app.try_connect_ws(Some(&app.token("alice", "acme"))).await.err().expect("refused");
-    assert_eq!((refused.status, &refused.body["error"]["code"]), (403, &json!("TENANT_SUSPENDED")));
-
-    assert_eq!(admin(&app, Method::POST, "/api/v1/tenants/acme/activate", None).await.body["status"], "active");
-    assert_eq!(send_as(&app, &key, "/api/v1/notifications/broadcast", &json!({"event_type": "e"})).await.status, 200);
-    app.connect_user("alice", "acme").await.ping().await;
-}
-
-#[tokio::test]
-async fn deleting_a_tenant_with_connections_needs_force_and_closes_them() {
-    let app = spawn_tenants(&[]).await;
-    tenant_with_key(&app, "acme", json!({})).await;
-    let mut ws = app.connect_user("alice", "acme").await;
-    admin(&app, Method::DELETE, "/api/v1/tenants/acme", None).await.assert_error(409, "TENANT_HAS_CONNECTIONS");
-    ws.ping().await;
-    let forced = admin(&app, Method::DELETE, "/api/v1/tenants/acme?force=true", None).await;
-    assert_eq!(forced.body["closed_connections"], 1, "{}", forced.text);
-    let (close, _) = ws.recv_close(Duration::from_secs(5)).await;
-    assert_eq!(close.map(|c| c.0), Some(4404));
-    admin(&app, Method::GET, "/api/v1/tenants/acme", None).await.assert_error(404, "TENANT_NOT_FOUND");
-}
-
-#[tokio::test]
-async fn connection_quotas_are_enforced_and_recover_and_change_live() {
-    let app = spawn_tenants(&[]).await;
-    tenant_with_key(&app, "acme", json!({"max_connections": 2, "max_connections_per_user": 1})).await;
-    let first = app.connect_user("alice", "acme").await;
-    let per_user = app.try_connect_ws(Some(&app.token("alice", "acme"))).await.err().expect("refused");
-    assert_eq!((per_user.status, &per_user.body["error"]["code"]), (429, &json!("TENANT_QUOTA_EXCEEDED")));
-    assert_eq!(per_user.body["error"]["quota"], "max_connections_per_user");
-    let second = app.connect_user("bob", "acme").await;
-    let full = app.try_connect_ws(Some(&app.token("carol", "acme"))).await.err().expect("refused");
-    assert_eq!(
-        (full.status, &full.body["error"]["quota"], &full.body["error"]["limit"]),
-        (429, &json!("max_connections"), &json!(2))
-    );
-    app.connect_user("carol", "default").await.ping().await;
-    first.close().await;
-    app.wait_for_stat("connections", "1 (bob)", |n| n == 1).await;
-    let mut carol = app.connect_user("carol", "acme").await;
-
-    // Raised over the API: applies to the next connect, no restart.
-    let raised = admin(
-        &app,
-        Method::PUT,
-        "/api/v1/tenants/acme",
-        Some(&json!({"limits": {"max_connections": 3, "max_subscriptions_per_connection": 1}})),
-    )
-    .await;
-    assert_eq!(raised.status, 200, "{}", raised.text);
-    app.connect_user("dave", "acme").await.ping().await;
-    // And to open connections' next check.
-    carol.send_json(&json!({"type": "Subscribe", "payload": {"channels": ["a", "b"]}})).await;
-    carol.recv_error("SUBSCRIPTION_LIMIT").await;
-    carol.subscribe(&["a"]).await;
-    drop(second);
-}
-
-#[tokio::test]
-async fn send_rate_and_payload_quotas_are_enforced_and_recover() {
-    let app = spawn_tenants(&[]).await;
-    let key =
-        tenant_with_key(&app, "acme", json!({"sends_per_second": 2, "send_burst": 2, "max_payload_bytes": 64})).await;
-    let body = json!({"event_type": "e"});
-    for _ in 0..2 {
-        assert_eq!(send_as(&app, &key, "/api/v1/notifications/broadcast", &body).await.status, 200);
-    }
-    let over = send_as(&app, &key, "/api/v1/notifications/broadcast", &body).await;
-    over.assert_error(429, "TENANT_QUOTA_EXCEEDED");
-    assert_eq!((&over.body["error"]["quota"], &over.body["error"]["limit"]), (&json!("sends_per_second"), &json!(2)));
-    let retry: u64 = over.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=1).contains(&retry), "{retry}");
-    // Other tenants have their own budget.
-    assert_eq!(send_as(&app, API_KEY, "/api/v1/notifications/broadcast", &body).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(send_as(&app, &key, "/api/v1/notifications/broadcast", &body).await.status, 200, "recovered");
-
-    let big = json!({"event_type": "e", "payload": {"x": "y".repeat(100)}});
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    send_as(&app, &key, "/api/v1/notifications/broadcast", &big).await.assert_error(400, "VALIDATION_ERROR");
-    assert_eq!(
-        send_as(&app, API_KEY, "/api/v1/notifications/broadcast", &big).await.status,
-        200,
-        "default's limit is the server's"
-    );
-    let lifted = admin(&app, Method::PUT, "/api/v1/tenants/acme", Some(&json!({"limits": {}}))).await;
-    assert_eq!(lifted.status, 200);
-    for _ in 0..5 {
-        assert_eq!(
-            send_as(&app, &key, "/api/v1/notifications/broadcast", &big).await.status,
-            200,
-            "limits lifted live"
-        );
-    }
-}
-
-#[tokio::test]
-async fn per_tenant_variables_set_a_tenants_connection_limit() {
-    let app =
-        spawn_tenants(&[("TENANT_ACME_CORP_MAX_CONNECTIONS", "1"), ("TENANT_DEFAULT_MAX_CONNECTIONS_PER_USER", "1")])
-            .await;
-    tenant_with_key(&app, "acme-corp", json!({})).await;
-    let _first = app.connect_user("alice", "acme-corp").await;
-    let full = app.try_connect_ws(Some(&app.token("bob", "acme-corp"))).await.err().expect("refused");
-    assert_eq!((full.status, &full.body["error"]["quota"]), (429, &json!("max_connections")));
-    let _home = app.connect_user("alice", "default").await;
-    let per_user = app.try_connect_ws(Some(&app.token("alice", "default"))).await.err().expect("refused");
-    assert_eq!(per_user.body["error"]["quota"], "max_connections_per_user", "the defaults apply to `default`");
-    let view = admin(&app, Method::GET, "/api/v1/tenants/acme-corp", None).await;
-    assert_eq!(view.body["quotas"]["connections"], json!({"limit": 1, "used": 1}));
-}
-
-#[tokio::test]
-async fn prometheus_gets_a_tenant_label_only_when_asked() {
-    for labelled in [false, true] {
-        let app = spawn_tenants(&[("TENANT_METRICS_LABEL", if labelled { "true" } else { "false" })]).await;
-        let key = tenant_with_key(&app, "acme", json!({})).await;
-        let _ws = app.connect_user("alice", "acme").await;
-        assert_eq!(
-            send_as(&app, &key, "/api/v1/notifications/broadcast", &json!({"event_type": "e"})).await.status,
-            200
-        );
-        let text = app.get("/metrics").await.text;
-        if labelled {
-            assert!(text.contains(r#"ara_tenant_connections{tenant="acme"} 1"#), "{text}");
-            assert!(text.contains(r#"ara_tenant_notifications_sent_total{tenant="acme"} 1"#), "{text}");
-            assert!(text.contains(r#"ara_connections_opened_total{tenant="acme",transport="websocket"} 1"#), "{text}");
-        } else {
-            assert!(!text.contains("tenant=\""), "no tenant label by default");
+    let spec: Value = app.get("/api-docs/openapi.json").await.body;
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !(path.starts_with("/api/v1/") || path == "/stats") {
+            continue;
+        }
+        let concrete = path
+            .replace("{tenant_id}", "tenant-a")
+            .replace("{key_id}", &a_key_id)
+            .replace("{id}", "greet")
+            .replace("{name}", "orders")
+            .replace("{user_id}", "alice");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
+            let named = call(&app, method.clone(), &concrete, &b, Some("tenant-a"), body.as_ref()).await;
+            named.assert_error(403, "TENANT_MISMATCH");
+            if path.starts_with("/api/v1/tenants") {
+                let plain = call(&app, method.clone(), &concrete, &b, None, body.as_ref()).await;
+                plain.assert_error(403, "ADMIN_KEY_REQUIRED");
+            }
+            checked += 1;
         }
     }
+    assert!(checked >= 25, "only {checked} operations checked");
+    alice.expect_no_message(Duration::from_millis(200)).await;
+    assert_eq!(call(&app, Method::GET, "/api/v1/templates/greet", &a, None, None).await.status, 200);
+    assert_eq!(send_as(&app, &a, "/api/v1/notifications/broadcast", &json!({"event_type": "still"})).await.status, 200);
+    assert_eq!(alice.recv_notification().await["event_type"], "still", "A's key still works");
+    let view = admin(&app, Method::GET, "/api/v1/tenants/tenant-a", None).await;
+    assert_eq!((&view.body["status"], &view.body["connections"]), (&json!("active"), &json!(1)));
 }

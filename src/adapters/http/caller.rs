@@ -89,6 +89,7 @@ pub fn resolve(state: &AppState, parts: &axum::http::HeaderMap) -> Result<Caller
             Some(TenantId::parse(raw)?)
         }
     };
+    let managed = state.service.tenant_directory().is_some();
     // The API key in force now (a reload may change it).
     let api_key = state.live.api_key();
     let matches =
@@ -99,12 +100,14 @@ pub fn resolve(state: &AppState, parts: &axum::http::HeaderMap) -> Result<Caller
         (CallerKind::ApiKey, Some(TenantId::default_tenant()))
     } else if let Some(tenant) = given.and_then(|g| tenant_of_key(state, g)) {
         (CallerKind::TenantKey, Some(tenant))
-    } else if given.is_some() {
-        return Err(ApiError::InvalidApiKey);
-    } else if api_key.is_some() || (state.admin_key.is_some() && state.service.tenant_directory().is_some()) {
+    } else if api_key.is_some() || (state.admin_key.is_some() && managed) {
         // With managed tenants and an admin key, an open API would let anyone act in `default`.
-        return Err(ApiError::MissingApiKey);
+        return Err(if given.is_some() { ApiError::InvalidApiKey } else { ApiError::MissingApiKey });
+    } else if given.is_some() && managed {
+        // A key that is no tenant's: say so rather than act in `default` with it.
+        return Err(ApiError::InvalidApiKey);
     } else {
+        // No key configured (development): any request acts in `default`, as before tenants.
         (CallerKind::Open, Some(TenantId::default_tenant()))
     };
     let was_named = named.is_some();

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
 
-use super::caller::Acting;
+use super::caller::{Acting, CallerKind};
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
 use crate::domain::{ErrorChain, Quoted, UserId, UserKey};
@@ -49,9 +49,17 @@ fn unavailable(e: &crate::ports::PresenceError) -> ApiError {
 /// The cluster's live nodes and connections.
 #[utoipa::path(get, path = "/api/v1/cluster/status", tag = "cluster",
     responses((status = 200, body = ClusterStatusView), (status = 401, body = ErrorResponse),
+        (status = 403, description = "TENANT_KEY_NOT_ALLOWED: a tenant's key cannot see the whole cluster", body = ErrorResponse),
         (status = 404, description = "FEATURE_DISABLED (cluster mode off)", body = ErrorResponse),
         (status = 503, description = "CLUSTER_UNAVAILABLE", body = ErrorResponse)))]
-pub async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatusView>, ApiError> {
+pub async fn status(State(state): State<AppState>, acting: Acting) -> Result<Json<ClusterStatusView>, ApiError> {
+    // Node counts add up every tenant's connections: not for a tenant's own key.
+    if acting.0.kind == CallerKind::TenantKey {
+        return Err(ApiError::Forbidden {
+            code: "TENANT_KEY_NOT_ALLOWED",
+            message: "the cluster's status spans every tenant: ask with API_KEY or ADMIN_API_KEY".into(),
+        });
+    }
     let status = state.service.cluster_status().await.ok_or_else(disabled)?.map_err(|e| unavailable(&e))?;
     Ok(Json(ClusterStatusView {
         node_id: status.node_id.to_string(),
@@ -66,8 +74,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatusV
     }))
 }
 
-/// Where a user of the calling tenant is connected: every node holding the user, with its connection
-/// count.
+/// Where a user is connected: every node holding the user, with its connection count.
 #[utoipa::path(get, path = "/api/v1/cluster/users/{user_id}", tag = "cluster",
     params(("user_id" = crate::domain::UserId, Path, description = "User id")),
     responses((status = 200, body = ClusterUserView), (status = 400, body = ErrorResponse),

@@ -126,6 +126,10 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Tenant(TenantRefusal::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Tenant(TenantRefusal::Suspended(_)) => StatusCode::FORBIDDEN,
+            // A payload over the tenant's size quota cannot succeed by waiting.
+            ApiError::Tenant(TenantRefusal::Quota(q)) if q.quota == "max_payload_bytes" => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::Tenant(TenantRefusal::Quota(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

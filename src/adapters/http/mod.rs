@@ -26,6 +26,7 @@ pub mod serve;
 pub mod state;
 mod templates;
 mod tenant_keys;
+mod tenant_views;
 mod tenants;
 
 pub use error::ApiError;

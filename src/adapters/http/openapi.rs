@@ -112,22 +112,33 @@ impl Modify for CommonResponses {
                         .get_or_insert_with(Vec::new)
                         .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
-                    add_response(
-                        op,
-                        "403",
-                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)",
-                        "ErrorResponse",
-                    );
-                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
-                    if !path.starts_with("/api/v1/tenants") {
+                    let certificate =
+                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)";
+                    if path.starts_with("/api/v1/tenants") {
+                        add_response(op, "403", certificate, "ErrorResponse");
+                        add_response(op, "404", "FEATURE_DISABLED (TENANT_ENABLED=false)", "ErrorResponse");
+                    } else {
                         add_response(
                             op,
                             "403",
-                            "TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's) or TENANT_SUSPENDED",
+                            &format!("TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's), TENANT_SUSPENDED or {certificate}"),
+                            "ErrorResponse",
+                        );
+                        add_response(
+                            op,
+                            "400",
+                            "VALIDATION_ERROR or INVALID_TENANT_HEADER (X-Tenant-Id is not a tenant id)",
+                            "ErrorResponse",
+                        );
+                        add_response(
+                            op,
+                            "404",
+                            "FEATURE_DISABLED (X-Tenant-Id names a tenant but TENANT_ENABLED=false), TENANT_NOT_FOUND",
                             "ErrorResponse",
                         );
                         add_tenant_header(op);
                     }
+                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).
                 if path.starts_with("/api/v1/notifications/") && path != "/api/v1/notifications/batch" {

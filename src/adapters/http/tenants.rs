@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::caller::Admin;
@@ -16,8 +15,12 @@ use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
 use super::state::AppState;
 use super::tenant_keys;
-use crate::domain::{Tenant, TenantId, TenantLimits, TenantStatus, TokenKey};
-use crate::service::tenants::{TenantChange, TenantManager, TenantUsage};
+use super::tenant_views::token_keys;
+pub use super::tenant_views::{
+    view, LimitsBody, QuotaUsage, QuotaView, TenantList, TenantView, TokenKeyBody, TokenKeyView,
+};
+use crate::domain::{TenantId, TenantStatus};
+use crate::service::tenants::{TenantChange, TenantManager};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,97 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tenants/{tenant_id}/suspend", post(suspend_tenant))
         .route("/api/v1/tenants/{tenant_id}/activate", post(activate_tenant))
         .merge(tenant_keys::routes())
-}
-
-/// A tenant's own limits and quotas (all optional; unset ones take the configured defaults).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsBody {
-    #[schema(minimum = 1)]
-    pub max_connections: Option<usize>,
-    #[schema(minimum = 1)]
-    pub max_connections_per_user: Option<usize>,
-    #[schema(minimum = 1)]
-    pub max_subscriptions_per_connection: Option<usize>,
-    #[schema(minimum = 1)]
-    pub sends_per_second: Option<u32>,
-    #[schema(minimum = 1)]
-    pub send_burst: Option<u32>,
-    #[schema(minimum = 1)]
-    pub max_payload_bytes: Option<usize>,
-    #[schema(minimum = 1)]
-    pub queue_max_per_user: Option<usize>,
-    #[schema(minimum = 1)]
-    pub queue_ttl_seconds: Option<u64>,
-}
-
-impl From<LimitsBody> for TenantLimits {
-    fn from(b: LimitsBody) -> Self {
-        TenantLimits {
-            max_connections: b.max_connections,
-            max_connections_per_user: b.max_connections_per_user,
-            max_subscriptions_per_connection: b.max_subscriptions_per_connection,
-            sends_per_second: b.sends_per_second,
-            send_burst: b.send_burst,
-            max_payload_bytes: b.max_payload_bytes,
-            queue_max_per_user: b.queue_max_per_user,
-            queue_ttl_seconds: b.queue_ttl_seconds,
-        }
-    }
-}
-
-impl From<TenantLimits> for LimitsBody {
-    fn from(l: TenantLimits) -> Self {
-        LimitsBody {
-            max_connections: l.max_connections,
-            max_connections_per_user: l.max_connections_per_user,
-            max_subscriptions_per_connection: l.max_subscriptions_per_connection,
-            sends_per_second: l.sends_per_second,
-            send_burst: l.send_burst,
-            max_payload_bytes: l.max_payload_bytes,
-            queue_max_per_user: l.queue_max_per_user,
-            queue_ttl_seconds: l.queue_ttl_seconds,
-        }
-    }
-}
-
-/// A key the tenant's client tokens may be signed with.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenKeyBody {
-    /// Names the key in the token header, so keys can rotate; at most one key may go without.
-    pub kid: Option<String>,
-    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
-    #[schema(example = "RS256")]
-    pub algorithm: String,
-    /// The HS256 secret (32 bytes or more), or the public key as SPKI PEM text.
-    pub key: String,
-}
-
-impl std::fmt::Debug for TokenKeyBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeyBody")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<TokenKeyBody> for TokenKey {
-    fn from(b: TokenKeyBody) -> Self {
-        TokenKey { kid: b.kid, algorithm: b.algorithm, key: b.key }
-    }
-}
-
-/// A token key as listed: never its secret.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenKeyView {
-    pub kid: Option<String>,
-    pub algorithm: String,
-}
-
-fn token_keys(keys: Option<Vec<TokenKeyBody>>) -> Option<Vec<TokenKey>> {
-    keys.map(|keys| keys.into_iter().map(Into::into).collect())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -151,60 +63,6 @@ pub struct UpdateTenant {
     pub token_keys: Option<Vec<TokenKeyBody>>,
 }
 
-/// One quota: what is in force and how much of it is used now (this node).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct QuotaUsage {
-    /// `null`: no limit.
-    pub limit: Option<u64>,
-    pub used: u64,
-}
-
-/// How much of its quotas a tenant uses now; rates and sizes have no standing use and show their limit.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct QuotaView {
-    pub connections: QuotaUsage,
-    pub max_connections_per_user: Option<u64>,
-    pub max_subscriptions_per_connection: Option<u64>,
-    pub sends_per_second: Option<u32>,
-    pub send_burst: Option<u32>,
-    pub max_payload_bytes: Option<u64>,
-    pub queue_max_per_user: Option<u64>,
-    pub queue_ttl_seconds: Option<u64>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TenantView {
-    pub tenant_id: String,
-    pub name: String,
-    #[schema(value_type = String, example = "active")]
-    pub status: TenantStatus,
-    /// Live connections on this node.
-    pub connections: usize,
-    /// Users with a live connection on this node.
-    pub users: usize,
-    /// Channels with a subscriber on this node.
-    pub channels: usize,
-    /// Notifications sent today (UTC) through this node.
-    pub messages_today: u64,
-    pub messages_total: u64,
-    /// The tenant's own limits, as set over the API.
-    pub limits: LimitsBody,
-    /// Every quota in force (own, else configured, else the server's) and its use.
-    pub quotas: QuotaView,
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// Its token keys (kid and algorithm only); empty: the server's keys verify its tokens.
-    pub token_keys: Vec<TokenKeyView>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TenantList {
-    pub tenants: Vec<TenantView>,
-    pub total: usize,
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeletedTenant {
     pub tenant_id: String,
@@ -228,43 +86,6 @@ pub(super) fn manager(state: &AppState) -> Result<&TenantManager, ApiError> {
 
 pub(super) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
     Ok(TenantId::parse(raw)?)
-}
-
-/// A tenant as the API shows it, with its usage on this node.
-pub fn view(state: &AppState, manager: &TenantManager, tenant: Tenant) -> TenantView {
-    let usage: TenantUsage = manager.usage(&tenant.id);
-    let limits = manager.effective_limits(&tenant.id);
-    let policy = state.service.tenant_limits_in_force(&tenant.id);
-    let quotas = QuotaView {
-        connections: QuotaUsage { limit: limits.max_connections.map(|v| v as u64), used: usage.connections as u64 },
-        max_connections_per_user: Some(policy.max_connections_per_user as u64),
-        max_subscriptions_per_connection: Some(policy.max_subscriptions_per_connection as u64),
-        sends_per_second: limits.sends_per_second,
-        send_burst: limits.sends_per_second.map(|per_second| limits.send_burst.unwrap_or(per_second)),
-        max_payload_bytes: Some(policy.max_payload_bytes as u64),
-        queue_max_per_user: Some(policy.queue_max_per_user as u64),
-        queue_ttl_seconds: Some(policy.queue_ttl_seconds),
-    };
-    TenantView {
-        tenant_id: tenant.id.to_string(),
-        name: tenant.name,
-        status: tenant.status,
-        connections: usage.connections,
-        users: usage.users,
-        channels: usage.channels,
-        messages_today: usage.messages_today,
-        messages_total: usage.messages_total,
-        limits: tenant.limits.into(),
-        quotas,
-        metadata: tenant.metadata,
-        token_keys: tenant
-            .token_keys
-            .into_iter()
-            .map(|k| TokenKeyView { kid: k.kid, algorithm: k.algorithm })
-            .collect(),
-        created_at: tenant.created_at,
-        updated_at: tenant.updated_at,
-    }
 }
 
 /// Every tenant, ordered by id.

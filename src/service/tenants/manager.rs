@@ -71,6 +71,8 @@ pub struct TenantManager {
     service: Arc<NotificationService>,
     clock: DynClock,
     key_check: Option<KeyCheck>,
+    /// Ids the settings name (`[tenant.overrides.<id>]`): no other tenant may take their stem.
+    configured: Vec<TenantId>,
 }
 
 impl TenantManager {
@@ -80,7 +82,13 @@ impl TenantManager {
         service: Arc<NotificationService>,
         clock: DynClock,
     ) -> Self {
-        Self { store, cache, service, clock, key_check: None }
+        Self { store, cache, service, clock, key_check: None, configured: Vec::new() }
+    }
+
+    /// The tenant ids the settings configure limits for.
+    pub fn with_configured_ids(mut self, ids: Vec<TenantId>) -> Self {
+        self.configured = ids;
+        self
     }
 
     pub fn with_key_check(mut self, check: KeyCheck) -> Self {
@@ -98,7 +106,8 @@ impl TenantManager {
     /// Loads the cache and makes sure the tenant `default` exists (the `API_KEY` acts in it).
     pub async fn start(&self) -> Result<(), TenantManagerError> {
         self.refresh().await?;
-        let ids: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        let mut ids: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        ids.extend(self.configured.iter().cloned());
         if let Some(conflict) = ids.iter().find_map(|id| stem_conflict(id, &ids)) {
             return Err(TenantManagerError::Conflict(conflict));
         }
@@ -112,9 +121,24 @@ impl TenantManager {
         Ok(())
     }
 
-    /// Rereads the store (what other nodes changed).
+    /// Rereads the store (what other nodes changed). A tenant another node suspended or deleted has
+    /// its connections on this node closed too.
     pub async fn refresh(&self) -> Result<(), TenantManagerError> {
-        Ok(self.cache.refresh(&*self.store).await?)
+        let before: Vec<(TenantId, TenantStatus)> =
+            self.cache.tenants().into_iter().map(|t| (t.id, t.status)).collect();
+        self.cache.refresh(&*self.store).await?;
+        for (id, was) in before {
+            let reason = match self.cache.tenant(&id).map(|t| t.status) {
+                None => CloseReason::TenantDeleted,
+                Some(TenantStatus::Suspended) if was == TenantStatus::Active => CloseReason::TenantSuspended,
+                _ => continue,
+            };
+            let closed = self.service.close_tenant(&id, reason);
+            if closed > 0 {
+                tracing::info!(tenant = %id, closed, "closed the connections of a tenant another node suspended or deleted");
+            }
+        }
+        Ok(())
     }
 
     pub fn list(&self) -> Vec<Tenant> {
@@ -136,7 +160,8 @@ impl TenantManager {
     }
 
     pub async fn create(&self, id: TenantId, change: TenantChange) -> Result<Tenant, TenantManagerError> {
-        let others: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        let mut others: Vec<TenantId> = self.cache.tenants().into_iter().map(|t| t.id).collect();
+        others.extend(self.configured.iter().cloned());
         if let Some(conflict) = stem_conflict(&id, &others) {
             return Err(TenantManagerError::Conflict(conflict));
         }
@@ -184,7 +209,29 @@ impl TenantManager {
         self.cache.remove_tenant(id);
         let closed = self.service.close_tenant(id, CloseReason::TenantDeleted);
         self.service.forget_tenant(id);
+        self.delete_templates(id).await;
         Ok(closed)
+    }
+
+    /// A tenant made again under the same id starts without the old one's templates. Best effort: the
+    /// tenant is gone already, a template left behind is logged.
+    async fn delete_templates(&self, id: &TenantId) {
+        let templates = self.service.templates();
+        if templates.namespace(id) != *id {
+            return;
+        }
+        match templates.list(id).await {
+            Ok(list) => {
+                for template in list {
+                    if let Err(e) = templates.delete(id, &template.id).await {
+                        tracing::warn!(tenant = %id, template = %template.id, error = %crate::domain::ErrorChain(&e),
+                            "a deleted tenant's template was not deleted");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(tenant = %id, error = %crate::domain::ErrorChain(&e),
+                "a deleted tenant's templates were not deleted"),
+        }
     }
 
     pub fn keys(&self, id: &TenantId) -> Result<Vec<TenantKey>, TenantManagerError> {
