@@ -186,9 +186,9 @@ impl Application {
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
         let tenant_limits = tenancy.as_ref().map(|(t, _)| t.configured.clone());
-        let reload_task = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone())
-            .spawn(shutdown.clone())
-            .map_err(StartupError::Reload)?;
+        let reloader = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone());
+        reloader.audit_with(service.clone());
+        let reload_task = reloader.spawn(shutdown.clone()).map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),

@@ -28,6 +28,9 @@ use super::config::{ConfigError, Settings, TenantSettings};
 use super::config_report::{env_name, flatten};
 use super::policies::{ReloadablePolicies, StaticPolicies};
 use crate::adapters::http::{LiveHttp, OriginRule, TlsAcceptor};
+use crate::domain::audit::AuditRecord;
+use crate::domain::TenantId;
+use crate::service::NotificationService;
 
 /// Editors write a file in several steps; they are taken as one change once quiet this long.
 const SETTLE: Duration = Duration::from_millis(250);
@@ -52,6 +55,8 @@ pub struct Reloader {
     tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
     /// The TLS listener, whose files SIGHUP reads again too (they are also watched on their own).
     tls: Option<Arc<TlsAcceptor>>,
+    /// Where reloads are recorded in the audit log, once set.
+    audit: Mutex<Option<Arc<NotificationService>>>,
 }
 
 impl Reloader {
@@ -71,7 +76,13 @@ impl Reloader {
             http,
             tenant_limits,
             tls,
+            audit: Mutex::new(None),
         })
+    }
+
+    /// Records every reload (applied or refused) in `service`'s audit log.
+    pub fn audit_with(&self, service: Arc<NotificationService>) {
+        *self.audit.lock() = Some(service);
     }
 
     /// Reads the settings again and applies them, or refuses them all.
@@ -142,12 +153,41 @@ impl Reloader {
                         "config file changed"
                     }
                 };
-                this.log(cause, this.reload());
+                let outcome = this.reload();
+                this.log(cause, &outcome);
+                this.record(cause, &outcome).await;
             }
         })))
     }
 
-    fn log(&self, cause: &str, outcome: Result<Reloaded, ConfigError>) {
+    async fn record(&self, cause: &str, outcome: &Result<Reloaded, ConfigError>) {
+        let Some(service) = self.audit.lock().clone() else { return };
+        let (action, details) = match outcome {
+            Ok(r) => (
+                "settings.reload",
+                serde_json::json!({"cause": cause, "generation": r.generation, "applied": r.applied, "need_restart": r.need_restart}),
+            ),
+            Err(e) => ("settings.reload_refused", serde_json::json!({"cause": cause, "error": e.to_string()})),
+        };
+        let target = match &self.started.file {
+            Some(file) => file.display().to_string(),
+            None => "environment".to_owned(),
+        };
+        service
+            .record_audit(AuditRecord {
+                at: chrono::Utc::now(),
+                actor: "system".into(),
+                tenant: TenantId::default_tenant(),
+                action: action.into(),
+                target,
+                details,
+                source_ip: None,
+                request_id: None,
+            })
+            .await;
+    }
+
+    fn log(&self, cause: &str, outcome: &Result<Reloaded, ConfigError>) {
         match outcome {
             Ok(reloaded) => {
                 if !reloaded.need_restart.is_empty() {

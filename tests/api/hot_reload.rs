@@ -138,4 +138,18 @@ async fn tenant_default_limits_reload_too() {
     write_tenant_config(&file, 2);
     wait_for_generation(&app, 2).await;
     app.try_connect_ws(Some(&token)).await.expect("the tenant's new per-user limit applies");
+
+    // The reload is in the audit log, as the system's action.
+    let audit = app.get_with_key("/api/v1/audit", Some("reload-admin-key")).await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let events = audit.body["events"].as_array().expect("events");
+    let reload = events.iter().find(|e| e["action"] == "settings.reload").expect("a settings.reload event");
+    assert_eq!(reload["actor"], "system", "{reload}");
+    assert_eq!(reload["details"]["generation"], 2, "{reload}");
+    assert!(
+        reload["details"]["applied"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s == "TENANT_DEFAULT_MAX_CONNECTIONS_PER_USER")),
+        "{reload}"
+    );
 }
