@@ -197,7 +197,12 @@ describe('admin dashboard', () => {
     await page.click('a[data-page=connections]');
     await page.fill('#inspect-user', user);
     await page.click('#connections form button[type=submit]');
-    await row.locator('button', { hasText: 'Disconnect' }).click();
+    await page.locator('#connections-summary', { hasText: `1 live connection(s) of ${user}` }).waitFor();
+    // The list is redrawn as it refreshes, so the button may be replaced between finding and clicking it:
+    // dispatch the click rather than wait for a row that holds still.
+    await waitFor('the Disconnect button to take a click', () =>
+      row.locator('button', { hasText: 'Disconnect' }).dispatchEvent('click', {}, { timeout: 1000 }).then(() => true),
+    );
     await page.locator('#connections-message', { hasText: 'is being closed' }).waitFor();
     await waitFor('the client told it was disconnected', () =>
       client.evaluate(() => window.seen.errors.some((e) => e.code === 'DISCONNECTED' || /4004/.test(e.message))),
