@@ -34,6 +34,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
+    #[error("cannot join the cluster (CLUSTER_NODE_ID, CLUSTER_REDIS_URL)")]
+    Cluster(#[source] crate::ports::PresenceError),
     #[error("cannot register metrics")]
     Metrics(#[source] prometheus::Error),
     #[error("TENANT_ENABLED: cannot load the tenants")]
@@ -142,10 +144,17 @@ impl Application {
             });
         }
         store_diagnostics.push(Arc::new(TemplateDiagnostic(stores.templates)));
+        if let Some(cluster) = super::cluster::config(&settings, redis.as_ref()).await? {
+            service = service.with_cluster(cluster);
+        }
         let service = Arc::new(service);
         // Revocations made before this node started cover no connection of it.
         if let Err(e) = service.skip_old_revocations().await {
             tracing::warn!(error = %ErrorChain(&e), "could not read the revocation log; it is read from its start");
+        }
+        service.join_cluster().await.map_err(StartupError::Cluster)?;
+        if service.cluster_enabled() {
+            store_diagnostics.push(Arc::new(super::cluster::ClusterDiagnostic(service.clone())));
         }
         let tenancy = match (tenancy, stores.tenants) {
             (Some(t), Some(store)) => {
@@ -173,8 +182,10 @@ impl Application {
         let tls_watch = tls.as_ref().map(|tls| tls.watch(shutdown.clone())).transpose()?;
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
-        let reload_task =
-            Reloader::new(&settings, reloadable, live.clone()).spawn(shutdown.clone()).map_err(StartupError::Reload)?;
+        let tenant_limits = tenancy.as_ref().map(|(t, _)| t.configured.clone());
+        let reload_task = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone())
+            .spawn(shutdown.clone())
+            .map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),
             live: live.clone(),
@@ -293,6 +304,9 @@ impl Application {
         if let Some((tenancy, manager)) = &tenancy {
             resilience_tasks.extend(tenancy.spawn(manager.clone(), &shutdown));
         }
+        if service.cluster_enabled() {
+            resilience_tasks.push(tokio::spawn(service.clone().run_cluster()));
+        }
         let background = [
             // Closes connections silent past the idle timeout, in case their own heartbeat missed it.
             spawn_periodic(&service, &shutdown, cleanup_interval, |service| async move {
@@ -343,6 +357,7 @@ impl Application {
         for task in background.into_iter().chain(resilience_tasks).chain(tls_watch).chain(reload_task) {
             task.abort();
         }
+        service.leave_cluster().await;
         tracing::info!("server stopped");
         result
     }

@@ -36,6 +36,7 @@ const SECTIONS: &[&str] = &[
     "channel",
     "audit",
     "tenant",
+    "cluster",
 ];
 /// Settings with no section.
 const TOP_LEVEL: &[&str] = &["run_mode", "api_key", "trusted_proxies"];
@@ -83,6 +84,7 @@ pub struct Settings {
     pub channel: ChannelSettings,
     pub audit: AuditSettings,
     pub tenant: TenantSettings,
+    pub cluster: ClusterSettings,
 }
 
 #[derive(Debug, Error)]
@@ -257,6 +259,7 @@ impl Settings {
         otel::validate(self)?;
         admin::validate(self)?;
         tenant::validate(self)?;
+        cluster::validate(self)?;
         if !super::log_filter::is_valid(&self.log.level) {
             return invalid("LOG_LEVEL", "is not a valid filter (e.g. info or ara=debug,info)");
         }
@@ -370,6 +373,9 @@ pub use ratelimit::{RateLimitBackend, RateLimitSettings};
 #[path = "config_otel.rs"]
 mod otel;
 pub use otel::OtelSettings;
+#[path = "config_cluster.rs"]
+mod cluster;
+pub use cluster::{ClusterSettings, SessionStore};
 #[path = "config_admin.rs"]
 mod admin;
 pub use admin::AdminSettings;

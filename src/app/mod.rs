@@ -7,6 +7,7 @@ mod cli_checktoken;
 mod cli_config;
 pub mod cli_healthcheck;
 mod cli_healthcheck_tls;
+mod cluster;
 pub mod config;
 pub mod config_report;
 mod diagnostics;

@@ -6,7 +6,8 @@
 //!   rate-limit budgets — through the policy source, which every check asks when it applies a limit;
 //! - `API_KEY` and `CORS_ORIGINS` (also checked on WebSocket and SSE handshakes) — from the next
 //!   request on;
-//! - `LOG_LEVEL` — unless `RUST_LOG` is set.
+//! - `LOG_LEVEL` — unless `RUST_LOG` is set;
+//! - the tenants' configured limits (`TENANT_DEFAULT_*`, `[tenant.overrides.*]`) — at each lookup.
 //!
 //! Settings that would need a restart (listen address, backends, URLs, secrets of the stores…) keep
 //! their values; those that differ are named in the log. New settings that do not validate are
@@ -16,16 +17,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{ConfigError, Settings};
+use super::config::{ConfigError, Settings, TenantSettings};
 use super::config_report::{env_name, flatten};
 use super::policies::{ReloadablePolicies, StaticPolicies};
-use crate::adapters::http::{LiveHttp, OriginRule};
+use crate::adapters::http::{LiveHttp, OriginRule, TlsAcceptor};
 
 /// Editors write a file in several steps; they are taken as one change once quiet this long.
 const SETTLE: Duration = Duration::from_millis(250);
@@ -46,11 +48,30 @@ pub struct Reloader {
     in_force: Mutex<Settings>,
     policies: Arc<ReloadablePolicies>,
     http: Arc<LiveHttp>,
+    /// The `[tenant]` limits managed tenants fall back to, when tenants are managed.
+    tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
+    /// The TLS listener, whose files SIGHUP reads again too (they are also watched on their own).
+    tls: Option<Arc<TlsAcceptor>>,
 }
 
 impl Reloader {
-    pub fn new(started: &Settings, policies: Arc<ReloadablePolicies>, http: Arc<LiveHttp>) -> Arc<Self> {
-        Arc::new(Self { started: started.clone(), in_force: Mutex::new(started.clone()), policies, http })
+    /// `tenant_limits`: where managed tenants read their configured limits (`TENANT_DEFAULT_*`,
+    /// `[tenant.overrides.*]`), when tenants are managed; `tls`: the TLS listener, reloaded on SIGHUP.
+    pub fn new(
+        started: &Settings,
+        policies: Arc<ReloadablePolicies>,
+        http: Arc<LiveHttp>,
+        tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
+        tls: Option<Arc<TlsAcceptor>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            started: started.clone(),
+            in_force: Mutex::new(started.clone()),
+            policies,
+            http,
+            tenant_limits,
+            tls,
+        })
     }
 
     /// Reads the settings again and applies them, or refuses them all.
@@ -66,6 +87,9 @@ impl Reloader {
         let applied = differing(&in_force, &effective);
         let need_restart = differing(&effective, &read);
         self.policies.replace(StaticPolicies::from_settings(&effective));
+        if let Some(limits) = &self.tenant_limits {
+            limits.store(Arc::new(effective.tenant.clone()));
+        }
         let generation = self
             .http
             .apply(effective.api_key().map(str::to_owned), OriginRule::from_list(effective.cors.origin_list()));
@@ -97,7 +121,15 @@ impl Reloader {
             loop {
                 let cause = tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = hangups.recv() => "SIGHUP",
+                    _ = hangups.recv() => {
+                        if let Some(tls) = &this.tls {
+                            match tls.reload() {
+                                Ok(generation) => tracing::info!(generation, "reloaded the TLS certificate on SIGHUP"),
+                                Err(e) => tracing::warn!(error = %e, "the TLS files cannot be used; the previous certificate stays in force"),
+                            }
+                        }
+                        "SIGHUP"
+                    }
                     change = changes.recv(), if watching => {
                         if change.is_none() {
                             // The watcher is gone (it is held above, so only if it failed): SIGHUP still works.
@@ -163,6 +195,9 @@ fn changeable_from(started: &Settings, read: &Settings) -> Settings {
     s.ratelimit.http_requests_per_second = read.ratelimit.http_requests_per_second;
     s.ratelimit.http_burst_size = read.ratelimit.http_burst_size;
     s.ratelimit.ws_connections_per_minute = read.ratelimit.ws_connections_per_minute;
+    s.tenant.default_max_connections = read.tenant.default_max_connections;
+    s.tenant.default_max_connections_per_user = read.tenant.default_max_connections_per_user;
+    s.tenant.overrides = read.tenant.overrides.clone();
     s
 }
 
@@ -201,7 +236,7 @@ mod tests {
         let started = settings(&[("API_KEY", "one"), ("SERVER_PORT", "8080")]);
         let policies = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&started)));
         let http = LiveHttp::new(started.api_key().map(str::to_owned), OriginRule::Any);
-        let reloader = Reloader::new(&started, policies.clone(), http.clone());
+        let reloader = Reloader::new(&started, policies.clone(), http.clone(), None, None);
         let read = settings(&[
             ("API_KEY", "two"),
             ("SERVER_PORT", "9090"),

@@ -39,18 +39,30 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     let r = &settings.ratelimit;
     let stores_use_it = (settings.queue.enabled && settings.queue.backend == StoreBackend::Redis)
         || (settings.ack.enabled && settings.ack.backend == StoreBackend::Redis);
+    // Cluster mode shares this connection unless CLUSTER_REDIS_URL names a Redis of its own.
+    let cluster_uses_it =
+        settings.cluster_uses_redis() && settings.cluster.redis_url.as_ref().is_none_or(|u| u.expose().is_empty());
     let revocations_use_it = settings.revocation.backend == super::config::RevocationBackend::Redis;
     let wanted = (r.enabled && r.backend == RateLimitBackend::Redis)
         || settings.redis.pubsub_enabled
         || stores_use_it
+        || cluster_uses_it
         || revocations_use_it;
     if !wanted {
         return Ok(None);
     }
-    let url = settings.redis_url().unwrap_or_default();
+    connect_redis(settings, settings.redis_url().unwrap_or_default(), "REDIS_URL").await.map(Some)
+}
+
+/// A resilient connection to `url` with the `REDIS_*` timeouts, breaker and TLS.
+pub async fn connect_redis(
+    settings: &Settings,
+    url: &str,
+    setting: &'static str,
+) -> Result<Arc<ResilientRedis>, StoreError> {
     let client = crate::adapters::redis::tls::client(url, &redis_tls(settings))
-        .map_err(|e| StoreError::Unavailable { setting: "REDIS_URL", backend: "redis", source: Box::new(e) })?;
-    Ok(Some(ResilientRedis::connect_client(client, resilience_settings(settings)).await))
+        .map_err(|e| StoreError::Unavailable { setting, backend: "redis", source: Box::new(e) })?;
+    Ok(ResilientRedis::connect_client(client, resilience_settings(settings)).await)
 }
 
 pub async fn open(

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{RateLimitBackend, Settings};
+use super::config::{RateLimitBackend, Settings, TenantSettings};
 use crate::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter};
 use crate::adapters::redis::{RedisRateLimiter, ResilientRedis};
 use crate::domain::queue::QueuePolicy;
@@ -65,6 +66,8 @@ impl PolicySource for TenantPolicies {
 /// What the app builds before the service when tenants are managed.
 pub struct Tenancy {
     pub cache: Arc<TenantCache>,
+    /// The `[tenant]` settings the tenants' configured limits come from; a reload replaces them.
+    pub configured: Arc<ArcSwap<TenantSettings>>,
     pub policies: Arc<TenantPolicies>,
     pub rules: TenantRules,
     local_limiter: Arc<LocalRateLimiter>,
@@ -74,8 +77,9 @@ pub struct Tenancy {
 
 /// `base`: the settings' policies (replaced on reload), under each tenant's own.
 pub fn prepare(settings: &Settings, base: DynPolicySource, redis: Option<&Arc<ResilientRedis>>) -> Tenancy {
-    let configured = settings.tenant.clone();
-    let cache = Arc::new(TenantCache::new(Box::new(move |tenant| configured.configured_limits(tenant))));
+    let configured = Arc::new(ArcSwap::from_pointee(settings.tenant.clone()));
+    let limits = configured.clone();
+    let cache = Arc::new(TenantCache::new(Box::new(move |tenant| limits.load().configured_limits(tenant))));
     let policies = Arc::new(TenantPolicies { base, cache: cache.clone() });
     let local = Arc::new(LocalRateLimiter::new());
     let r = &settings.ratelimit;
@@ -87,6 +91,7 @@ pub fn prepare(settings: &Settings, base: DynPolicySource, redis: Option<&Arc<Re
         _ => local.clone(),
     };
     Tenancy {
+        configured,
         rules: TenantRules { directory: cache.clone(), limiter },
         cache,
         policies,

@@ -100,6 +100,31 @@ impl ConnectionRegistry {
         Self::default()
     }
 
+    /// Makes connection ids start above `base` (cluster mode gives each node incarnation its own
+    /// range, so ids are unique cluster-wide). Call before the first registration.
+    pub fn set_id_base(&self, base: u64) {
+        self.next_id.fetch_max(base, Ordering::Relaxed);
+    }
+
+    /// Every user with a live connection here.
+    pub fn user_keys(&self) -> Vec<UserKey> {
+        self.users.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// Every (tenant, channel) with a subscriber here.
+    pub fn channel_keys(&self) -> Vec<(TenantId, ChannelName)> {
+        self.channels.iter().map(|e| (e.key().tenant.clone(), e.key().channel.clone())).collect()
+    }
+
+    /// Every tenant with a live connection here.
+    pub fn tenant_ids(&self) -> Vec<TenantId> {
+        self.tenants.iter().map(|e| e.key().clone()).collect()
+    }
+
+    pub fn tenant_has_connections(&self, tenant: &TenantId) -> bool {
+        self.tenants.contains_key(tenant)
+    }
+
     /// Adds a connection, enforcing the total and per-user limits in force for it.
     pub fn register(
         &self,

@@ -28,6 +28,8 @@ pub enum ValidationError {
     InvalidTemplateName,
     #[error("the rendered payload exceeds {max} bytes")]
     RenderedPayloadTooLarge { max: usize },
+    #[error("invalid node id {}: must be 1-64 characters of A-Z a-z 0-9 _ . -", Quoted(.id))]
+    InvalidNodeId { id: String },
 }
 
 /// Shows an error with every source below it (`a: b: c`), for logs: `%e` alone prints only the top.

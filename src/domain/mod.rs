@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod channel_grant;
+pub mod cluster;
 pub mod error;
 pub mod ids;
 pub mod notification;

@@ -106,9 +106,17 @@ impl NotificationService {
         let policy = self.policies.connection(&identity.tenant);
         let (queue, receiver) = connection_queue(policy.outbound_queue_size, policy.slow_consumer);
         let key = identity.key();
-        let entry = match &self.queue {
-            None => self.register(identity, transport, queue, &limits)?,
-            Some(store) => {
+        if let Some(cluster) = &self.cluster {
+            cluster.ensure_tenant_topic(self, &identity.tenant).await;
+        }
+        let entry = match (&self.queue, self.cluster.clone()) {
+            (None, None) => self.register(identity, transport, queue, &limits)?,
+            (None, Some(cluster)) => {
+                let entry = self.register(identity, transport, queue, &limits)?;
+                cluster.write_user_count(self, &key).await;
+                entry
+            }
+            (Some(store), None) => {
                 // Bounded like a send's wait: while the store hangs, a connect goes ahead without its
                 // replay (the queue stays intact for the next connection) rather than wait behind
                 // pending sends.
@@ -124,14 +132,44 @@ impl NotificationService {
                 };
                 let entry = self.register(identity, transport, queue, &limits)?;
                 drop(guard);
-                let outage = Outage::default();
-                for notification in &replayed {
-                    if self.track(std::slice::from_ref(&key), notification, &outage).await {
-                        self.stats.record_acks_tracked(1);
+                self.track_replayed(&key, &replayed).await;
+                entry
+            }
+            (Some(store), Some(cluster)) => {
+                // The cluster-wide lease on the user's queue, which senders that find the user offline
+                // take too: the replay, the registration and presence's count all happen before a
+                // sender can look again, so none queues after the replay that should carry its entry.
+                let lease = cluster.lease(self, &key, store.timeout).await;
+                let sink: DynSink = queue.clone();
+                let replayed = match &lease {
+                    Ok(Some(_)) => {
+                        let located = cluster.locate(self, std::slice::from_ref(&key)).await;
+                        let elsewhere =
+                            located.remote.first().is_some_and(|r| r.as_ref().is_some_and(|h| !h.is_empty()));
+                        if self.registry.user_is_online(&key) || elsewhere {
+                            Vec::new()
+                        } else {
+                            self.replay_into(store, &key, &sink, resume_after).await
+                        }
                     }
+                    Ok(None) => {
+                        tracing::warn!("the user's offline queue is busy; connecting without replay");
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        tracing::warn!("presence is unavailable; connecting without replay");
+                        Vec::new()
+                    }
+                };
+                let registered = self.register(identity, transport, queue, &limits);
+                if registered.is_ok() {
+                    cluster.write_user_count(self, &key).await;
                 }
-                self.stats.record_replayed(replayed.len() as u64);
-                self.stats.record_delivered(replayed.len() as u64);
+                if let Ok(Some(lease)) = lease {
+                    cluster.release(self, lease).await;
+                }
+                let entry = registered?;
+                self.track_replayed(&key, &replayed).await;
                 entry
             }
         };
@@ -162,6 +200,17 @@ impl NotificationService {
                 None => e.into(),
             }
         })
+    }
+
+    async fn track_replayed(&self, key: &UserKey, replayed: &[Arc<Notification>]) {
+        let outage = Outage::default();
+        for notification in replayed {
+            if self.track(std::slice::from_ref(key), notification, &outage).await {
+                self.stats.record_acks_tracked(1);
+            }
+        }
+        self.stats.record_replayed(replayed.len() as u64);
+        self.stats.record_delivered(replayed.len() as u64);
     }
 
     /// Queues the user's offline entries into `sink`, oldest first; returns the notifications queued.
@@ -329,6 +378,7 @@ impl ConnectionHandle {
     fn subscribe_authorized(&self, channels: &[ChannelName]) -> Result<Vec<ChannelName>, SubscribeError> {
         let max = self.service.policies.limits(&self.entry.identity.tenant).max_subscriptions_per_connection;
         let fresh = self.service.registry.subscribe(&self.entry, channels, max)?;
+        self.mark_channels(&fresh);
         for observer in &self.service.observers {
             observer.subscribed(self.info(), &fresh);
         }
@@ -338,10 +388,21 @@ impl ConnectionHandle {
     /// Unsubscribes from `channels`; returns the ones the connection had.
     pub fn unsubscribe(&self, channels: &[ChannelName]) -> Vec<ChannelName> {
         let gone = self.service.registry.unsubscribe(&self.entry, channels);
+        self.mark_channels(&gone);
         for observer in &self.service.observers {
             observer.unsubscribed(self.info(), &gone);
         }
         gone
+    }
+
+    /// Presence's channel counts and the node's topic subscriptions follow, in the background.
+    fn mark_channels(&self, channels: &[ChannelName]) {
+        if let (Some(cluster), false) = (self.service.cluster(), channels.is_empty()) {
+            let tenant = &self.entry.identity.tenant;
+            cluster.mark(
+                channels.iter().map(|c| crate::service::cluster::Dirty::Channel(tenant.clone(), c.clone())).collect(),
+            );
+        }
     }
 
     /// Records the client's ACK of `id`.
@@ -384,7 +445,17 @@ impl ConnectionHandle {
         if self.released.swap(true, Ordering::AcqRel) {
             return;
         }
+        let channels = self.entry.channels();
         if self.service.registry.unregister(self.entry.id) {
+            if let Some(cluster) = self.service.cluster() {
+                let tenant = &self.entry.identity.tenant;
+                let mut dirty = vec![
+                    crate::service::cluster::Dirty::User(self.entry.identity.key()),
+                    crate::service::cluster::Dirty::Tenant(tenant.clone()),
+                ];
+                dirty.extend(channels.into_iter().map(|c| crate::service::cluster::Dirty::Channel(tenant.clone(), c)));
+                cluster.mark(dirty);
+            }
             let lived = (Utc::now() - self.entry.connected_at).to_std().unwrap_or_default();
             for observer in &self.service.observers {
                 observer.closed(self.info(), lived);

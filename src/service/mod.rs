@@ -19,6 +19,7 @@
 mod acks;
 mod audit;
 mod bounded;
+pub mod cluster;
 mod connect;
 mod content;
 mod lifetime;
@@ -43,6 +44,7 @@ use crate::ports::{
 pub use crate::delivery::{DeliverySnapshot, RegisterError, SubscribeError};
 pub use crate::delivery::{TokenCheck, TokenPolicy};
 pub use acks::AckFailure;
+pub use cluster::{ClusterConfig, ClusterSnapshot, ClusterStatus};
 pub use connect::{ConnectError, ConnectionHandle};
 pub use content::{PreparedSend, SendContentError};
 pub use lifetime::RefreshError;
@@ -90,6 +92,8 @@ pub struct NotificationService {
     acks: Option<AckConfig>,
     observers: Vec<DynConnectionObserver>,
     locks: user_locks::UserLocks,
+    /// Cluster mode's presence, bus and node state; `None` on a node on its own.
+    cluster: Option<Arc<cluster::Cluster>>,
     /// Set once shutdown began: new connections are refused.
     closing: AtomicBool,
     token_policy: crate::delivery::TokenPolicy,
@@ -119,6 +123,7 @@ impl NotificationService {
             acks: None,
             observers: Vec::new(),
             locks: user_locks::UserLocks::default(),
+            cluster: None,
             closing: AtomicBool::new(false),
             token_policy: crate::delivery::TokenPolicy::default(),
             revocations: None,
@@ -149,6 +154,13 @@ impl NotificationService {
 
     pub fn with_acks(mut self, acks: AckConfig) -> Self {
         self.acks = Some(acks);
+        self
+    }
+
+    /// Turns cluster mode on: sends reach users and subscribers on every node, and the node must
+    /// [`Self::join_cluster`] and [`Self::run_cluster`].
+    pub fn with_cluster(mut self, config: cluster::ClusterConfig) -> Self {
+        self.cluster = Some(Arc::new(cluster::Cluster::new(config)));
         self
     }
 

@@ -53,6 +53,14 @@ pub(super) enum UserOutcome {
     QueueSkipped,
 }
 
+/// Where a frame comes from: a send on this node may still go to another node; one that came over
+/// the bus is only delivered here (or queued), never routed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hop {
+    Origin,
+    Arrival,
+}
+
 /// The lock of a user's queue was held past the store timeout by other sends of that user.
 #[derive(Debug, thiserror::Error)]
 #[error("the user's offline queue is busy: other sends are still waiting on the store")]
@@ -100,12 +108,16 @@ impl NotificationService {
             _ => {
                 let (r, _) = self.dispatcher.deliver_frame(frame, &notification.tenant, target);
                 report.delivered_to = r.delivered;
+                if let Some(cluster) = &self.cluster {
+                    cluster.publish_fanout(notification, target);
+                }
                 return Ok(report);
             }
         };
         let outage = Outage::default();
-        let keys = users.iter().map(|u| UserKey::new(notification.tenant.clone(), u.clone()));
-        let (online, mut to_queue): (Vec<UserKey>, Vec<UserKey>) = keys.partition(|k| self.registry.user_is_online(k));
+        let keys: Vec<UserKey> = users.iter().map(|u| UserKey::new(notification.tenant.clone(), u.clone())).collect();
+        let (online, mut to_queue): (Vec<UserKey>, Vec<UserKey>) =
+            keys.iter().cloned().partition(|k| self.registry.user_is_online(k));
         if !online.is_empty() {
             let tracked = self.track(&online, notification, &outage).await;
             let mut missed = Vec::new();
@@ -123,12 +135,15 @@ impl NotificationService {
             }
             to_queue.extend(missed);
         }
+        if let Some(cluster) = &self.cluster {
+            to_queue = self.route_to_nodes(cluster, notification, &keys, to_queue, &mut report).await;
+        }
         if to_queue.is_empty() {
             return Ok(report);
         }
         let queue_one = |key: UserKey| {
             let outage = &outage;
-            async move { self.queue_for(notification, frame, &key, outage).await }
+            async move { self.queue_for(notification, frame, &key, outage, Hop::Origin).await }
         };
         // A single user (the common send) skips the concurrency machinery.
         let outcomes: Vec<UserOutcome> = if to_queue.len() == 1 {
@@ -178,18 +193,25 @@ impl NotificationService {
                 return UserOutcome::Delivered(delivered);
             }
         }
-        self.queue_for(n, frame, key, outage).await
+        if let (Some(cluster), None) = (&self.cluster, &self.queue) {
+            if let Some(delivered) = cluster.forward_if_online(self, n, key).await {
+                return UserOutcome::Delivered(delivered);
+            }
+        }
+        self.queue_for(n, frame, key, outage, Hop::Origin).await
     }
 
     /// Queues for a user found offline. Under the user's queue lock (which a connect's replay also
-    /// takes) it looks again: a user who came online meanwhile gets the frame live instead, so nothing
-    /// is queued after the replay that should have carried it.
-    async fn queue_for(
+    /// takes; a lease in Redis in cluster mode) it looks again: a user who came online meanwhile gets
+    /// the frame live instead (on another node too, unless the frame came from one), so nothing is
+    /// queued after the replay that should have carried it.
+    pub(super) async fn queue_for(
         &self,
         n: &Arc<Notification>,
         frame: &OutboundFrame,
         key: &UserKey,
         outage: &Outage,
+        hop: Hop,
     ) -> UserOutcome {
         let Some(queue) = &self.queue else {
             return UserOutcome::Offline;
@@ -198,14 +220,48 @@ impl NotificationService {
             self.stats.record_queue_failure();
             return UserOutcome::QueueSkipped;
         }
-        let Some(_guard) = within(&*self.timer, queue.timeout, self.locks.lock(key)).await else {
+        let busy = || {
             self.stats.record_queue_failure();
             tracing::warn!(notification = %n.id, "gave up waiting for a user's offline queue lock");
-            return UserOutcome::QueueFailed(QueueError::Unavailable(Box::new(QueueBusy)));
+            UserOutcome::QueueFailed(QueueError::Unavailable(Box::new(QueueBusy)))
         };
+        let Some(cluster) = &self.cluster else {
+            let Some(_guard) = within(&*self.timer, queue.timeout, self.locks.lock(key)).await else {
+                return busy();
+            };
+            return self.queue_locked(n, frame, key, outage, queue, None).await;
+        };
+        match cluster.lease(self, key, queue.timeout).await {
+            Ok(Some(lease)) => {
+                let outcome =
+                    self.queue_locked(n, frame, key, outage, queue, (hop == Hop::Origin).then_some(cluster)).await;
+                cluster.release(self, lease).await;
+                outcome
+            }
+            Ok(None) => busy(),
+            // Presence is away: queuing without the lease may strand the entry until the user's next
+            // connection, which beats losing it.
+            Err(_) => self.queue_locked(n, frame, key, outage, queue, None).await,
+        }
+    }
+
+    async fn queue_locked(
+        &self,
+        n: &Arc<Notification>,
+        frame: &OutboundFrame,
+        key: &UserKey,
+        outage: &Outage,
+        queue: &super::QueueConfig,
+        cluster: Option<&Arc<super::cluster::Cluster>>,
+    ) -> UserOutcome {
         if self.registry.user_is_online(key) {
             let delivered = self.deliver_tracked(n, frame, key, outage).await;
             if delivered > 0 {
+                return UserOutcome::Delivered(delivered);
+            }
+        }
+        if let Some(cluster) = cluster {
+            if let Some(delivered) = cluster.forward_if_online(self, n, key).await {
                 return UserOutcome::Delivered(delivered);
             }
         }
@@ -231,7 +287,7 @@ impl NotificationService {
     /// The record is made first, so that an ACK racing back from a fast client finds it, and taken
     /// back when no connection took the frame (the user went offline meanwhile, and the caller queues
     /// it instead): a notification is never both tracked and queued.
-    async fn deliver_tracked(
+    pub(super) async fn deliver_tracked(
         &self,
         n: &Arc<Notification>,
         frame: &OutboundFrame,

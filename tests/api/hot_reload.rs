@@ -113,3 +113,29 @@ async fn sighup_reloads_the_running_binary() {
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
 }
+
+fn write_tenant_config(path: &Path, per_user: usize) {
+    let toml = format!(
+        "[server]\nhost = \"127.0.0.1\"\nport = 0\n\n[ratelimit]\nenabled = false\n\n\
+         [admin]\napi_key = \"reload-admin-key\"\n\n[tenant]\nenabled = true\ndefault_max_connections_per_user = {per_user}\n"
+    );
+    let aside = path.with_extension("tmp");
+    std::fs::write(&aside, toml).expect("write config");
+    std::fs::rename(&aside, path).expect("replace config");
+}
+
+#[tokio::test]
+async fn tenant_default_limits_reload_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ara.toml");
+    write_tenant_config(&file, 1);
+    let app = spawn_app_from(Settings::load(Some(&file)).expect("the file is valid")).await;
+    let _first = app.connect_user("carol", "default").await;
+    let token = app.token("carol", "default");
+    let refused = app.try_connect_ws(Some(&token)).await.err().expect("one per user in the tenant");
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+
+    write_tenant_config(&file, 2);
+    wait_for_generation(&app, 2).await;
+    app.try_connect_ws(Some(&token)).await.expect("the tenant's new per-user limit applies");
+}

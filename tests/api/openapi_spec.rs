@@ -30,6 +30,8 @@ fn spec_describes_every_route() {
         "/api/v1/users/{user_id}/disconnect",
         "/api/v1/tokens/revoke",
         "/api/v1/audit",
+        "/api/v1/cluster/status",
+        "/api/v1/cluster/users/{user_id}",
         "/api/v1/stats/acks",
         "/health",
         "/stats",

@@ -8,7 +8,9 @@ mod support_backends;
 
 mod ack_store;
 mod audit_log;
+mod cluster_bus;
 mod offline_queue;
+mod presence;
 mod rate_limiter;
 mod revocation_store;
 mod template_store;

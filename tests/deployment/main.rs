@@ -4,6 +4,7 @@
 //! (and with every optional part on). Each must parse, set only settings Ara knows (checked against
 //! the settings type), and point its probes and scrapes at routes that exist.
 
+mod cluster;
 mod helm_render;
 
 use std::collections::BTreeSet;

@@ -83,6 +83,7 @@ const UNSOLICITED = new Set([
   'TOKEN_EXPIRED',
   'TOKEN_REVOKED',
   'TENANT_SUSPENDED',
+  'TENANT_DELETED',
 ]);
 /** Frame types that are not replies. */
 const EVENTS = new Set(['connected', 'notification', 'dropped', 'heartbeat', 'token_expiring']);

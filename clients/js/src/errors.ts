@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   WEBSOCKET_UPGRADE_REQUIRED: report('the /ws endpoint was reached without a WebSocket upgrade'),
   VALIDATION_ERROR: fatal('a channel name or another value is invalid'),
   TENANT_SUSPENDED: fatal('the tenant is suspended'),
+  TENANT_DELETED: fatal('the tenant was deleted'),
   ORIGIN_NOT_ALLOWED: fatal("the page's origin is not in the server's CORS_ORIGINS"),
   // Refused frames: the connection stays open.
   INVALID_FRAME: report('the server did not understand a frame'),
@@ -151,6 +152,10 @@ export function closeReason(code: number): string {
       return 'policy violation (slow consumer or too many bad frames)';
     case 1009:
       return 'message exceeds the size limit';
+    case 4403:
+      return 'the tenant is suspended';
+    case 4404:
+      return 'the tenant was deleted';
     default:
       return `closed with code ${code}`;
   }

@@ -1,5 +1,6 @@
 //! Channel info: `GET /api/v1/channels`, `GET /api/v1/channels/{name}`,
-//! `GET /api/v1/users/{user_id}/subscriptions`. Counts are this node's live connections.
+//! `GET /api/v1/users/{user_id}/subscriptions`. Counts are this node's live connections, except one
+//! channel's subscriber count, which in cluster mode is every live node's.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -53,9 +54,14 @@ pub async fn get_channel(
     Path(name): Path<String>,
 ) -> Result<Json<ChannelInfo>, ApiError> {
     let channel = ChannelName::parse(&name)?;
-    let subscriber_count = state.service.channel_subscribers(acting.tenant(), &channel).ok_or_else(|| {
-        ApiError::Missing { code: "CHANNEL_NOT_FOUND", message: format!("no subscribers on channel {}", Quoted(&name)) }
-    })?;
+    let tenant = acting.tenant();
+    // In cluster mode, every live node's subscribers; this node's when presence cannot be asked.
+    let cluster = state.service.cluster_channel_subscribers(tenant, &channel).await.filter(|n| *n > 0);
+    let subscriber_count =
+        cluster.or_else(|| state.service.channel_subscribers(tenant, &channel)).ok_or_else(|| ApiError::Missing {
+            code: "CHANNEL_NOT_FOUND",
+            message: format!("no subscribers on channel {}", Quoted(&name)),
+        })?;
     Ok(Json(ChannelInfo { name, subscriber_count }))
 }
 

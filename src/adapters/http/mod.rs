@@ -10,6 +10,7 @@ pub mod caller;
 mod channels;
 mod client_cert;
 pub mod client_ip;
+mod cluster;
 pub mod error;
 mod extract;
 pub mod health;

@@ -8,7 +8,7 @@ use utoipa::openapi::{HttpMethod, RefOr, ResponseBuilder, Schema, SecurityRequir
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::schema::*;
-use super::{audit, batch, channels, health, revocations, send, templates, tenant_keys, tenants};
+use super::{audit, batch, channels, cluster, health, revocations, send, templates, tenant_keys, tenants};
 use crate::service::TargetSpec;
 
 /// Upgrades to a WebSocket (see docs/PROTOCOL.md for the frames).
@@ -57,6 +57,7 @@ fn metrics() {}
         templates::update_template, templates::delete_template,
         channels::list_channels, channels::get_channel, channels::user_subscriptions,
         revocations::disconnect, revocations::revoke, audit::list,
+        cluster::status, cluster::user,
         health::health, health::live, health::ready, health::stats, health::ack_stats,
         websocket, server_sent_events, metrics,
         tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant,
@@ -73,6 +74,7 @@ fn metrics() {}
         channels::ChannelInfo, channels::ChannelList, channels::UserSubscriptions,
         revocations::DisconnectRequest, revocations::DisconnectResponse, revocations::RevokeRequest,
         revocations::RevokeResponse, audit::AuditPage, audit::AuditEventView,
+        cluster::ClusterStatusView, cluster::ClusterUserView, cluster::NodeConnections,
         health::Health, health::Liveness, health::Readiness, health::Stats, crate::delivery::DeliverySnapshot, crate::domain::ack::AckStats, crate::domain::UserId, crate::domain::ChannelName, crate::domain::TemplateId, EventTypeSchema,
         crate::domain::TenantId, tenants::CreateTenant, tenants::UpdateTenant, tenants::LimitsBody,
         tenants::TenantView, tenants::TenantList, tenants::QuotaView, tenants::QuotaUsage, tenants::DeletedTenant, tenants::TokenKeyBody, tenants::TokenKeyView,
@@ -84,6 +86,7 @@ fn metrics() {}
         (name = "templates", description = "Reusable notification templates"),
         (name = "channels", description = "Channel and subscription info"),
         (name = "access", description = "Disconnecting users and revoking tokens"),
+        (name = "cluster", description = "Cluster mode: live nodes and where users are"),
         (name = "connections", description = "Client endpoints (JWT)"),
         (name = "operations", description = "Health, stats and metrics"),
         (name = "tenants", description = "Tenants and their API keys (ADMIN_API_KEY, TENANT_ENABLED)"),
@@ -113,22 +116,33 @@ impl Modify for CommonResponses {
                         .get_or_insert_with(Vec::new)
                         .push(SecurityRequirement::new("api_key", Vec::<String>::new()));
                     add_response(op, "401", "MISSING_API_KEY or INVALID_API_KEY", "ErrorResponse");
-                    add_response(
-                        op,
-                        "403",
-                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)",
-                        "ErrorResponse",
-                    );
-                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
-                    if !path.starts_with("/api/v1/tenants") {
+                    let certificate =
+                        "CLIENT_CERTIFICATE_REQUIRED (SERVER_TLS_CLIENT_CA is set and the client presented no certificate)";
+                    if path.starts_with("/api/v1/tenants") {
+                        add_response(op, "403", certificate, "ErrorResponse");
+                        add_response(op, "404", "FEATURE_DISABLED (TENANT_ENABLED=false)", "ErrorResponse");
+                    } else {
                         add_response(
                             op,
                             "403",
-                            "TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's) or TENANT_SUSPENDED",
+                            &format!("TENANT_MISMATCH (X-Tenant-Id or a body's tenant_id names another tenant than the key's), TENANT_SUSPENDED or {certificate}"),
+                            "ErrorResponse",
+                        );
+                        add_response(
+                            op,
+                            "400",
+                            "VALIDATION_ERROR or INVALID_TENANT_HEADER (X-Tenant-Id is not a tenant id)",
+                            "ErrorResponse",
+                        );
+                        add_response(
+                            op,
+                            "404",
+                            "FEATURE_DISABLED (X-Tenant-Id names a tenant but TENANT_ENABLED=false), TENANT_NOT_FOUND",
                             "ErrorResponse",
                         );
                         add_tenant_header(op);
                     }
+                    add_response(op, "500", "INTERNAL_ERROR", "ErrorResponse");
                 }
                 // The five single-send routes (not batch, whose items fail one by one inside a 200).
                 if path.starts_with("/api/v1/notifications/") && path != "/api/v1/notifications/batch" {

@@ -18,7 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::body_timeout::{self, BodyDeadline};
 use super::{
-    audit, batch, caller, channels, client_cert, health, rate_limit, request_id, revocations, send, templates, tenants,
+    audit, batch, caller, channels, client_cert, cluster, health, rate_limit, request_id, revocations, send, templates,
+    tenants,
 };
 
 /// The API's routes, `/health`, `/stats`, and `spec` (the whole server's description) with its UI.
@@ -36,6 +37,8 @@ pub fn router(state: AppState, spec: utoipa::openapi::OpenApi) -> Router {
         .route("/api/v1/users/{user_id}/disconnect", post(revocations::disconnect))
         .route("/api/v1/tokens/revoke", post(revocations::revoke))
         .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/cluster/status", get(cluster::status))
+        .route("/api/v1/cluster/users/{user_id}", get(cluster::user))
         .route("/api/v1/templates", get(templates::list_templates).post(templates::create_template))
         .route(
             "/api/v1/templates/{id}",

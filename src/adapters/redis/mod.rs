@@ -9,8 +9,10 @@
 mod ack_store;
 mod backoff;
 pub mod breaker;
+pub mod cluster_bus;
 mod diagnostics;
 mod offline_queue;
+mod presence;
 pub mod pubsub;
 mod pubsub_message;
 mod rate_limiter;
@@ -22,8 +24,10 @@ use redis::RedisError;
 use thiserror::Error;
 
 pub use ack_store::RedisAckStore;
+pub use cluster_bus::{BusSettings, RedisBus};
 pub use diagnostics::{PubSubDiagnostic, RedisDiagnostic};
 pub use offline_queue::RedisOfflineQueue;
+pub use presence::RedisPresence;
 pub use pubsub_message::{parse as parse_pubsub_message, MessageError};
 pub use rate_limiter::RedisRateLimiter;
 pub use resilient::{ConnectionStats, RedisCallError, ResilienceSettings, ResilientRedis};

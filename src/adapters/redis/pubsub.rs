@@ -267,6 +267,10 @@ impl Subscriber {
     )]
     async fn handle(&self, channel: &str, raw: &[u8]) {
         self.status.received.fetch_add(1, Ordering::Relaxed);
+        // In cluster mode every node receives the message and one handles it.
+        if !self.service.claim_trigger(channel, raw).await {
+            return;
+        }
         let message = match pubsub_message::parse(raw) {
             Ok(parsed) => parsed,
             Err(e) => {

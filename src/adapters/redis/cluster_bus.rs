@@ -1,0 +1,243 @@
+//! The cluster bus over Redis Pub/Sub: one channel per topic (`<prefix>:<topic>`), published through
+//! the shared connection (breaker, timeout) in one pipeline per batch, received on a subscription
+//! connection of its own that a driver task keeps up.
+//!
+//! The driver subscribes every wanted topic again after each reconnection and says so on the stream
+//! ([`BusEvent::Resubscribed`]); what was published in between is lost, as the port allows. A
+//! keep-alive PING that fails or goes unanswered, or a `resubscribe` call (the node's canary stopped
+//! coming back), drops the subscription and starts over with backoff.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use redis::aio::{PubSubSink, PubSubStream};
+use tokio::sync::{mpsc, Notify};
+
+use super::{backoff, RedisCallError, ResilientRedis};
+use crate::domain::cluster::Topic;
+use crate::domain::ErrorChain;
+use crate::ports::{BusError, BusEvent, BusStream, ClusterBus};
+
+/// Messages received but not yet taken by the node: beyond this the subscription is not read, and
+/// Redis buffers (up to its client output limit) instead of this process.
+const RECEIVED_BUFFER: usize = 65_536;
+
+#[derive(Debug, Clone, Copy)]
+pub struct BusSettings {
+    /// Bounds connecting, each subscribe call and each keep-alive PING.
+    pub timeout: Duration,
+    pub keepalive_interval: Duration,
+    pub reconnect_min_delay: Duration,
+    pub reconnect_max_delay: Duration,
+}
+
+pub struct RedisBus {
+    redis: Arc<ResilientRedis>,
+    /// `<prefix>:`
+    prefix: String,
+    settings: BusSettings,
+    wanted: Mutex<HashSet<String>>,
+    sink: tokio::sync::Mutex<Option<PubSubSink>>,
+    subscribed: AtomicBool,
+    restart: Notify,
+    tx: mpsc::Sender<BusEvent>,
+    rx: Mutex<Option<mpsc::Receiver<BusEvent>>>,
+}
+
+fn unavailable(e: RedisCallError) -> BusError {
+    if e.is_unavailable() {
+        BusError::Unavailable(Box::new(e))
+    } else {
+        BusError::Unexpected(Box::new(e))
+    }
+}
+
+fn subscribe_failed(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(Box::new(e))
+}
+
+impl RedisBus {
+    /// Opens the bus and starts its driver, which ends when the bus is dropped.
+    pub fn open(redis: Arc<ResilientRedis>, prefix: &str, settings: BusSettings) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(RECEIVED_BUFFER);
+        let bus = Arc::new(Self {
+            redis,
+            prefix: format!("{prefix}:"),
+            settings,
+            wanted: Mutex::new(HashSet::new()),
+            sink: tokio::sync::Mutex::new(None),
+            subscribed: AtomicBool::new(false),
+            restart: Notify::new(),
+            tx,
+            rx: Mutex::new(Some(rx)),
+        });
+        tokio::spawn(drive(Arc::downgrade(&bus)));
+        bus
+    }
+
+    fn channel(&self, topic: &Topic) -> String {
+        format!("{}{}", self.prefix, topic.name())
+    }
+
+    async fn connect(&self) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
+        let attempt = async {
+            let pubsub = self.redis.client().get_async_pubsub().await?;
+            Ok(pubsub.split())
+        };
+        match tokio::time::timeout(self.settings.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out connecting"))),
+        }
+    }
+
+    /// Subscribes every wanted topic on a fresh connection. The sink is published first, so a topic
+    /// wanted meanwhile is subscribed either by its caller or here (twice is harmless).
+    async fn subscribe_all(&self, sink: &PubSubSink) -> redis::RedisResult<()> {
+        *self.sink.lock().await = Some(sink.clone());
+        let wanted: Vec<String> = self.wanted.lock().iter().cloned().collect();
+        let mut sink = sink.clone();
+        for chunk in wanted.chunks(256) {
+            if !chunk.is_empty() {
+                bounded(self.settings.timeout, sink.subscribe(chunk)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forwards messages until the subscription is gone or a restart is asked for.
+    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> &'static str {
+        let mut keepalive = tokio::time::interval(self.settings.keepalive_interval);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => {
+                        let name = message.get_channel_name();
+                        let topic = name.strip_prefix(&self.prefix).unwrap_or(name).to_owned();
+                        let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+                        if self.tx.send(BusEvent::Message { topic, payload }).await.is_err() {
+                            return "the receiver is gone";
+                        }
+                    }
+                    None => return "the connection closed",
+                },
+                () = self.restart.notified() => return "a resubscription was asked for",
+                _ = keepalive.tick() => {
+                    if bounded(self.settings.timeout, sink.ping::<redis::Value>()).await.is_err() {
+                        return "the keep-alive PING failed";
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn bounded<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out"))),
+    }
+}
+
+/// Keeps the subscription up for as long as the bus exists.
+async fn drive(bus: Weak<RedisBus>) {
+    let mut first = true;
+    let mut failures = 0u32;
+    let settings = match bus.upgrade() {
+        Some(bus) => bus.settings,
+        None => return,
+    };
+    let mut delays = backoff::delays(settings.reconnect_min_delay, settings.reconnect_max_delay);
+    loop {
+        let Some(this) = bus.upgrade() else { return };
+        let subscribed = match this.connect().await {
+            Ok((sink, stream)) => match this.subscribe_all(&sink).await {
+                Ok(()) => Some((sink, stream)),
+                Err(e) => {
+                    Err(e).map_err(|e| tracing::debug!(error = %ErrorChain(&e), "cluster bus subscribe failed")).ok()
+                }
+            },
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(error = %ErrorChain(&e), "cannot subscribe to the cluster bus; retrying with backoff");
+                }
+                None
+            }
+        };
+        if let Some((sink, stream)) = subscribed {
+            failures = 0;
+            delays = backoff::delays(settings.reconnect_min_delay, settings.reconnect_max_delay);
+            this.subscribed.store(true, Ordering::Release);
+            if !first {
+                let _ = this.tx.send(BusEvent::Resubscribed).await;
+            }
+            first = false;
+            tracing::info!("subscribed to the cluster bus");
+            let why = this.pump(sink, stream).await;
+            this.subscribed.store(false, Ordering::Release);
+            *this.sink.lock().await = None;
+            tracing::warn!(reason = why, "lost the cluster bus subscription; resubscribing");
+        }
+        drop(this);
+        tokio::time::sleep(delays.next().unwrap_or(settings.reconnect_max_delay)).await;
+    }
+}
+
+#[async_trait]
+impl ClusterBus for RedisBus {
+    async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<Vec<usize>, BusError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (topic, payload) in batch {
+            pipe.publish(self.channel(topic), payload.as_ref());
+        }
+        self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)
+    }
+
+    async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
+        let channel = self.channel(topic);
+        self.wanted.lock().insert(channel.clone());
+        let sink = self.sink.lock().await.clone();
+        match sink {
+            Some(mut sink) => bounded(self.settings.timeout, sink.subscribe(channel)).await.map_err(subscribe_failed),
+            // Subscribed by the driver once it is connected again.
+            None => Err(BusError::Unavailable("the cluster bus is reconnecting".into())),
+        }
+    }
+
+    async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
+        let channel = self.channel(topic);
+        self.wanted.lock().remove(&channel);
+        let sink = self.sink.lock().await.clone();
+        match sink {
+            Some(mut sink) => bounded(self.settings.timeout, sink.unsubscribe(channel)).await.map_err(subscribe_failed),
+            None => Ok(()),
+        }
+    }
+
+    fn resubscribe(&self) {
+        self.restart.notify_one();
+    }
+
+    fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
+    }
+
+    fn stream(&self) -> Option<BusStream> {
+        let rx = self.rx.lock().take()?;
+        Some(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })))
+    }
+}

@@ -1,0 +1,21 @@
+//! Cluster tests: three processes of the real `ara` binary on loopback sharing one Redis (the shared
+//! server, or a private `redis-server` where the test stops it), driven by real HTTP and WebSocket
+//! clients and audited by notification id.
+//!
+//! - `routing`: a send to one node reaches a user on another once; devices on two nodes both get it;
+//!   channel and broadcast sends reach every subscriber once; a Pub/Sub message is queued once for
+//!   an offline user; sends racing a replay on another node lose nothing.
+//! - `failures`: a node SIGKILLed under traffic (presence gone within the ttl, its users' queue
+//!   replayed on another node in order); Redis stopped and started (every node not ready, then
+//!   ready and delivering without a restart); one node cut off from Redis by a TCP proxy (that node
+//!   not ready, the others unaffected).
+
+mod failures;
+#[allow(dead_code)]
+#[path = "../support/fault_proxy.rs"]
+mod fault_proxy;
+mod node;
+#[allow(dead_code)]
+#[path = "../api/redis_support.rs"]
+mod redis_support;
+mod routing;
