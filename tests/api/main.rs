@@ -48,6 +48,7 @@ mod redis_outage;
 mod redis_support;
 mod revocation;
 mod runtime_tasks;
+mod secrets_in_outputs;
 mod send_use_case;
 mod server_tls;
 mod shutdown;
