@@ -65,3 +65,35 @@ async fn disconnects_and_revocations_are_audited_in_postgres() {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 3);
 }
+
+/// Tenant and key changes are administrative actions too; no key material is recorded.
+#[tokio::test]
+async fn tenant_and_key_changes_are_recorded() {
+    let app = spawn_app(&[("ADMIN_API_KEY", ADMIN_KEY), ("TENANT_ENABLED", "true")]).await;
+    let admin = |path: &'static str, body: serde_json::Value| {
+        let request = app.client.post(app.url(path)).header("x-api-key", ADMIN_KEY).json(&body);
+        async move { request.send().await.expect("answered") }
+    };
+    let secret = "an-hs256-secret-of-the-tenant-0123456789";
+    let created = admin(
+        "/api/v1/tenants",
+        json!({"tenant_id": "acme", "token_keys": [{"kid": "k1", "algorithm": "HS256", "key": secret}]}),
+    )
+    .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap_or_default());
+    let key: serde_json::Value = admin("/api/v1/tenants/acme/keys", json!({})).await.json().await.expect("JSON");
+    let key_id = key["key_id"].as_str().expect("key_id").to_owned();
+    let suspended = admin("/api/v1/tenants/acme/suspend", json!({})).await;
+    assert_eq!(suspended.status(), 200);
+
+    let page = app.get_with_key("/api/v1/audit", Some(ADMIN_KEY)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let actions: Vec<&str> =
+        page.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["tenant.suspend", "tenant.key.create", "tenant.create"], "{}", page.text);
+    let events = page.body["events"].as_array().unwrap();
+    assert_eq!(events[1]["target"], key_id.as_str());
+    assert!(events.iter().all(|e| e["actor"] == "admin" && e["tenant_id"] == "acme"), "{}", page.text);
+    assert!(!page.text.contains(secret), "no token secret in the audit log");
+    assert!(!page.text.contains(key["key"].as_str().unwrap()), "no API key in the audit log");
+}

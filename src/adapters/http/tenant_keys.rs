@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditContext;
 use super::caller::Admin;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::state::AppState;
@@ -108,9 +109,13 @@ pub async fn list_keys(
 pub async fn create_key(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<NewKey>), ApiError> {
-    let created = manager(&state)?.create_key(&tenant_id(&raw)?).await?;
+    let id = tenant_id(&raw)?;
+    let created = manager(&state)?.create_key(&id).await?;
+    let details = serde_json::json!({"key_id": created.stored.id});
+    state.service.record_audit(audit.record(&id, "tenant.key.create", &created.stored.id, details)).await;
     Ok((StatusCode::CREATED, Json(NewKey::of(created, None))))
 }
 
@@ -123,6 +128,7 @@ pub async fn create_key(
 pub async fn rotate_key(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path((raw, key_id)): Path<(String, String)>,
     query: Result<Query<RotateQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(StatusCode, Json<NewKey>), ApiError> {
@@ -137,6 +143,9 @@ pub async fn rotate_key(
     let id = tenant_id(&raw)?;
     let created = manager.rotate_key(&id, &key_id, std::time::Duration::from_secs(query.grace_seconds)).await?;
     let old = manager.keys(&id)?.into_iter().find(|k| k.id == key_id).map(KeyView::from);
+    let details =
+        serde_json::json!({"replaced": key_id, "new_key_id": created.stored.id, "grace_seconds": query.grace_seconds});
+    state.service.record_audit(audit.record(&id, "tenant.key.rotate", &key_id, details)).await;
     Ok((StatusCode::CREATED, Json(NewKey::of(created, old))))
 }
 
@@ -149,7 +158,11 @@ pub async fn rotate_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path((raw, key_id)): Path<(String, String)>,
 ) -> Result<Json<KeyView>, ApiError> {
-    Ok(Json(manager(&state)?.revoke_key(&tenant_id(&raw)?, &key_id).await?.into()))
+    let id = tenant_id(&raw)?;
+    let revoked = manager(&state)?.revoke_key(&id, &key_id).await?;
+    state.service.record_audit(audit.record(&id, "tenant.key.revoke", &key_id, serde_json::json!({}))).await;
+    Ok(Json(revoked.into()))
 }

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditContext;
 use super::caller::Admin;
 use super::error::{ApiError, Body as ErrorResponse};
 use super::extract::ApiJson;
@@ -108,6 +109,7 @@ pub async fn list_tenants(State(state): State<AppState>, _: Admin) -> Result<Jso
 pub async fn create_tenant(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<TenantView>), ApiError> {
     let manager = manager(&state)?;
@@ -118,7 +120,9 @@ pub async fn create_tenant(
         metadata: req.metadata,
         token_keys: token_keys(req.token_keys),
     };
+    let details = change_details(&change);
     let tenant = manager.create(id, change).await?;
+    state.service.record_audit(audit.record(&tenant.id, "tenant.create", tenant.id.as_str(), details)).await;
     let location = format!("/api/v1/tenants/{}", tenant.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&state, manager, tenant))))
 }
@@ -150,6 +154,7 @@ pub async fn get_tenant(
 pub async fn update_tenant(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
@@ -167,7 +172,9 @@ pub async fn update_tenant(
         metadata: req.metadata,
         token_keys: token_keys(req.token_keys),
     };
+    let details = change_details(&change);
     let tenant = manager.update(&id, change).await?;
+    state.service.record_audit(audit.record(&id, "tenant.update", id.as_str(), details)).await;
     Ok(Json(view(&state, manager, tenant)))
 }
 
@@ -182,6 +189,7 @@ pub async fn update_tenant(
 pub async fn delete_tenant(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path(raw): Path<String>,
     query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DeletedTenant>, ApiError> {
@@ -189,6 +197,8 @@ pub async fn delete_tenant(
     let manager = manager(&state)?;
     let id = tenant_id(&raw)?;
     let closed_connections = manager.delete(&id, query.force).await?;
+    let details = serde_json::json!({"force": query.force, "closed_connections": closed_connections});
+    state.service.record_audit(audit.record(&id, "tenant.delete", id.as_str(), details)).await;
     Ok(Json(DeletedTenant { tenant_id: id.to_string(), deleted: true, closed_connections }))
 }
 
@@ -202,9 +212,10 @@ pub async fn delete_tenant(
 pub async fn suspend_tenant(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path(raw): Path<String>,
 ) -> Result<Json<TenantView>, ApiError> {
-    set_status(&state, &raw, TenantStatus::Suspended).await
+    set_status(&state, &audit, &raw, TenantStatus::Suspended).await
 }
 
 /// Lets a suspended tenant act again.
@@ -216,13 +227,36 @@ pub async fn suspend_tenant(
 pub async fn activate_tenant(
     State(state): State<AppState>,
     _: Admin,
+    audit: AuditContext,
     Path(raw): Path<String>,
 ) -> Result<Json<TenantView>, ApiError> {
-    set_status(&state, &raw, TenantStatus::Active).await
+    set_status(&state, &audit, &raw, TenantStatus::Active).await
 }
 
-async fn set_status(state: &AppState, raw: &str, status: TenantStatus) -> Result<Json<TenantView>, ApiError> {
+async fn set_status(
+    state: &AppState,
+    audit: &AuditContext,
+    raw: &str,
+    status: TenantStatus,
+) -> Result<Json<TenantView>, ApiError> {
     let manager = manager(state)?;
-    let tenant = manager.set_status(&tenant_id(raw)?, status).await?;
+    let id = tenant_id(raw)?;
+    let tenant = manager.set_status(&id, status).await?;
+    let action = match status {
+        TenantStatus::Suspended => "tenant.suspend",
+        TenantStatus::Active => "tenant.activate",
+    };
+    state.service.record_audit(audit.record(&id, action, id.as_str(), serde_json::json!({}))).await;
     Ok(Json(view(state, manager, tenant)))
+}
+
+/// What a create or update changes, for the audit log: which parts, and the token keys by `kid`
+/// only (an HS256 key is a secret).
+fn change_details(change: &TenantChange) -> serde_json::Value {
+    serde_json::json!({
+        "name": change.name,
+        "limits_changed": change.limits.is_some(),
+        "metadata_changed": change.metadata.is_some(),
+        "token_keys": change.token_keys.as_ref().map(Vec::len),
+    })
 }
