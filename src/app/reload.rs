@@ -13,6 +13,7 @@
 //! their values; those that differ are named in the log. New settings that do not validate are
 //! refused as a whole with the reason logged, and the ones in force stay.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,10 +245,15 @@ fn changeable_from(started: &Settings, read: &Settings) -> Settings {
 /// The environment names of the settings whose values differ. Secrets serialize masked, so they are
 /// compared apart.
 fn differing(a: &Settings, b: &Settings) -> Vec<String> {
-    let left = flatten(&serde_json::to_value(a).unwrap_or(Value::Null));
-    let right = flatten(&serde_json::to_value(b).unwrap_or(Value::Null));
-    let mut names: Vec<String> =
-        left.iter().zip(&right).filter(|(l, r)| l != r).map(|((path, _), _)| env_name(path)).collect();
+    // By path, not by position: maps (`[tenant.overrides.*]`) may hold other keys on each side.
+    let left: BTreeMap<String, Value> = flatten(&serde_json::to_value(a).unwrap_or(Value::Null)).into_iter().collect();
+    let right: BTreeMap<String, Value> = flatten(&serde_json::to_value(b).unwrap_or(Value::Null)).into_iter().collect();
+    let mut names: Vec<String> = left
+        .keys()
+        .chain(right.keys())
+        .filter(|path| left.get(*path) != right.get(*path))
+        .map(|path| env_name(path))
+        .collect();
     let secret = |s: &Option<super::config::Secret>| s.as_ref().map(|s| s.expose().to_owned());
     for (name, x, y) in [
         ("API_KEY", secret(&a.api_key), secret(&b.api_key)),
@@ -301,5 +307,19 @@ mod tests {
         ]));
         assert!(again.applied.is_empty(), "{again:?}");
         assert_eq!(again.need_restart, ["SERVER_PORT"]);
+    }
+
+    #[test]
+    fn a_tenant_override_added_by_a_reload_is_named_and_nothing_else() {
+        let started = settings(&[]);
+        let policies = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&started)));
+        let http = LiveHttp::new(None, OriginRule::Any);
+        let reloader = Reloader::new(&started, policies, http, None, None);
+        let mut read = settings(&[]);
+        read.tenant.overrides.insert("acme".into(), Default::default());
+        read.tenant.overrides.get_mut("acme").expect("inserted").max_connections = Some(7);
+        let reloaded = reloader.apply(read);
+        assert_eq!(reloaded.applied, ["TENANT_OVERRIDES_ACME_MAX_CONNECTIONS"], "{reloaded:?}");
+        assert!(reloaded.need_restart.is_empty(), "{reloaded:?}");
     }
 }
