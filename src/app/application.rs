@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use super::config::Settings;
 use super::diagnostics::{self, AckDiagnostic, QueueDiagnostic, TemplateDiagnostic};
 use super::policies::{ReloadablePolicies, StaticPolicies};
-use super::reload::Reloader;
+use super::reload::{Reloadables, Reloader};
 use super::resilience::{self, Resilience};
 use super::stores::{self, StoreError};
 use crate::adapters::http::client_ip::parse_trusted_proxies;
@@ -186,8 +186,16 @@ impl Application {
         let live =
             LiveHttp::new(settings.api_key().map(str::to_owned), OriginRule::from_list(settings.cors.origin_list()));
         let tenant_limits = tenancy.as_ref().map(|(t, _)| t.configured.clone());
-        let reloader = Reloader::new(&settings, reloadable, live.clone(), tenant_limits, tls.clone());
-        reloader.audit_with(service.clone());
+        let reloader = Reloader::new(
+            &settings,
+            Reloadables {
+                policies: reloadable,
+                http: live.clone(),
+                tenant_limits,
+                tls: tls.clone(),
+                audit: Some(service.clone()),
+            },
+        );
         let reload_task = reloader.spawn(shutdown.clone()).map_err(StartupError::Reload)?;
         let api = AppState::new(Shared {
             service: service.clone(),

@@ -46,44 +46,29 @@ pub struct Reloaded {
     pub need_restart: Vec<String>,
 }
 
+/// What a reload changes in the running server.
+pub struct Reloadables {
+    pub policies: Arc<ReloadablePolicies>,
+    pub http: Arc<LiveHttp>,
+    /// Where managed tenants read their configured limits (`TENANT_DEFAULT_*`,
+    /// `[tenant.overrides.*]`), when tenants are managed.
+    pub tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
+    /// The TLS listener, whose files SIGHUP reads again too (they are also watched on their own).
+    pub tls: Option<Arc<TlsAcceptor>>,
+    /// Where reloads are recorded in the audit log.
+    pub audit: Option<Arc<NotificationService>>,
+}
+
 pub struct Reloader {
     /// What Ara started with: the reference for the settings that cannot change.
     started: Settings,
     in_force: Mutex<Settings>,
-    policies: Arc<ReloadablePolicies>,
-    http: Arc<LiveHttp>,
-    /// The `[tenant]` limits managed tenants fall back to, when tenants are managed.
-    tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
-    /// The TLS listener, whose files SIGHUP reads again too (they are also watched on their own).
-    tls: Option<Arc<TlsAcceptor>>,
-    /// Where reloads are recorded in the audit log, once set.
-    audit: Mutex<Option<Arc<NotificationService>>>,
+    parts: Reloadables,
 }
 
 impl Reloader {
-    /// `tenant_limits`: where managed tenants read their configured limits (`TENANT_DEFAULT_*`,
-    /// `[tenant.overrides.*]`), when tenants are managed; `tls`: the TLS listener, reloaded on SIGHUP.
-    pub fn new(
-        started: &Settings,
-        policies: Arc<ReloadablePolicies>,
-        http: Arc<LiveHttp>,
-        tenant_limits: Option<Arc<ArcSwap<TenantSettings>>>,
-        tls: Option<Arc<TlsAcceptor>>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            started: started.clone(),
-            in_force: Mutex::new(started.clone()),
-            policies,
-            http,
-            tenant_limits,
-            tls,
-            audit: Mutex::new(None),
-        })
-    }
-
-    /// Records every reload (applied or refused) in `service`'s audit log.
-    pub fn audit_with(&self, service: Arc<NotificationService>) {
-        *self.audit.lock() = Some(service);
+    pub fn new(started: &Settings, parts: Reloadables) -> Arc<Self> {
+        Arc::new(Self { started: started.clone(), in_force: Mutex::new(started.clone()), parts })
     }
 
     /// Reads the settings again and applies them, or refuses them all.
@@ -98,11 +83,12 @@ impl Reloader {
         let mut in_force = self.in_force.lock();
         let applied = differing(&in_force, &effective);
         let need_restart = differing(&effective, &read);
-        self.policies.replace(StaticPolicies::from_settings(&effective));
-        if let Some(limits) = &self.tenant_limits {
+        self.parts.policies.replace(StaticPolicies::from_settings(&effective));
+        if let Some(limits) = &self.parts.tenant_limits {
             limits.store(Arc::new(effective.tenant.clone()));
         }
         let generation = self
+            .parts
             .http
             .apply(effective.api_key().map(str::to_owned), OriginRule::from_list(effective.cors.origin_list()));
         if in_force.log.level != effective.log.level {
@@ -134,7 +120,7 @@ impl Reloader {
                 let cause = tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = hangups.recv() => {
-                        if let Some(tls) = &this.tls {
+                        if let Some(tls) = &this.parts.tls {
                             match tls.reload() {
                                 Ok(generation) => tracing::info!(generation, "reloaded the TLS certificate on SIGHUP"),
                                 Err(e) => tracing::warn!(error = %e, "the TLS files cannot be used; the previous certificate stays in force"),
@@ -162,7 +148,7 @@ impl Reloader {
     }
 
     async fn record(&self, cause: &str, outcome: &Result<Reloaded, ConfigError>) {
-        let Some(service) = self.audit.lock().clone() else { return };
+        let Some(service) = &self.parts.audit else { return };
         let (action, details) = match outcome {
             Ok(r) => (
                 "settings.reload",
@@ -282,7 +268,9 @@ mod tests {
         let started = settings(&[("API_KEY", "one"), ("SERVER_PORT", "8080")]);
         let policies = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&started)));
         let http = LiveHttp::new(started.api_key().map(str::to_owned), OriginRule::Any);
-        let reloader = Reloader::new(&started, policies.clone(), http.clone(), None, None);
+        let parts =
+            Reloadables { policies: policies.clone(), http: http.clone(), tenant_limits: None, tls: None, audit: None };
+        let reloader = Reloader::new(&started, parts);
         let read = settings(&[
             ("API_KEY", "two"),
             ("SERVER_PORT", "9090"),
@@ -314,7 +302,8 @@ mod tests {
         let started = settings(&[]);
         let policies = Arc::new(ReloadablePolicies::new(StaticPolicies::from_settings(&started)));
         let http = LiveHttp::new(None, OriginRule::Any);
-        let reloader = Reloader::new(&started, policies, http, None, None);
+        let reloader =
+            Reloader::new(&started, Reloadables { policies, http, tenant_limits: None, tls: None, audit: None });
         let mut read = settings(&[]);
         read.tenant.overrides.insert("acme".into(), Default::default());
         read.tenant.overrides.get_mut("acme").expect("inserted").max_connections = Some(7);

@@ -9,6 +9,8 @@ use axum::http::HeaderMap;
 use parking_lot::Mutex;
 use thiserror::Error;
 
+use crate::adapters::http::caller::constant_time_eq;
+
 pub const COOKIE: &str = "ara_admin";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Live logins kept at most; past it the oldest is dropped, so a flood of logins cannot grow memory.
@@ -77,14 +79,6 @@ impl Sessions {
             self.live.lock().remove(id);
         }
     }
-}
-
-/// Compares without an early exit, so the time taken does not reveal how much of a secret matched.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -69,11 +69,8 @@ fn mismatch(named: &str, acting: &TenantId) -> ApiError {
 }
 
 /// Compares without an early exit, so response timing does not reveal how much of a key matched.
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// Resolves the caller from the headers; `Err` is the refusal to answer with.

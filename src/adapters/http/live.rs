@@ -55,10 +55,6 @@ impl LiveHttp {
         self.api_key.load_full()
     }
 
-    pub fn origins(&self) -> Arc<OriginRule> {
-        self.origins.load_full()
-    }
-
     pub fn allows_origin(&self, origin: &HeaderValue) -> bool {
         self.origins.load().allows(origin)
     }
