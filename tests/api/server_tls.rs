@@ -210,3 +210,25 @@ where
         }
     }
 }
+
+/// A client that opens a TLS port and never starts the handshake holds it no longer than a silent
+/// clear-text client: the header-read timeout ends it.
+#[tokio::test]
+async fn a_silent_client_on_the_tls_port_is_dropped_after_the_header_timeout() {
+    let pki = Pki::new();
+    let app = spawn_app(&[
+        ("SERVER_TLS_CERT", path_str(&pki.server_cert)),
+        ("SERVER_TLS_KEY", path_str(&pki.server_key)),
+        ("SERVER_HEADER_READ_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
+    let mut silent = TcpStream::connect(app.addr).await.expect("tcp");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the server closes the socket: {read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "not before the timeout: {:?}", started.elapsed());
+    // The port still serves others.
+    let (status, _) = https(&app, &connector(&pki.ca, None), "GET", "/health/live", None).await.expect("https");
+    assert_eq!(status, 200);
+}

@@ -108,7 +108,8 @@ async fn redis_stopped_and_started_turns_every_node_not_ready_then_ready_and_del
     .await;
     let reply = n2.send_to_user("gina", 1).await;
     assert_eq!(reply["delivered_to"], 1, "{reply}");
-    let got = gina.notifications(QUIET).await;
+    // Three nodes reconnecting to a fresh Redis on 2 busy cores: a bounded window, not a quiet gap.
+    let got = gina.notifications_for(Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1, "delivered across nodes after the outage: {got:?}");
     eprintln!("redis outage: not ready after {noticed:?}; all ready {recovered:?} after the restart");
 }
