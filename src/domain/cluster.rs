@@ -69,11 +69,27 @@ impl Topic {
     }
 }
 
-/// What presence counts per node: a user's connections, or a channel's subscribers.
+/// What presence counts per node: a user's connections, a channel's subscribers, or one of a
+/// tenant's totals on the node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PresenceKey {
     User(UserKey),
     Channel(TenantId, ChannelName),
+    Tenant(TenantId, TenantMeasure),
+}
+
+/// A tenant's totals on one node, which summed over the live nodes give the cluster's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TenantMeasure {
+    Connections,
+    /// Distinct users connected to the node.
+    Users,
+    /// Distinct channels with a subscriber on the node.
+    Channels,
+    /// Notifications the node accepted on one UTC day (days since the epoch).
+    MessagesOn(i64),
+    /// Notifications the node accepted since it started.
+    Messages,
 }
 
 impl PresenceKey {
@@ -81,6 +97,13 @@ impl PresenceKey {
         match self {
             PresenceKey::User(key) => format!("user:{}:{}", key.tenant, key.user),
             PresenceKey::Channel(tenant, channel) => format!("chan:{tenant}:{channel}"),
+            PresenceKey::Tenant(tenant, measure) => match measure {
+                TenantMeasure::Connections => format!("tenant:{tenant}:conns"),
+                TenantMeasure::Users => format!("tenant:{tenant}:users"),
+                TenantMeasure::Channels => format!("tenant:{tenant}:chans"),
+                TenantMeasure::MessagesOn(day) => format!("tenant:{tenant}:msgs:{day}"),
+                TenantMeasure::Messages => format!("tenant:{tenant}:msgs"),
+            },
         }
     }
 }

@@ -106,13 +106,19 @@ impl NotificationService {
         let policy = self.policies.connection(&identity.tenant);
         let (queue, receiver) = connection_queue(policy.outbound_queue_size, policy.slow_consumer);
         let key = identity.key();
-        if let Some(cluster) = &self.cluster {
-            cluster.ensure_tenant_topic(self, &identity.tenant).await;
-        }
+        // The tenant's and the user's connections on the other nodes count against the limits here.
+        let configured = limits;
+        let limits = match &self.cluster {
+            Some(cluster) => {
+                cluster.ensure_tenant_topic(self, &identity.tenant).await;
+                cluster.limits_here(self, &key, &configured).await
+            }
+            None => configured,
+        };
         let entry = match (&self.queue, self.cluster.clone()) {
-            (None, None) => self.register(identity, transport, queue, &limits)?,
+            (None, None) => self.register(identity, transport, queue, &limits, &configured)?,
             (None, Some(cluster)) => {
-                let entry = self.register(identity, transport, queue, &limits)?;
+                let entry = self.register(identity, transport, queue, &limits, &configured)?;
                 cluster.write_user_count(self, &key).await;
                 entry
             }
@@ -130,7 +136,7 @@ impl NotificationService {
                 } else {
                     self.replay_into(store, &key, &sink, resume_after).await
                 };
-                let entry = self.register(identity, transport, queue, &limits)?;
+                let entry = self.register(identity, transport, queue, &limits, &configured)?;
                 drop(guard);
                 self.track_replayed(&key, &replayed).await;
                 entry
@@ -161,7 +167,7 @@ impl NotificationService {
                         Vec::new()
                     }
                 };
-                let registered = self.register(identity, transport, queue, &limits);
+                let registered = self.register(identity, transport, queue, &limits, &configured);
                 if registered.is_ok() {
                     cluster.write_user_count(self, &key).await;
                 }
@@ -186,15 +192,26 @@ impl NotificationService {
         Ok((handle, receiver))
     }
 
-    /// Registers within `limits`; a refusal by a tenant quota says which.
+    /// Registers within `limits` (what is left here of the `configured` ones); a refusal names the
+    /// configured limit, and by a tenant quota says which.
     fn register(
         &self,
         identity: Identity,
         transport: Transport,
         queue: DynSink,
         limits: &crate::domain::Limits,
+        configured: &crate::domain::Limits,
     ) -> Result<Arc<ConnectionEntry>, ConnectError> {
         self.registry.register(identity, transport, queue, self.clock.now(), limits).map_err(|e| {
+            let e = match e {
+                RegisterError::UserLimit { .. } => {
+                    RegisterError::UserLimit { max: configured.max_connections_per_user }
+                }
+                RegisterError::TenantLimit { max } => {
+                    RegisterError::TenantLimit { max: configured.max_tenant_connections.unwrap_or(max) }
+                }
+                e => e,
+            };
             match self.tenant_quota_of(&e) {
                 Some(quota) => ConnectError::Tenant(quota.into()),
                 None => e.into(),

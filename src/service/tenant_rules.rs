@@ -1,8 +1,6 @@
 //! How the service holds sends and connects to their tenant when tenants are managed: the tenant must
 //! exist and be active, and stay within its quotas. With tenants off, nothing here refuses anything.
 
-use chrono::{DateTime, Utc};
-
 use super::tenants::{QuotaExceeded, TenantRefusal};
 use super::NotificationService;
 use crate::delivery::RegisterError;
@@ -58,16 +56,6 @@ impl NotificationService {
             RegisterError::ServerFull { .. } => return None,
         };
         Some(QuotaExceeded { quota, limit: max as u64, retry_after: None })
-    }
-
-    /// The tenant's live (connections, users, channels) on this node.
-    pub fn tenant_counts(&self, tenant: &TenantId) -> (usize, usize, usize) {
-        self.registry.tenant_counts(tenant)
-    }
-
-    /// (messages in all, messages today) sent in the tenant on this node.
-    pub fn tenant_messages(&self, tenant: &TenantId, now: DateTime<Utc>) -> (u64, u64) {
-        self.tenant_stats.messages(tenant, now)
     }
 
     /// Asks every connection of the tenant to close for `reason`; returns how many.

@@ -19,3 +19,4 @@ mod node;
 #[path = "../api/redis_support.rs"]
 mod redis_support;
 mod routing;
+mod tenant_quotas;

@@ -12,6 +12,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 pub const SECRET: &str = "cluster-test-secret-that-is-long-enough";
+/// `ADMIN_API_KEY` of the tests that turn tenants on.
+pub const ADMIN_KEY: &str = "cluster-test-admin-key-that-is-long-enough";
 /// The node ttl the tests run with: a dead node is gone from presence this long after its death.
 pub const TTL_SECONDS: u64 = 2;
 
@@ -163,6 +165,22 @@ impl Node {
         (status, reply.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET` with the admin key (cluster tests with tenants on).
+    pub async fn get_as_admin(&self, path: &str) -> (u16, Value) {
+        let reply =
+            self.http.get(self.url(path)).header("x-api-key", ADMIN_KEY).send().await.expect("the node answers");
+        let status = reply.status().as_u16();
+        (status, reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A send to `user` with the admin key (cluster tests with tenants on).
+    pub async fn send_as_admin(&self, user: &str, seq: usize) {
+        let body = json!({"target_user_id": user, "event_type": "test.seq", "payload": {"seq": seq}});
+        let request = self.http.post(self.url("/api/v1/notifications/send")).header("x-api-key", ADMIN_KEY);
+        let reply = request.json(&body).send().await.expect("the node answers");
+        assert_eq!(reply.status().as_u16(), 200, "node {}: send to {user}: {:?}", self.id, reply.text().await);
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let reply = self.http.post(self.url(path)).json(&body).send().await.expect("the node answers");
         let status = reply.status().as_u16();
@@ -206,11 +224,27 @@ pub fn token(user: &str) -> String {
 
 impl Client {
     pub async fn connect(port: u16, user: &str) -> Self {
+        match Self::try_connect(port, user).await {
+            Ok(client) => client,
+            Err((status, body)) => panic!("the WebSocket of {user} was refused with {status}: {body}"),
+        }
+    }
+
+    /// [`Self::connect`], or the status and body of the refused upgrade.
+    pub async fn try_connect(port: u16, user: &str) -> Result<Self, (u16, Value)> {
+        use tokio_tungstenite::tungstenite::Error;
         let url = format!("ws://127.0.0.1:{port}/ws?token={}", token(user));
-        let (ws, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
+        let connected = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url))
             .await
-            .expect("the WebSocket connects within 10s")
-            .expect("the WebSocket connects");
+            .expect("the WebSocket answers within 10s");
+        let ws = match connected {
+            Ok((ws, _)) => ws,
+            Err(Error::Http(reply)) => {
+                let body = reply.body().as_deref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
+                return Err((reply.status().as_u16(), body));
+            }
+            Err(e) => panic!("the WebSocket of {user} failed: {e}"),
+        };
         let (mut sink, mut stream) = ws.split();
         let (tx, frames) = mpsc::unbounded_channel();
         let (out, mut outgoing) = mpsc::unbounded_channel::<Message>();
@@ -236,7 +270,7 @@ impl Client {
         let mut client = Self { user: user.to_owned(), frames, out };
         let hello = client.next_frame(Duration::from_secs(5)).await.expect("a connected frame");
         assert_eq!(hello["type"], "connected", "{hello}");
-        client
+        Ok(client)
     }
 
     async fn next_frame(&mut self, within: Duration) -> Option<Value> {

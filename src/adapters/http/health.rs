@@ -154,7 +154,7 @@ pub async fn stats(State(state): State<AppState>, acting: Acting) -> Result<axum
     let tenant_view = acting.0.kind == CallerKind::TenantKey || (acting.0.kind == CallerKind::Admin && acting.0.named);
     if let (true, Some(manager)) = (tenant_view, state.tenants.as_deref()) {
         let tenant = manager.get(acting.tenant())?;
-        return Ok(Json(super::tenants::view(&state, manager, tenant)).into_response());
+        return Ok(Json(super::tenants::view(&state, manager, tenant).await).into_response());
     }
     let mut dependencies = Map::new();
     for diagnostic in state.diagnostics.iter() {

@@ -1,6 +1,6 @@
 //! What the Tenant API reads and writes besides its requests: a tenant's limits, its token keys (never
 //! their secrets when shown), and the tenant as shown — the reference's fields, its settings, and each
-//! quota with its use on this node.
+//! quota with its use (the cluster's in cluster mode, else this node's).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,7 @@ pub(super) fn token_keys(keys: Option<Vec<TokenKeyBody>>) -> Option<Vec<TokenKey
     keys.map(|keys| keys.into_iter().map(Into::into).collect())
 }
 
-/// One quota: what is in force and how much of it is used now (this node).
+/// One quota: what is in force and how much of it is used now (the cluster's in cluster mode).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuotaUsage {
     /// `null`: no limit.
@@ -127,14 +127,16 @@ pub struct TenantView {
     pub name: String,
     #[schema(value_type = String, example = "active")]
     pub status: TenantStatus,
-    /// Live connections on this node.
+    /// Live connections (on every live node in cluster mode, else on this node).
     pub connections: usize,
-    /// Users with a live connection on this node.
+    /// Users with a live connection (in cluster mode each node's distinct users added up: a user
+    /// connected to two nodes counts twice).
     pub users: usize,
-    /// Channels with a subscriber on this node.
+    /// Channels with a subscriber (in cluster mode each node's added up, like `users`).
     pub channels: usize,
-    /// Notifications sent today (UTC) through this node.
+    /// Notifications sent today (UTC), through any live node in cluster mode.
     pub messages_today: u64,
+    /// Notifications sent since the node (each live node, in cluster mode) started.
     pub messages_total: u64,
     /// The tenant's own limits, as set over the API.
     pub limits: LimitsBody,
@@ -154,9 +156,20 @@ pub struct TenantList {
     pub total: usize,
 }
 
-/// A tenant as the API shows it, with its usage on this node.
-pub fn view(state: &AppState, manager: &TenantManager, tenant: Tenant) -> TenantView {
-    let usage: TenantUsage = manager.usage(&tenant.id);
+/// A tenant as the API shows it, with its usage (the cluster's in cluster mode).
+pub async fn view(state: &AppState, manager: &TenantManager, tenant: Tenant) -> TenantView {
+    let usage = manager.usage(&tenant.id).await;
+    shown(state, manager, tenant, usage)
+}
+
+/// [`view`] of several tenants, their usage asked for at once.
+pub async fn views(state: &AppState, manager: &TenantManager, tenants: Vec<Tenant>) -> Vec<TenantView> {
+    let ids: Vec<_> = tenants.iter().map(|t| t.id.clone()).collect();
+    let usages = manager.usages(&ids).await;
+    tenants.into_iter().zip(usages).map(|(tenant, usage)| shown(state, manager, tenant, usage)).collect()
+}
+
+fn shown(state: &AppState, manager: &TenantManager, tenant: Tenant, usage: TenantUsage) -> TenantView {
     let limits = manager.effective_limits(&tenant.id);
     let policy = state.service.tenant_limits_in_force(&tenant.id);
     let quotas = QuotaView {

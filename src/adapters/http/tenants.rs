@@ -18,7 +18,7 @@ use super::state::AppState;
 use super::tenant_keys;
 use super::tenant_views::token_keys;
 pub use super::tenant_views::{
-    view, LimitsBody, QuotaUsage, QuotaView, TenantList, TenantView, TokenKeyBody, TokenKeyView,
+    view, views, LimitsBody, QuotaUsage, QuotaView, TenantList, TenantView, TokenKeyBody, TokenKeyView,
 };
 use crate::domain::{TenantId, TenantStatus};
 use crate::service::tenants::{TenantChange, TenantManager};
@@ -96,7 +96,7 @@ pub(super) fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
         (status = 404, description = "FEATURE_DISABLED", body = ErrorResponse)))]
 pub async fn list_tenants(State(state): State<AppState>, _: Admin) -> Result<Json<TenantList>, ApiError> {
     let manager = manager(&state)?;
-    let tenants: Vec<TenantView> = manager.list().into_iter().map(|t| view(&state, manager, t)).collect();
+    let tenants: Vec<TenantView> = views(&state, manager, manager.list()).await;
     Ok(Json(TenantList { total: tenants.len(), tenants }))
 }
 
@@ -124,7 +124,7 @@ pub async fn create_tenant(
     let tenant = manager.create(id, change).await?;
     state.service.record_audit(audit.record(&tenant.id, "tenant.create", tenant.id.as_str(), details)).await;
     let location = format!("/api/v1/tenants/{}", tenant.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&state, manager, tenant))))
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&state, manager, tenant).await)))
 }
 
 /// One tenant with its counts and quota usage.
@@ -140,7 +140,7 @@ pub async fn get_tenant(
 ) -> Result<Json<TenantView>, ApiError> {
     let manager = manager(&state)?;
     let tenant = manager.get(&tenant_id(&raw)?)?;
-    Ok(Json(view(&state, manager, tenant)))
+    Ok(Json(view(&state, manager, tenant).await))
 }
 
 /// Changes a tenant's name, limits (replaced whole) or metadata; limits apply at once, to open
@@ -175,7 +175,7 @@ pub async fn update_tenant(
     let details = change_details(&change);
     let tenant = manager.update(&id, change).await?;
     state.service.record_audit(audit.record(&id, "tenant.update", id.as_str(), details)).await;
-    Ok(Json(view(&state, manager, tenant)))
+    Ok(Json(view(&state, manager, tenant).await))
 }
 
 /// Deletes a tenant and its keys. With live connections it needs `?force=true`, and closes them
@@ -247,7 +247,7 @@ async fn set_status(
         TenantStatus::Active => "tenant.activate",
     };
     state.service.record_audit(audit.record(&id, action, id.as_str(), serde_json::json!({}))).await;
-    Ok(Json(view(state, manager, tenant)))
+    Ok(Json(view(state, manager, tenant).await))
 }
 
 /// What a create or update changes, for the audit log: which parts, and the token keys by `kid`

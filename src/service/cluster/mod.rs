@@ -17,6 +17,7 @@ pub mod outbox;
 mod queries;
 mod route;
 mod tasks;
+mod tenant_totals;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};

@@ -127,16 +127,18 @@ impl Cluster {
         }
     }
 
-    /// Writes this node's count of the user's connections now (connect writes it before its lease
-    /// goes, so a sender that takes the lease next sees the user).
+    /// Writes this node's count of the user's connections, and its tenant's totals, now (connect
+    /// writes them before its lease goes, so a sender that takes the lease next sees the user, and
+    /// the next connect on another node counts this one against the quotas).
     pub(crate) async fn write_user_count(&self, service: &NotificationService, user: &UserKey) {
         let count = service.registry.for_each_of_user(user, |_| {});
-        let counts = [(PresenceKey::User(user.clone()), count)];
+        let mut counts = vec![(PresenceKey::User(user.clone()), count)];
+        counts.extend(service.tenant_measures(&user.tenant));
         let call = self.presence.set_counts(&self.node, &counts);
         if let Err(e) = bounded(&*service.timer, self.timeout, call, PresenceError::Unavailable).await {
             bump(&self.counters.presence_failures, 1);
             tracing::warn!(error = %ErrorChain(&e), "could not record a connection in presence; retrying in the background");
-            self.mark(vec![Dirty::User(user.clone())]);
+            self.mark(vec![Dirty::User(user.clone()), Dirty::Tenant(user.tenant.clone())]);
         }
     }
 

@@ -108,6 +108,11 @@ impl NotificationService {
                     tracing::debug!(error = %ErrorChain(&e), "presence heartbeat failed");
                 }
             }
+            // Message counts reach presence with the next heartbeat, not with every send.
+            let sent: Vec<Dirty> = self.tenant_stats.take_changed().into_iter().map(Dirty::Tenant).collect();
+            if !sent.is_empty() {
+                cluster.mark(sent);
+            }
             self.timer.sleep(every).await;
         }
     }
@@ -187,6 +192,16 @@ impl NotificationService {
         let Some(cluster) = self.cluster.clone() else { return Ok(()) };
         let mut counts = Vec::new();
         let mut retry = Vec::new();
+        let tenants: HashSet<&crate::domain::TenantId> = dirty
+            .iter()
+            .map(|item| match item {
+                Dirty::User(key) => &key.tenant,
+                Dirty::Channel(tenant, _) | Dirty::Tenant(tenant) => tenant,
+            })
+            .collect();
+        for tenant in tenants {
+            counts.extend(self.tenant_measures(tenant));
+        }
         for item in dirty {
             let (topic, wanted) = match item {
                 Dirty::User(key) => {

@@ -35,7 +35,7 @@ pub struct CreatedKey {
     pub stored: TenantKey,
 }
 
-/// What a tenant uses now, on this node.
+/// What a tenant uses now: on the whole cluster in cluster mode, else on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantUsage {
     pub connections: usize,
@@ -153,10 +153,14 @@ impl TenantManager {
         self.cache.effective_limits(id)
     }
 
-    pub fn usage(&self, id: &TenantId) -> TenantUsage {
-        let (connections, users, channels) = self.service.tenant_counts(id);
-        let (messages_total, messages_today) = self.service.tenant_messages(id, self.clock.now());
-        TenantUsage { connections, users, channels, messages_today, messages_total }
+    pub async fn usage(&self, id: &TenantId) -> TenantUsage {
+        let usages = self.service.tenant_usages(std::slice::from_ref(id)).await;
+        usages.into_iter().next().unwrap_or_else(|| self.service.local_tenant_usage(id))
+    }
+
+    /// [`Self::usage`] of several tenants, with one question to presence.
+    pub async fn usages(&self, ids: &[TenantId]) -> Vec<TenantUsage> {
+        self.service.tenant_usages(ids).await
     }
 
     pub async fn create(&self, id: TenantId, change: TenantChange) -> Result<Tenant, TenantManagerError> {
@@ -201,7 +205,7 @@ impl TenantManager {
             ));
         }
         self.get(id)?;
-        let connections = self.service.tenant_counts(id).0;
+        let connections = self.usage(id).await.connections;
         if connections > 0 && !force {
             return Err(TenantManagerError::HasConnections { tenant: id.clone(), connections });
         }

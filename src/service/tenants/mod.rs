@@ -12,7 +12,7 @@ mod stats;
 pub use cache::{ConfiguredLimits, TenantCache};
 pub use manager::{CreatedKey, KeyCheck, TenantChange, TenantManager, TenantManagerError, TenantUsage};
 pub use refusal::{QuotaExceeded, TenantRefusal};
-pub use stats::TenantStats;
+pub use stats::{day_of, TenantStats};
 
 use crate::ports::{DynRateLimiter, DynTenantDirectory};
 

@@ -1,7 +1,7 @@
 //! Per-tenant counters, kept by the service as it sends: notifications accepted in all and today
-//! (UTC), on this node.
+//! (UTC), on this node. In cluster mode presence carries them to the other nodes.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -14,6 +14,8 @@ struct Counters {
     /// The UTC day `today` counts (days since the epoch).
     day: AtomicI64,
     today: AtomicU64,
+    /// Counted since cluster presence last took the figures.
+    changed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -21,7 +23,7 @@ pub struct TenantStats {
     tenants: DashMap<TenantId, Counters>,
 }
 
-fn day_of(now: DateTime<Utc>) -> i64 {
+pub fn day_of(now: DateTime<Utc>) -> i64 {
     now.timestamp().div_euclid(86_400)
 }
 
@@ -36,6 +38,16 @@ impl TenantStats {
             counters.today.store(0, Ordering::Release);
         }
         counters.today.fetch_add(1, Ordering::Relaxed);
+        counters.changed.store(true, Ordering::Release);
+    }
+
+    /// The tenants that sent since the last call.
+    pub fn take_changed(&self) -> Vec<TenantId> {
+        self.tenants
+            .iter()
+            .filter(|e| e.value().changed.swap(false, Ordering::AcqRel))
+            .map(|e| e.key().clone())
+            .collect()
     }
 
     /// (messages in all, messages today) on this node.
@@ -76,5 +88,20 @@ mod tests {
         assert_eq!(stats.messages(&t, day2), (2, 0));
         stats.record_message(&t, day2);
         assert_eq!(stats.messages(&t, day2), (3, 1));
+    }
+
+    #[test]
+    fn changed_tenants_are_taken_once() {
+        let stats = TenantStats::default();
+        let (a, b) = (TenantId::parse("a").unwrap(), TenantId::parse("b").unwrap());
+        let now = DateTime::from_timestamp(86_400 * 10, 0).unwrap();
+        stats.record_message(&a, now);
+        stats.record_message(&b, now);
+        let mut changed = stats.take_changed();
+        changed.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        assert_eq!(changed, vec![a.clone(), b]);
+        assert!(stats.take_changed().is_empty());
+        stats.record_message(&a, now);
+        assert_eq!(stats.take_changed(), vec![a]);
     }
 }
