@@ -88,7 +88,8 @@ pub struct RotateQuery {
 /// The tenant's keys, oldest first (prefixes only).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/keys", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id")),
-    responses((status = 200, body = KeyList), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = KeyList), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
 pub async fn list_keys(
@@ -103,7 +104,8 @@ pub async fn list_keys(
 /// Makes a key that acts in this tenant only; the answer is the only time it is shown.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/keys", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id")),
-    responses((status = 201, body = NewKey), (status = 401, body = ErrorResponse),
+    responses((status = 201, body = NewKey), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
 pub async fn create_key(
@@ -152,7 +154,8 @@ pub async fn rotate_key(
 /// Revokes a key at once; it stays listed, inactive.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/keys/{key_id}", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id"), ("key_id" = String, Path, description = "Key id")),
-    responses((status = 200, body = KeyView), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = KeyView), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND or KEY_NOT_FOUND", body = ErrorResponse)))]
 pub async fn revoke_key(

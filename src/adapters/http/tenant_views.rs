@@ -19,16 +19,17 @@ pub struct LimitsBody {
     pub max_connections_per_user: Option<usize>,
     #[schema(minimum = 1)]
     pub max_subscriptions_per_connection: Option<usize>,
-    #[schema(minimum = 1)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub sends_per_second: Option<u32>,
-    #[schema(minimum = 1)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub send_burst: Option<u32>,
     #[schema(minimum = 1)]
     pub max_payload_bytes: Option<usize>,
     #[schema(minimum = 1)]
     pub queue_max_per_user: Option<usize>,
-    #[schema(minimum = 1)]
-    pub queue_ttl_seconds: Option<u64>,
+    /// Seconds, at most 2^32 - 1 (the queue's entries keep their ttl in 32 bits).
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
+    pub queue_ttl_seconds: Option<u32>,
 }
 
 impl From<LimitsBody> for TenantLimits {
@@ -41,7 +42,7 @@ impl From<LimitsBody> for TenantLimits {
             send_burst: b.send_burst,
             max_payload_bytes: b.max_payload_bytes,
             queue_max_per_user: b.queue_max_per_user,
-            queue_ttl_seconds: b.queue_ttl_seconds,
+            queue_ttl_seconds: b.queue_ttl_seconds.map(u64::from),
         }
     }
 }
@@ -56,7 +57,7 @@ impl From<TenantLimits> for LimitsBody {
             send_burst: l.send_burst,
             max_payload_bytes: l.max_payload_bytes,
             queue_max_per_user: l.queue_max_per_user,
-            queue_ttl_seconds: l.queue_ttl_seconds,
+            queue_ttl_seconds: l.queue_ttl_seconds.map(|ttl| u32::try_from(ttl).unwrap_or(u32::MAX)),
         }
     }
 }
@@ -114,7 +115,9 @@ pub struct QuotaView {
     pub connections: QuotaUsage,
     pub max_connections_per_user: Option<u64>,
     pub max_subscriptions_per_connection: Option<u64>,
+    #[schema(value_type = Option<u64>)]
     pub sends_per_second: Option<u32>,
+    #[schema(value_type = Option<u64>)]
     pub send_burst: Option<u32>,
     pub max_payload_bytes: Option<u64>,
     pub queue_max_per_user: Option<u64>,

@@ -130,7 +130,8 @@ pub async fn create_tenant(
 /// One tenant with its counts and quota usage.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id")),
-    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = TenantView), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
 pub async fn get_tenant(
@@ -182,7 +183,8 @@ pub async fn update_tenant(
 /// (WebSocket close code 4404).
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id"), DeleteQuery),
-    responses((status = 200, body = DeletedTenant), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = DeletedTenant), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse),
         (status = 409, description = "TENANT_HAS_CONNECTIONS (without force), TENANT_CONFLICT (`default`)", body = ErrorResponse)))]
@@ -206,7 +208,8 @@ pub async fn delete_tenant(
 /// close code 4403, SSE's last `error` event `TENANT_SUSPENDED`) and new ones refused.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/suspend", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id")),
-    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = TenantView), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
 pub async fn suspend_tenant(
@@ -221,7 +224,8 @@ pub async fn suspend_tenant(
 /// Lets a suspended tenant act again.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/activate", tag = "tenants",
     params(("tenant_id" = TenantId, Path, description = "Tenant id")),
-    responses((status = 200, body = TenantView), (status = 401, body = ErrorResponse),
+    responses((status = 200, body = TenantView), (status = 400, description = "VALIDATION_ERROR (not a tenant id, or a bad query)", body = ErrorResponse),
+        (status = 401, body = ErrorResponse),
         (status = 403, description = "ADMIN_KEY_REQUIRED", body = ErrorResponse),
         (status = 404, description = "TENANT_NOT_FOUND", body = ErrorResponse)))]
 pub async fn activate_tenant(
