@@ -107,6 +107,21 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             return invalid(name, "must be greater than 0".into());
         }
     }
+    if redis.cluster {
+        // A prefix with its own hash tag would pin every bucket of it to one slot.
+        for (name, prefix) in [
+            ("QUEUE_REDIS_KEY_PREFIX", &s.queue.redis_key_prefix),
+            ("ACK_REDIS_KEY_PREFIX", &s.ack.redis_key_prefix),
+            ("CLUSTER_REDIS_KEY_PREFIX", &s.cluster.redis_key_prefix),
+            ("RATELIMIT_REDIS_KEY_PREFIX", &s.ratelimit.redis_key_prefix),
+            ("REVOCATION_REDIS_KEY_PREFIX", &s.revocation.redis_key_prefix),
+        ] {
+            if prefix.contains(['{', '}']) {
+                let message = "must not contain { or } with REDIS_CLUSTER=true (Ara adds the hash tags itself)";
+                return invalid(name, message.into());
+            }
+        }
+    }
     if redis.reconnect_max_delay_ms < redis.reconnect_min_delay_ms {
         return invalid("REDIS_RECONNECT_MAX_DELAY_MS", "must not be below REDIS_RECONNECT_MIN_DELAY_MS".into());
     }

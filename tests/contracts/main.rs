@@ -10,6 +10,9 @@ mod ack_store;
 mod audit_log;
 mod cluster_bus;
 mod offline_queue;
+#[allow(dead_code)]
+#[path = "../support/redis_cluster.rs"]
+mod redis_cluster;
 mod presence;
 mod rate_limiter;
 mod revocation_store;
