@@ -156,6 +156,19 @@ mod tests {
     }
 
     #[test]
+    fn redis_cluster_takes_a_seed_list_and_refuses_hash_tags_in_prefixes() {
+        let seeds = "redis://10.0.0.1:7000,redis://10.0.0.2:7000";
+        let s = Settings::from_pairs([("REDIS_CLUSTER", "true"), ("REDIS_URL", seeds)]).unwrap();
+        assert!(s.redis.cluster);
+        assert_eq!(s.redis_url(), Some(seeds));
+        assert!(!Settings::from_pairs([]).unwrap().redis.cluster);
+        let e = error(&[("REDIS_CLUSTER", "true"), ("QUEUE_REDIS_KEY_PREFIX", "{ara}:queue")]);
+        assert!(e.contains("QUEUE_REDIS_KEY_PREFIX") && e.contains("hash tags"), "{e}");
+        // Without REDIS_CLUSTER a prefix may hold braces, as before.
+        assert!(Settings::from_pairs([("QUEUE_REDIS_KEY_PREFIX", "{ara}:queue")]).is_ok());
+    }
+
+    #[test]
     fn env_names_map_to_settings() {
         let s = Settings::from_pairs([
             ("RATELIMIT_BACKEND", "redis"),

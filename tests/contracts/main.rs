@@ -15,6 +15,7 @@ mod offline_queue;
 mod redis_cluster;
 mod presence;
 mod rate_limiter;
+mod redis_cluster_layout;
 mod revocation_store;
 mod template_store;
 mod tenant_store;
