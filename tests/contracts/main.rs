@@ -10,11 +10,11 @@ mod ack_store;
 mod audit_log;
 mod cluster_bus;
 mod offline_queue;
+mod presence;
+mod rate_limiter;
 #[allow(dead_code)]
 #[path = "../support/redis_cluster.rs"]
 mod redis_cluster;
-mod presence;
-mod rate_limiter;
 mod redis_cluster_layout;
 mod revocation_store;
 mod template_store;

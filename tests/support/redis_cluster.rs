@@ -110,10 +110,7 @@ kill "$server" 2>/dev/null"#;
 
     /// How many keys each master holds (`DBSIZE`).
     pub fn key_counts(&self) -> Vec<u64> {
-        self.ports
-            .iter()
-            .map(|p| cli(*p, &["DBSIZE"]).and_then(|o| o.trim().parse().ok()).unwrap_or(0))
-            .collect()
+        self.ports.iter().map(|p| cli(*p, &["DBSIZE"]).and_then(|o| o.trim().parse().ok()).unwrap_or(0)).collect()
     }
 
     /// The keys matching `pattern` on every master, as `(port, key)`.

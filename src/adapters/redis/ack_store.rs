@@ -32,6 +32,9 @@ use crate::ports::{AckError, AckStore};
 /// Acknowledged and expired markers stay at least this long after the deadline (or one more ACK
 /// timeout, if longer), so that a double or late ACK gets a precise error; same rule as in memory.
 const MIN_MARKER_RETENTION: Duration = Duration::minutes(10);
+/// `acknowledged`, `expired` and `ack_time_ms_total` of a bucket's counters hash, unset until counted.
+type Counters = (Option<u64>, Option<u64>, Option<u64>);
+
 /// Due records moved per `expire_due` script call, so that one call never blocks Redis for long.
 const EXPIRE_BATCH: usize = 500;
 
@@ -110,8 +113,9 @@ impl RedisAckStore {
 
     async fn bucket_stats(&self, bucket: u16) -> Result<(u64, u64, u64, u64), AckError> {
         let mut pipe = redis::pipe();
-        pipe.zcard(self.due_key(bucket)).hget(self.stats_key(bucket), &["acknowledged", "expired", "ack_time_ms_total"]);
-        let (pending, (acknowledged, expired, total_ms)): (u64, (Option<u64>, Option<u64>, Option<u64>)) =
+        pipe.zcard(self.due_key(bucket))
+            .hget(self.stats_key(bucket), &["acknowledged", "expired", "ack_time_ms_total"]);
+        let (pending, (acknowledged, expired, total_ms)): (u64, Counters) =
             self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)?;
         Ok((pending, acknowledged.unwrap_or(0), expired.unwrap_or(0), total_ms.unwrap_or(0)))
     }
@@ -199,7 +203,11 @@ impl AckStore for RedisAckStore {
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let mut call = self.ack.key(self.id_key(id));
         let bucket = self.bucket(id);
-        call.key(self.due_key(bucket)).key(self.stats_key(bucket)).arg(holder(user)).arg(due_member(user, id)).arg(micros(now));
+        call.key(self.due_key(bucket))
+            .key(self.stats_key(bucket))
+            .arg(holder(user))
+            .arg(due_member(user, id))
+            .arg(micros(now));
         let outcome: i64 = self.run(call).await?;
         match outcome {
             -1 => Err(AckError::UnknownNotification),

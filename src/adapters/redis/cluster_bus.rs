@@ -222,7 +222,9 @@ impl ClusterBus for RedisBus {
         self.wanted.lock().insert(channel.clone());
         let sink = self.sink.lock().await.clone();
         match sink {
-            Some(mut sink) => bounded(self.settings.timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed),
+            Some(mut sink) => {
+                bounded(self.settings.timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
+            }
             // Subscribed by the driver once it is connected again.
             None => Err(BusError::Unavailable("the cluster bus is reconnecting".into())),
         }
@@ -233,7 +235,9 @@ impl ClusterBus for RedisBus {
         self.wanted.lock().remove(&channel);
         let sink = self.sink.lock().await.clone();
         match sink {
-            Some(mut sink) => bounded(self.settings.timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed),
+            Some(mut sink) => {
+                bounded(self.settings.timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
+            }
             None => Ok(()),
         }
     }

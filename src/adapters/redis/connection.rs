@@ -74,8 +74,7 @@ impl RedisTarget {
     pub async fn connect(&self, timeout: Duration) -> RedisResult<RedisConnection> {
         match self {
             RedisTarget::Single(client) => {
-                let config =
-                    AsyncConnectionConfig::new().set_connection_timeout(timeout).set_response_timeout(timeout);
+                let config = AsyncConnectionConfig::new().set_connection_timeout(timeout).set_response_timeout(timeout);
                 Ok(RedisConnection::Single(client.get_multiplexed_async_connection_with_config(&config).await?))
             }
             RedisTarget::Cluster(seeds) => {

@@ -38,7 +38,10 @@ pub enum SubStream {
 
 /// What a subscription delivers.
 pub enum Received {
-    Message { channel: String, payload: Vec<u8> },
+    Message {
+        channel: String,
+        payload: Vec<u8>,
+    },
     /// The server ended the subscription of this channel (on a cluster: its slot moved).
     Unsubscribed(String),
     /// The subscription cannot be trusted any more; why.
@@ -64,10 +67,7 @@ pub async fn open(target: &RedisTarget, sharded: bool, timeout: Duration) -> Red
 }
 
 /// `call`, or an I/O error once `limit` has passed.
-pub async fn bounded<T>(
-    limit: Duration,
-    call: impl std::future::Future<Output = RedisResult<T>>,
-) -> RedisResult<T> {
+pub async fn bounded<T>(limit: Duration, call: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result,
         Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out"))),
@@ -160,9 +160,7 @@ fn from_push(push: PushInfo) -> Option<Received> {
             };
             Some(Received::Message { channel, payload })
         }
-        PushKind::Unsubscribe | PushKind::SUnsubscribe => {
-            push.data.first().and_then(text).map(Received::Unsubscribed)
-        }
+        PushKind::Unsubscribe | PushKind::SUnsubscribe => push.data.first().and_then(text).map(Received::Unsubscribed),
         PushKind::Disconnection => Some(Received::Lost("a connection to a cluster node closed")),
         _ => None,
     }
