@@ -152,3 +152,27 @@ fn read_key(path: &Path) -> Result<Vec<u8>, RedisTlsError> {
         Err(_) => Err(RedisTlsError::NotPem { setting, path: path.display().to_string(), what: "private key" }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(urls: &str, tls: &RedisTls) -> String {
+        match cluster_seeds(urls, tls) {
+            Ok(_) => panic!("{urls} was accepted"),
+            Err(e) => crate::domain::ErrorChain(&e).to_string(),
+        }
+    }
+
+    #[test]
+    fn cluster_seeds_are_a_list_of_one_scheme() {
+        let seeds = cluster_seeds(" redis://10.0.0.1:7000, redis://10.0.0.2:7000 ,", &RedisTls::default()).unwrap();
+        assert_eq!(seeds.addrs(), "10.0.0.1:7000,10.0.0.2:7000");
+        assert!(seeds.certs.is_none());
+        assert!(refusal("redis://a:1,rediss://b:2", &RedisTls::default()).contains("mixes"));
+        assert!(refusal(" , ", &RedisTls::default()).contains("no seed node"));
+        let with_ca = RedisTls { ca_cert: Some("/nonexistent.pem".into()), ..RedisTls::default() };
+        assert!(refusal("redis://a:1", &with_ca).contains("REDIS_TLS_CA_CERT"));
+        assert!(refusal("rediss://a:1", &with_ca).contains("/nonexistent.pem"));
+    }
+}
