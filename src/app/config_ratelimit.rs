@@ -107,6 +107,21 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             return invalid(name, "must be greater than 0".into());
         }
     }
+    if redis.cluster {
+        // A prefix with its own hash tag would pin every bucket of it to one slot.
+        for (name, prefix) in [
+            ("QUEUE_REDIS_KEY_PREFIX", &s.queue.redis_key_prefix),
+            ("ACK_REDIS_KEY_PREFIX", &s.ack.redis_key_prefix),
+            ("CLUSTER_REDIS_KEY_PREFIX", &s.cluster.redis_key_prefix),
+            ("RATELIMIT_REDIS_KEY_PREFIX", &s.ratelimit.redis_key_prefix),
+            ("REVOCATION_REDIS_KEY_PREFIX", &s.revocation.redis_key_prefix),
+        ] {
+            if prefix.contains(['{', '}']) {
+                let message = "must not contain { or } with REDIS_CLUSTER=true (Ara adds the hash tags itself)";
+                return invalid(name, message.into());
+            }
+        }
+    }
     if redis.reconnect_max_delay_ms < redis.reconnect_min_delay_ms {
         return invalid("REDIS_RECONNECT_MAX_DELAY_MS", "must not be below REDIS_RECONNECT_MIN_DELAY_MS".into());
     }
@@ -138,6 +153,19 @@ mod tests {
         assert_eq!(s.redis.channel_list(), ["ara:notifications"]);
         assert_eq!(s.redis.pubsub_keepalive_ms, 15_000);
         assert!(s.trusted_proxies.is_none());
+    }
+
+    #[test]
+    fn redis_cluster_takes_a_seed_list_and_refuses_hash_tags_in_prefixes() {
+        let seeds = "redis://10.0.0.1:7000,redis://10.0.0.2:7000";
+        let s = Settings::from_pairs([("REDIS_CLUSTER", "true"), ("REDIS_URL", seeds)]).unwrap();
+        assert!(s.redis.cluster);
+        assert_eq!(s.redis_url(), Some(seeds));
+        assert!(!Settings::from_pairs([]).unwrap().redis.cluster);
+        let e = error(&[("REDIS_CLUSTER", "true"), ("QUEUE_REDIS_KEY_PREFIX", "{ara}:queue")]);
+        assert!(e.contains("QUEUE_REDIS_KEY_PREFIX") && e.contains("hash tags"), "{e}");
+        // Without REDIS_CLUSTER a prefix may hold braces, as before.
+        assert!(Settings::from_pairs([("QUEUE_REDIS_KEY_PREFIX", "{ara}:queue")]).is_ok());
     }
 
     #[test]

@@ -294,6 +294,9 @@ impl Default for DatabaseSettings {
 pub struct RedisSettings {
     /// `REDIS_URL`, used by every store whose backend is `redis`.
     pub url: Option<Secret>,
+    /// `REDIS_CLUSTER`: `REDIS_URL` (and `CLUSTER_REDIS_URL`) name seed nodes of a Redis Cluster,
+    /// comma-separated; keys are hash-tagged and the cluster bus uses sharded Pub/Sub.
+    pub cluster: bool,
     /// The Redis Pub/Sub trigger: deliver what backends publish on `channels`.
     pub pubsub_enabled: bool,
     /// Comma-separated Pub/Sub channels.
@@ -325,6 +328,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: None,
+            cluster: false,
             pubsub_enabled: false,
             channels: "ara:notifications".into(),
             timeout_ms: 1000,

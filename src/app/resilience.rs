@@ -18,7 +18,9 @@ use crate::adapters::http::RateLimitPolicy;
 use crate::adapters::ratelimit::{FallbackRateLimiter, LocalRateLimiter};
 use crate::adapters::redis::breaker::BreakerSettings;
 use crate::adapters::redis::pubsub::{self, PubSubSettings, PubSubStatus};
-use crate::adapters::redis::{PubSubDiagnostic, RedisDiagnostic, RedisRateLimiter, ResilienceSettings, ResilientRedis};
+use crate::adapters::redis::{
+    PubSubDiagnostic, RedisDiagnostic, RedisRateLimiter, RedisTarget, ResilienceSettings, ResilientRedis,
+};
 use crate::ports::{DynDiagnostic, DynPolicySource, DynRateLimiter, DynTransportMetrics};
 use crate::service::NotificationService;
 use tokio_util::sync::CancellationToken;
@@ -54,15 +56,21 @@ pub async fn shared_redis(settings: &Settings) -> Result<Option<Arc<ResilientRed
     connect_redis(settings, settings.redis_url().unwrap_or_default(), "REDIS_URL").await.map(Some)
 }
 
-/// A resilient connection to `url` with the `REDIS_*` timeouts, breaker and TLS.
+/// A resilient connection to `url` with the `REDIS_*` timeouts, breaker and TLS; with
+/// `REDIS_CLUSTER`, `url` lists the seed nodes of a Redis Cluster.
 pub async fn connect_redis(
     settings: &Settings,
     url: &str,
     setting: &'static str,
 ) -> Result<Arc<ResilientRedis>, StoreError> {
-    let client = crate::adapters::redis::tls::client(url, &redis_tls(settings))
-        .map_err(|e| StoreError::Unavailable { setting, backend: "redis", source: Box::new(e) })?;
-    Ok(ResilientRedis::connect_client(client, resilience_settings(settings)).await)
+    let tls = redis_tls(settings);
+    let target = if settings.redis.cluster {
+        crate::adapters::redis::tls::cluster_seeds(url, &tls).map(RedisTarget::Cluster)
+    } else {
+        crate::adapters::redis::tls::client(url, &tls).map(RedisTarget::Single)
+    };
+    let target = target.map_err(|e| StoreError::Unavailable { setting, backend: "redis", source: Box::new(e) })?;
+    Ok(ResilientRedis::connect_target(target, resilience_settings(settings)).await)
 }
 
 pub async fn open(

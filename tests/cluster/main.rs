@@ -9,12 +9,18 @@
 //!   replayed on another node in order); Redis stopped and started (every node not ready, then
 //!   ready and delivering without a restart); one node cut off from Redis by a TCP proxy (that node
 //!   not ready, the others unaffected).
+//! - `on_redis_cluster`: the same promises with `REDIS_CLUSTER=true` on a three-master Redis
+//!   Cluster the test starts (sharded bus, hash-tagged keys).
 
 mod failures;
 #[allow(dead_code)]
 #[path = "../support/fault_proxy.rs"]
 mod fault_proxy;
 mod node;
+mod on_redis_cluster;
+#[allow(dead_code)]
+#[path = "../support/redis_cluster.rs"]
+mod redis_cluster;
 #[allow(dead_code)]
 #[path = "../api/redis_support.rs"]
 mod redis_support;

@@ -24,6 +24,7 @@ trait Backend {
 
 struct Memory;
 struct Redis;
+struct RedisCluster;
 struct Postgres;
 
 impl Backend for Memory {
@@ -39,6 +40,13 @@ impl Backend for Redis {
             Ok(store) => Some(Opened::new(Arc::new(store), Some(cleanup))),
             Err(e) => crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e),
         }
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open() -> Option<Store> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        Some(Opened::new(Arc::new(redis::RedisAckStore::new(redis, &prefix)), None))
     }
 }
 
@@ -289,6 +297,7 @@ contract_suite!(
     ] for
     on_memory => Memory,
     on_redis => Redis,
+    on_redis_cluster => RedisCluster,
     on_postgres => Postgres,
 );
 

@@ -21,6 +21,27 @@ trait Backend {
 
 struct Memory;
 struct Redis;
+struct RedisCluster;
+
+fn bus_settings() -> BusSettings {
+    BusSettings {
+        timeout: Duration::from_secs(1),
+        keepalive_interval: Duration::from_secs(5),
+        reconnect_min_delay: Duration::from_millis(50),
+        reconnect_max_delay: Duration::from_millis(500),
+    }
+}
+
+/// The driver subscribes in the background; the port promises nothing before that.
+async fn subscribed(bus: &Arc<dyn ClusterBus>) {
+    for _ in 0..100 {
+        if bus.is_subscribed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(bus.is_subscribed(), "the Redis bus subscribes");
+}
 
 impl Backend for Memory {
     async fn open() -> Option<Opened<dyn ClusterBus>> {
@@ -35,22 +56,18 @@ impl Backend for Redis {
         if let Err(e) = redis.ping().await {
             return crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e);
         }
-        let settings = BusSettings {
-            timeout: Duration::from_secs(1),
-            keepalive_interval: Duration::from_secs(5),
-            reconnect_min_delay: Duration::from_millis(50),
-            reconnect_max_delay: Duration::from_millis(500),
-        };
-        let bus: Arc<dyn ClusterBus> = RedisBus::open(redis, &prefix, settings);
-        // The driver subscribes in the background; the port promises nothing before that.
-        for _ in 0..100 {
-            if bus.is_subscribed() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(bus.is_subscribed(), "the Redis bus subscribes");
+        let bus: Arc<dyn ClusterBus> = RedisBus::open(redis, &prefix, bus_settings());
+        subscribed(&bus).await;
         Some(Opened::new(bus, Some(cleanup)))
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open() -> Option<Opened<dyn ClusterBus>> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        let bus: Arc<dyn ClusterBus> = RedisBus::open(redis, &prefix, bus_settings());
+        subscribed(&bus).await;
+        Some(Opened::new(bus, None))
     }
 }
 
@@ -120,4 +137,4 @@ contract_suite!([
     what_is_published_after_subscribe_arrives_once_in_order,
     unsubscribed_topics_are_swallowed,
     a_resubscription_keeps_every_topic,
-] for on_memory => Memory, on_redis => Redis);
+] for on_memory => Memory, on_redis => Redis, on_redis_cluster => RedisCluster);

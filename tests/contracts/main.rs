@@ -12,6 +12,10 @@ mod cluster_bus;
 mod offline_queue;
 mod presence;
 mod rate_limiter;
+#[allow(dead_code)]
+#[path = "../support/redis_cluster.rs"]
+mod redis_cluster;
+mod redis_cluster_layout;
 mod revocation_store;
 mod template_store;
 mod tenant_store;

@@ -51,6 +51,7 @@ trait Backend {
 
 struct Memory;
 struct Redis;
+struct RedisCluster;
 struct Postgres;
 
 impl Backend for Memory {
@@ -66,6 +67,13 @@ impl Backend for Redis {
             Ok(queue) => Some(Queue::new(Arc::new(queue), Some(cleanup), policy)),
             Err(e) => crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e),
         }
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open(policy: QueuePolicy) -> Option<Queue> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        Some(Queue::new(Arc::new(redis::RedisOfflineQueue::new(redis, &prefix)), None, policy))
     }
 }
 
@@ -286,5 +294,6 @@ contract_suite!(
     ] for
     on_memory => Memory,
     on_redis => Redis,
+    on_redis_cluster => RedisCluster,
     on_postgres => Postgres,
 );

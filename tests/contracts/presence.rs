@@ -24,6 +24,7 @@ trait Backend {
 
 struct Memory;
 struct Redis;
+struct RedisCluster;
 
 impl Backend for Memory {
     async fn open() -> Option<Pair> {
@@ -43,6 +44,15 @@ impl Backend for Redis {
         let a = Arc::new(RedisPresence::new(redis.clone(), &prefix));
         let b = Arc::new(RedisPresence::new(redis, &prefix));
         Some(Pair { a: Opened::new(a, Some(cleanup)), b })
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open() -> Option<Pair> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        let a = Arc::new(RedisPresence::new(redis.clone(), &prefix));
+        let b = Arc::new(RedisPresence::new(redis, &prefix));
+        Some(Pair { a: Opened::new(a, None), b })
     }
 }
 
@@ -150,4 +160,4 @@ contract_suite!([
     a_lapsed_heartbeat_is_retaken,
     a_lease_has_one_holder_until_given_back_or_expired,
     a_claim_has_one_winner_among_racers,
-] for on_memory => Memory, on_redis => Redis);
+] for on_memory => Memory, on_redis => Redis, on_redis_cluster => RedisCluster);

@@ -25,6 +25,7 @@ trait Backend {
 
 struct Local;
 struct Redis;
+struct RedisCluster;
 struct FallbackDuringOutage;
 
 fn resilience() -> ResilienceSettings {
@@ -51,6 +52,13 @@ impl Backend for Redis {
         }
         let limiter = RedisRateLimiter::new(redis, &format!("{prefix}:"));
         Some(Opened::new(Arc::new(limiter), Some(cleanup)))
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open() -> Option<Limiter> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        Some(Opened::new(Arc::new(RedisRateLimiter::new(redis, &format!("{prefix}:"))), None))
     }
 }
 
@@ -164,5 +172,6 @@ contract_suite!(
     ] for
     local => Local,
     redis => Redis,
+    redis_cluster => RedisCluster,
     fallback_during_outage => FallbackDuringOutage,
 );

@@ -21,6 +21,7 @@ trait Backend {
 
 struct Memory;
 struct Redis;
+struct RedisCluster;
 
 impl Backend for Memory {
     async fn open() -> Option<Store> {
@@ -46,6 +47,13 @@ impl Backend for Redis {
             return crate::support_backends::unavailable("Redis", crate::support_backends::REDIS_VARIABLE, e);
         }
         Some(Opened::new(Arc::new(RedisRevocationStore::new(redis, &prefix)), Some(cleanup)))
+    }
+}
+
+impl Backend for RedisCluster {
+    async fn open() -> Option<Store> {
+        let (redis, prefix) = crate::redis_cluster::shared_connection().await?;
+        Some(Opened::new(Arc::new(RedisRevocationStore::new(redis, &prefix)), None))
     }
 }
 
@@ -159,4 +167,4 @@ contract_suite!([
     revocations_are_forgotten_after_until,
     the_change_log_lists_revocations_in_order_from_a_cursor,
     concurrent_revocations_all_land,
-] for on_memory => Memory, on_redis => Redis);
+] for on_memory => Memory, on_redis => Redis, on_redis_cluster => RedisCluster);

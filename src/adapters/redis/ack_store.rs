@@ -8,6 +8,12 @@
 //! `m:<holder>` (status and times); once for all holders of a send it keeps `d`, the notification's
 //! frame (for a redelivery), and `n`, how many holders are pending: the last one to be acknowledged or
 //! to expire deletes both. A whole send is tracked in one script call.
+//!
+//! On Redis Cluster every name starts with the notification's bucket, `{<prefix>:<bucket>}` (see
+//! [`super::keys`]), the bucket being a stable hash of the id: a record holds every user of one
+//! send, so the id (not a user) is what decides its slot; the bucket's deadline index and counters
+//! share it, so each script stays in one slot, and sends spread over the shards. `expire_due` and
+//! `stats` walk every bucket.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,6 +23,7 @@ use std::sync::Arc;
 use redis::Script;
 use uuid::Uuid;
 
+use super::keys::KeyLayout;
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::ack::{AckReceipt, AckStats, ExpiredAck, PendingAck};
 use crate::domain::{Notification, Quoted, TenantId, UserId, UserKey};
@@ -25,12 +32,16 @@ use crate::ports::{AckError, AckStore};
 /// Acknowledged and expired markers stay at least this long after the deadline (or one more ACK
 /// timeout, if longer), so that a double or late ACK gets a precise error; same rule as in memory.
 const MIN_MARKER_RETENTION: Duration = Duration::minutes(10);
+/// `acknowledged`, `expired` and `ack_time_ms_total` of a bucket's counters hash, unset until counted.
+type Counters = (Option<u64>, Option<u64>, Option<u64>);
+
 /// Due records moved per `expire_due` script call, so that one call never blocks Redis for long.
 const EXPIRE_BATCH: usize = 500;
 
 pub struct RedisAckStore {
     redis: Arc<ResilientRedis>,
     prefix: String,
+    layout: KeyLayout,
     track: Script,
     ack: Script,
     forget: Script,
@@ -41,6 +52,7 @@ impl RedisAckStore {
     /// An ACK store on the shared connection: every call goes through its breaker and timeout.
     pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str) -> Self {
         Self {
+            layout: redis.layout(),
             redis,
             prefix: key_prefix.to_owned(),
             track: Script::new(include_str!("scripts/ack_track.lua")),
@@ -60,20 +72,52 @@ impl RedisAckStore {
         self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
-    fn id_key_prefix(&self) -> String {
-        format!("{}:ack:id:", self.prefix)
+    fn bucket(&self, id: Uuid) -> u16 {
+        self.layout.bucket_of(&[id.as_bytes()])
+    }
+
+    fn id_key_prefix(&self, bucket: u16) -> String {
+        format!("{}:ack:id:", self.layout.bucket_prefix(&self.prefix, bucket))
     }
 
     fn id_key(&self, id: Uuid) -> String {
-        format!("{}{}", self.id_key_prefix(), id.hyphenated())
+        format!("{}{}", self.id_key_prefix(self.bucket(id)), id.hyphenated())
     }
 
-    fn due_key(&self) -> String {
-        format!("{}:ack:due", self.prefix)
+    fn due_key(&self, bucket: u16) -> String {
+        format!("{}:ack:due", self.layout.bucket_prefix(&self.prefix, bucket))
     }
 
-    fn stats_key(&self) -> String {
-        format!("{}:ack:stats", self.prefix)
+    fn stats_key(&self, bucket: u16) -> String {
+        format!("{}:ack:stats", self.layout.bucket_prefix(&self.prefix, bucket))
+    }
+
+    async fn expire_bucket(
+        &self,
+        bucket: u16,
+        now: DateTime<Utc>,
+        expired: &mut Vec<ExpiredAck>,
+    ) -> Result<(), AckError> {
+        loop {
+            let mut call = self.expire.key(self.due_key(bucket));
+            call.key(self.stats_key(bucket)).arg(micros(now)).arg(EXPIRE_BATCH).arg(self.id_key_prefix(bucket));
+            let (examined, flat): (usize, Vec<Vec<u8>>) = self.run(call).await?;
+            for triple in flat.chunks_exact(3) {
+                expired.push(expired_from(&triple[0], &triple[1], &triple[2])?);
+            }
+            if examined < EXPIRE_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn bucket_stats(&self, bucket: u16) -> Result<(u64, u64, u64, u64), AckError> {
+        let mut pipe = redis::pipe();
+        pipe.zcard(self.due_key(bucket))
+            .hget(self.stats_key(bucket), &["acknowledged", "expired", "ack_time_ms_total"]);
+        let (pending, (acknowledged, expired, total_ms)): (u64, Counters) =
+            self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)?;
+        Ok((pending, acknowledged.unwrap_or(0), expired.unwrap_or(0), total_ms.unwrap_or(0)))
     }
 }
 
@@ -131,7 +175,7 @@ impl AckStore for RedisAckStore {
         let timeout = pending.deadline - pending.delivered_at;
         let ttl = timeout + timeout.max(MIN_MARKER_RETENTION);
         let mut call = self.track.key(self.id_key(id));
-        call.key(self.due_key())
+        call.key(self.due_key(self.bucket(id)))
             .arg(format!("p|{delivered}|{deadline}"))
             .arg(pending.notification.frame().as_ref())
             .arg(deadline)
@@ -148,7 +192,7 @@ impl AckStore for RedisAckStore {
             return Ok(());
         }
         let mut call = self.forget.key(self.id_key(id));
-        call.key(self.due_key());
+        call.key(self.due_key(self.bucket(id)));
         for user in users {
             call.arg(holder(user)).arg(due_member(user, id));
         }
@@ -158,7 +202,12 @@ impl AckStore for RedisAckStore {
 
     async fn ack(&self, user: &UserKey, id: Uuid, now: DateTime<Utc>) -> Result<AckReceipt, AckError> {
         let mut call = self.ack.key(self.id_key(id));
-        call.key(self.due_key()).key(self.stats_key()).arg(holder(user)).arg(due_member(user, id)).arg(micros(now));
+        let bucket = self.bucket(id);
+        call.key(self.due_key(bucket))
+            .key(self.stats_key(bucket))
+            .arg(holder(user))
+            .arg(due_member(user, id))
+            .arg(micros(now));
         let outcome: i64 = self.run(call).await?;
         match outcome {
             -1 => Err(AckError::UnknownNotification),
@@ -172,30 +221,22 @@ impl AckStore for RedisAckStore {
 
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError> {
         let mut expired = Vec::new();
-        loop {
-            let mut call = self.expire.key(self.due_key());
-            call.key(self.stats_key()).arg(micros(now)).arg(EXPIRE_BATCH).arg(self.id_key_prefix());
-            let (examined, flat): (usize, Vec<Vec<u8>>) = self.run(call).await?;
-            for triple in flat.chunks_exact(3) {
-                expired.push(expired_from(&triple[0], &triple[1], &triple[2])?);
-            }
-            if examined < EXPIRE_BATCH {
-                return Ok(expired);
-            }
+        for bucket in self.layout.buckets() {
+            self.expire_bucket(bucket, now, &mut expired).await?;
         }
+        Ok(expired)
     }
 
     async fn stats(&self) -> Result<AckStats, AckError> {
-        let mut pipe = redis::pipe();
-        pipe.zcard(self.due_key()).hget(self.stats_key(), &["acknowledged", "expired", "ack_time_ms_total"]);
-        let (pending, (acknowledged, expired, total_ms)): (u64, (Option<u64>, Option<u64>, Option<u64>)) =
-            self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)?;
-        let acknowledged = acknowledged.unwrap_or(0);
-        let total_ms = total_ms.unwrap_or(0);
+        let (mut pending, mut acknowledged, mut expired, mut total_ms) = (0, 0, 0, 0);
+        for bucket in self.layout.buckets() {
+            let (p, a, e, t) = self.bucket_stats(bucket).await?;
+            (pending, acknowledged, expired, total_ms) = (pending + p, acknowledged + a, expired + e, total_ms + t);
+        }
         Ok(AckStats {
             pending,
             acknowledged,
-            expired: expired.unwrap_or(0),
+            expired,
             average_ack_time_ms: if acknowledged == 0 { 0.0 } else { total_ms as f64 / acknowledged as f64 },
         })
     }

@@ -6,6 +6,12 @@
 //! ([`BusEvent::Resubscribed`]); what was published in between is lost, as the port allows. A
 //! keep-alive PING that fails or goes unanswered, or a `resubscribe` call (the node's canary stopped
 //! coming back), drops the subscription and starts over with backoff.
+//!
+//! On Redis Cluster topics are sharded channels (`SPUBLISH`/`SSUBSCRIBE`), so each topic lives on
+//! the master of its own slot and the bus traffic spreads over the shards. The node's canary
+//! travels on its own topic, so it proves one shard; the others are watched by the subscription
+//! itself: a dropped connection to any node, a channel the server unsubscribed (its slot moved),
+//! or a keep-alive PING (sent to every master) that fails, each starts the subscription over.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +20,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use parking_lot::Mutex;
-use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, Notify};
 
+use super::connection::RedisConnection;
+use super::subscription::{self, bounded, Received, SubSink, SubStream};
 use super::{backoff, RedisCallError, ResilientRedis};
 use crate::domain::cluster::Topic;
 use crate::domain::ErrorChain;
@@ -43,7 +49,7 @@ pub struct RedisBus {
     prefix: String,
     settings: BusSettings,
     wanted: Mutex<HashSet<String>>,
-    sink: tokio::sync::Mutex<Option<PubSubSink>>,
+    sink: tokio::sync::Mutex<Option<SubSink>>,
     subscribed: AtomicBool,
     restart: Notify,
     tx: mpsc::Sender<BusEvent>,
@@ -85,67 +91,52 @@ impl RedisBus {
         format!("{}{}", self.prefix, topic.name())
     }
 
-    async fn connect(&self) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
-        let attempt = async {
-            let pubsub = self.redis.client().get_async_pubsub().await?;
-            Ok(pubsub.split())
-        };
-        match tokio::time::timeout(self.settings.timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out connecting"))),
-        }
+    async fn connect(&self) -> redis::RedisResult<(SubSink, SubStream)> {
+        subscription::open(self.redis.target(), true, self.settings.timeout).await
     }
 
     /// Subscribes every wanted topic on a fresh connection. The sink is published first, so a topic
     /// wanted meanwhile is subscribed either by its caller or here (twice is harmless).
-    async fn subscribe_all(&self, sink: &PubSubSink) -> redis::RedisResult<()> {
+    async fn subscribe_all(&self, sink: &SubSink) -> redis::RedisResult<()> {
         *self.sink.lock().await = Some(sink.clone());
         let wanted: Vec<String> = self.wanted.lock().iter().cloned().collect();
         let mut sink = sink.clone();
         for chunk in wanted.chunks(256) {
-            if !chunk.is_empty() {
-                bounded(self.settings.timeout, sink.subscribe(chunk)).await?;
-            }
+            bounded(self.settings.timeout, sink.subscribe(chunk)).await?;
         }
         Ok(())
     }
 
     /// Forwards messages until the subscription is gone or a restart is asked for.
-    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> &'static str {
+    async fn pump(&self, mut sink: SubSink, mut stream: SubStream) -> &'static str {
         let mut keepalive = tokio::time::interval(self.settings.keepalive_interval);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keepalive.tick().await;
         loop {
             tokio::select! {
                 message = stream.next() => match message {
-                    Some(message) => {
-                        let name = message.get_channel_name();
-                        let topic = name.strip_prefix(&self.prefix).unwrap_or(name).to_owned();
-                        let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                        if self.tx.send(BusEvent::Message { topic, payload }).await.is_err() {
+                    Some(Received::Message { channel, payload }) => {
+                        let topic = channel.strip_prefix(&self.prefix).unwrap_or(&channel).to_owned();
+                        if self.tx.send(BusEvent::Message { topic, payload: Bytes::from(payload) }).await.is_err() {
                             return "the receiver is gone";
                         }
                     }
+                    Some(Received::Unsubscribed(channel)) => {
+                        if self.wanted.lock().contains(&channel) {
+                            return "the server unsubscribed a wanted topic (its slot moved)";
+                        }
+                    }
+                    Some(Received::Lost(why)) => return why,
                     None => return "the connection closed",
                 },
                 () = self.restart.notified() => return "a resubscription was asked for",
                 _ = keepalive.tick() => {
-                    if bounded(self.settings.timeout, sink.ping::<redis::Value>()).await.is_err() {
+                    if bounded(self.settings.timeout, sink.ping()).await.is_err() {
                         return "the keep-alive PING failed";
                     }
                 }
             }
         }
-    }
-}
-
-async fn bounded<T>(
-    limit: Duration,
-    call: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> redis::RedisResult<T> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(result) => result,
-        Err(_) => Err(redis::RedisError::from((redis::ErrorKind::IoError, "timed out"))),
     }
 }
 
@@ -194,17 +185,36 @@ async fn drive(bus: Weak<RedisBus>) {
     }
 }
 
+/// One pipeline of `PUBLISH`es on one server; on a cluster one `SPUBLISH` per topic, all at once
+/// (a pipeline's commands must share a slot, and topics do not).
+async fn publish_all(con: RedisConnection, messages: Vec<(String, Bytes)>) -> redis::RedisResult<Vec<usize>> {
+    match con {
+        RedisConnection::Single(mut con) => {
+            let mut pipe = redis::pipe();
+            for (channel, payload) in &messages {
+                pipe.publish(channel, payload.as_ref());
+            }
+            pipe.query_async(&mut con).await
+        }
+        RedisConnection::Cluster(con) => {
+            let sends = messages.into_iter().map(|(channel, payload)| {
+                let mut con = con.clone();
+                async move { redis::cmd("SPUBLISH").arg(channel).arg(payload.as_ref()).query_async(&mut con).await }
+            });
+            futures_util::future::try_join_all(sends).await
+        }
+    }
+}
+
 #[async_trait]
 impl ClusterBus for RedisBus {
     async fn publish(&self, batch: &[(Topic, Bytes)]) -> Result<Vec<usize>, BusError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for (topic, payload) in batch {
-            pipe.publish(self.channel(topic), payload.as_ref());
-        }
-        self.redis.call(|mut con| async move { pipe.query_async(&mut con).await }).await.map_err(unavailable)
+        let messages: Vec<(String, Bytes)> =
+            batch.iter().map(|(topic, payload)| (self.channel(topic), payload.clone())).collect();
+        self.redis.call(|con| publish_all(con, messages)).await.map_err(unavailable)
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
@@ -212,7 +222,9 @@ impl ClusterBus for RedisBus {
         self.wanted.lock().insert(channel.clone());
         let sink = self.sink.lock().await.clone();
         match sink {
-            Some(mut sink) => bounded(self.settings.timeout, sink.subscribe(channel)).await.map_err(subscribe_failed),
+            Some(mut sink) => {
+                bounded(self.settings.timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
+            }
             // Subscribed by the driver once it is connected again.
             None => Err(BusError::Unavailable("the cluster bus is reconnecting".into())),
         }
@@ -223,7 +235,9 @@ impl ClusterBus for RedisBus {
         self.wanted.lock().remove(&channel);
         let sink = self.sink.lock().await.clone();
         match sink {
-            Some(mut sink) => bounded(self.settings.timeout, sink.unsubscribe(channel)).await.map_err(subscribe_failed),
+            Some(mut sink) => {
+                bounded(self.settings.timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
+            }
             None => Ok(()),
         }
     }

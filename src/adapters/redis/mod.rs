@@ -3,14 +3,16 @@
 //! a circuit breaker (`ResilientRedis`) that the stores and the distributed rate limiter use: every
 //! call is bounded by `REDIS_TIMEOUT_MS` and fails at once while the breaker is open.
 //!
-//! Every key lives under a caller-chosen prefix. Scripts touch keys they derive from that prefix, so
-//! on Redis Cluster the prefix must be a hash tag (e.g. `{ara}`) to keep all keys in one slot.
+//! Every key lives under a caller-chosen prefix. On Redis Cluster (`REDIS_CLUSTER=true`) keys that a
+//! script uses together share a hash tag, and per-user data spreads over buckets (see `keys`).
 
 mod ack_store;
 mod backoff;
 pub mod breaker;
 pub mod cluster_bus;
+mod connection;
 mod diagnostics;
+mod keys;
 mod offline_queue;
 mod presence;
 pub mod pubsub;
@@ -18,6 +20,7 @@ mod pubsub_message;
 mod rate_limiter;
 mod resilient;
 mod revocation_store;
+mod subscription;
 pub mod tls;
 
 use redis::RedisError;
@@ -25,7 +28,9 @@ use thiserror::Error;
 
 pub use ack_store::RedisAckStore;
 pub use cluster_bus::{BusSettings, RedisBus};
+pub use connection::{ClusterSeeds, RedisConnection, RedisTarget};
 pub use diagnostics::{PubSubDiagnostic, RedisDiagnostic};
+pub use keys::{KeyLayout, CLUSTER_BUCKETS};
 pub use offline_queue::RedisOfflineQueue;
 pub use presence::RedisPresence;
 pub use pubsub_message::{parse as parse_pubsub_message, MessageError};

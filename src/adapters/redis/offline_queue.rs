@@ -6,6 +6,10 @@
 //! walk instead of scanning the whole keyspace. Entries are `<expires_at µs>|<id>|<enqueued_at µs>|
 //! <frame>`, the frame being the notification's client JSON as written when it was accepted, so that
 //! the scripts can filter and remove by expiry and id without decoding JSON.
+//!
+//! On Redis Cluster both names start with the user's bucket, `{<prefix>:<bucket>}` (see
+//! [`super::keys`]): a user's queue and its bucket's registry share a slot, so every script stays in
+//! one, and the users spread over the shards; `purge_expired` and `stats` walk every bucket.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -15,6 +19,7 @@ use std::sync::Arc;
 use redis::Script;
 use uuid::Uuid;
 
+use super::keys::KeyLayout;
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::queue::{QueueStats, QueuedNotification};
 use crate::domain::{Notification, UserKey};
@@ -29,6 +34,7 @@ const KEY_TTL_GRACE_MS: i64 = 60_000;
 pub struct RedisOfflineQueue {
     redis: Arc<ResilientRedis>,
     prefix: String,
+    layout: KeyLayout,
     enqueue: Script,
     peek: Script,
     remove: Script,
@@ -39,6 +45,7 @@ impl RedisOfflineQueue {
     /// A queue on the shared connection: every call goes through its breaker and timeout.
     pub fn new(redis: Arc<ResilientRedis>, key_prefix: &str) -> Self {
         Self {
+            layout: redis.layout(),
             redis,
             prefix: key_prefix.to_owned(),
             enqueue: Script::new(include_str!("scripts/queue_enqueue.lua")),
@@ -54,18 +61,23 @@ impl RedisOfflineQueue {
         Ok(Self::new(redis, key_prefix))
     }
 
+    fn bucket(&self, user: &UserKey) -> u16 {
+        self.layout.bucket_of(&[user.tenant.as_str().as_bytes(), user.user.as_str().as_bytes()])
+    }
+
     fn queue_key(&self, user: &UserKey) -> String {
-        format!("{}:oq:{}:{}", self.prefix, user.tenant, user.user)
+        let bucket = self.layout.bucket_prefix(&self.prefix, self.bucket(user));
+        format!("{bucket}:oq:{}:{}", user.tenant, user.user)
     }
 
-    fn registry_key(&self) -> String {
-        format!("{}:oq-registry", self.prefix)
+    fn registry_key(&self, bucket: u16) -> String {
+        format!("{}:oq-registry", self.layout.bucket_prefix(&self.prefix, bucket))
     }
 
-    /// One step of walking the registry: the next cursor (0 when done) and a batch of queue keys.
-    async fn registry_batch(&self, cursor: u64) -> Result<(u64, Vec<String>), QueueError> {
+    /// One step of walking a bucket's registry: the next cursor (0 when done) and a batch of queue keys.
+    async fn registry_batch(&self, bucket: u16, cursor: u64) -> Result<(u64, Vec<String>), QueueError> {
         let mut cmd = redis::cmd("SSCAN");
-        cmd.arg(self.registry_key()).arg(cursor).arg("COUNT").arg(REGISTRY_BATCH);
+        cmd.arg(self.registry_key(bucket)).arg(cursor).arg("COUNT").arg(REGISTRY_BATCH);
         self.redis.call(|mut con| async move { cmd.query_async(&mut con).await }).await.map_err(unavailable)
     }
 }
@@ -114,7 +126,7 @@ impl OfflineQueue for RedisOfflineQueue {
     async fn enqueue(&self, user: &UserKey, item: &QueuedNotification, max_per_user: usize) -> Result<u64, QueueError> {
         let ttl_ms = (item.expires_at - item.enqueued_at).num_milliseconds().max(0) + KEY_TTL_GRACE_MS;
         let mut call = self.enqueue.key(self.queue_key(user));
-        call.key(self.registry_key()).arg(encode(item)).arg(max_per_user).arg(ttl_ms);
+        call.key(self.registry_key(self.bucket(user))).arg(encode(item)).arg(max_per_user).arg(ttl_ms);
         self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
@@ -139,7 +151,7 @@ impl OfflineQueue for RedisOfflineQueue {
             return Ok(0);
         }
         let mut call = self.remove.key(self.queue_key(user));
-        call.key(self.registry_key());
+        call.key(self.registry_key(self.bucket(user)));
         for id in ids {
             call.arg(id.hyphenated().to_string());
         }
@@ -148,11 +160,33 @@ impl OfflineQueue for RedisOfflineQueue {
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
         let mut purged = 0u64;
+        for bucket in self.layout.buckets() {
+            purged += self.purge_bucket(bucket, now).await?;
+        }
+        Ok(purged)
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let mut stats = QueueStats::default();
+        for bucket in self.layout.buckets() {
+            self.bucket_stats(bucket, &mut stats).await?;
+        }
+        Ok(stats)
+    }
+
+    async fn check_health(&self) -> Result<(), QueueError> {
+        self.redis.ping().await.map_err(unavailable)
+    }
+}
+
+impl RedisOfflineQueue {
+    async fn purge_bucket(&self, bucket: u16, now: DateTime<Utc>) -> Result<u64, QueueError> {
+        let mut purged = 0u64;
         let mut cursor = 0u64;
         loop {
-            let (next, keys) = self.registry_batch(cursor).await?;
+            let (next, keys) = self.registry_batch(bucket, cursor).await?;
             if !keys.is_empty() {
-                let mut call = self.purge.key(self.registry_key());
+                let mut call = self.purge.key(self.registry_key(bucket));
                 call.key(keys).arg(micros(now));
                 purged += self
                     .redis
@@ -167,11 +201,10 @@ impl OfflineQueue for RedisOfflineQueue {
         }
     }
 
-    async fn stats(&self) -> Result<QueueStats, QueueError> {
-        let mut stats = QueueStats::default();
+    async fn bucket_stats(&self, bucket: u16, stats: &mut QueueStats) -> Result<(), QueueError> {
         let mut cursor = 0u64;
         loop {
-            let (next, keys) = self.registry_batch(cursor).await?;
+            let (next, keys) = self.registry_batch(bucket, cursor).await?;
             let mut pipe = redis::pipe();
             for key in &keys {
                 pipe.llen(key);
@@ -187,13 +220,9 @@ impl OfflineQueue for RedisOfflineQueue {
                 stats.users_with_queue += 1;
             }
             if next == 0 {
-                return Ok(stats);
+                return Ok(());
             }
             cursor = next;
         }
-    }
-
-    async fn check_health(&self) -> Result<(), QueueError> {
-        self.redis.ping().await.map_err(unavailable)
     }
 }

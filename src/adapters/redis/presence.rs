@@ -6,8 +6,13 @@
 //! - `lease:<key>` and `claim:<name>`, plain `SET NX PX` values.
 //!
 //! Expiry is judged by Redis's own clock (`TIME` inside the scripts), so nodes never compare theirs.
-//! The scripts touch keys they derive from the prefix: on Redis Cluster they would need one slot,
-//! which this adapter does not arrange (Redis Cluster is not supported by cluster mode yet).
+//!
+//! Sweeping a node takes out the counts listed in its `held:<node>` set, whose members only the
+//! script reads: those `p:<key>` names are built inside the scripts from the prefix passed in ARGV.
+//! On Redis Cluster that prefix is the hash tag `{<prefix>}`, so every key but `lease:` and
+//! `claim:` is in one slot (presence lives on one shard: it is small, one entry per connected user
+//! and channel per node), and the scripts never reach outside their declared keys' slot. Leases and
+//! claims are single-key commands, so they keep the plain prefix and spread.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +26,10 @@ use crate::ports::{Garbled, Heartbeat, LeaseToken, Presence, PresenceError};
 
 pub struct RedisPresence {
     redis: Arc<ResilientRedis>,
-    /// `<prefix>:`
+    /// `<prefix>:`, or `{<prefix>}:` on Redis Cluster: the keys the scripts use together.
     prefix: String,
+    /// `<prefix>:`: leases and claims, each used alone.
+    plain: String,
     /// This process's claim on its node id.
     token: String,
     join: Script,
@@ -47,9 +54,11 @@ fn ms(d: Duration) -> u64 {
 
 impl RedisPresence {
     pub fn new(redis: Arc<ResilientRedis>, prefix: &str) -> Self {
+        let layout = redis.layout();
         Self {
             redis,
-            prefix: format!("{prefix}:"),
+            prefix: format!("{}:", layout.one_slot(prefix)),
+            plain: format!("{prefix}:"),
             token: uuid::Uuid::new_v4().simple().to_string(),
             join: Script::new(include_str!("scripts/presence_join.lua")),
             heartbeat: Script::new(include_str!("scripts/presence_heartbeat.lua")),
@@ -170,14 +179,14 @@ impl Presence for RedisPresence {
     async fn lock(&self, key: &PresenceKey, hold: Duration) -> Result<Option<LeaseToken>, PresenceError> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(&format!("lease:{}", key.name()))).arg(&token).arg("NX").arg("PX").arg(ms(hold));
+        cmd.arg(format!("{}lease:{}", self.plain, key.name())).arg(&token).arg("NX").arg("PX").arg(ms(hold));
         let set: Option<String> =
             self.redis.call(|mut con| async move { cmd.query_async(&mut con).await }).await.map_err(unavailable)?;
         Ok(set.map(|_| LeaseToken(token)))
     }
 
     async fn unlock(&self, key: &PresenceKey, token: &LeaseToken) -> Result<(), PresenceError> {
-        let mut call = self.unlock.key(self.key(&format!("lease:{}", key.name())));
+        let mut call = self.unlock.key(format!("{}lease:{}", self.plain, key.name()));
         call.arg(&token.0);
         self.redis
             .call(|mut con| async move { call.invoke_async::<i64>(&mut con).await })
@@ -188,7 +197,7 @@ impl Presence for RedisPresence {
 
     async fn claim(&self, name: &str, window: Duration) -> Result<bool, PresenceError> {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(&format!("claim:{name}"))).arg(1).arg("NX").arg("PX").arg(ms(window));
+        cmd.arg(format!("{}claim:{name}", self.plain)).arg(1).arg("NX").arg("PX").arg(ms(window));
         let set: Option<String> =
             self.redis.call(|mut con| async move { cmd.query_async(&mut con).await }).await.map_err(unavailable)?;
         Ok(set.is_some())

@@ -7,17 +7,20 @@
 //! jitter and subscribes again. Pub/Sub is fire-and-forget: what is published while no node is
 //! subscribed is lost (use the HTTP API when a sender needs an answer), so every lost subscription
 //! is counted (`subscriptions_lost`) and logged with its reason.
+//!
+//! On Redis Cluster the channels are plain (not sharded) ones: a `PUBLISH` on any node reaches the
+//! subscribers of every node, so publishers need not know the cluster's shape.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{PubSubSink, PubSubStream};
 use serde::Serialize;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::connection::RedisTarget;
+use super::subscription::{self, Received, SubSink, SubStream};
 use super::{backoff, pubsub_message, ResilientRedis};
 use crate::domain::ErrorChain;
 use crate::service::{NotificationService, ResolveError, SendContentError};
@@ -120,6 +123,10 @@ enum Lost {
     PingTimedOut(u128),
     #[error("no canary came back through the subscription for {0} ms")]
     CanaryMissing(u64),
+    #[error("the server unsubscribed channel {0}")]
+    Unsubscribed(String),
+    #[error("{0}")]
+    Cluster(&'static str),
 }
 
 /// Runs the subscriber, and the canary it checks itself with, until `shutdown` is cancelled.
@@ -132,7 +139,7 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let canary = publish_canaries(redis.clone(), settings.canary_channel.clone(), settings.canary_interval);
-        let subscriber = Subscriber { client: redis.client().clone(), service, settings, status };
+        let subscriber = Subscriber { target: redis.target().clone(), service, settings, status };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = subscriber.run() => {}
@@ -162,7 +169,7 @@ async fn publish_canaries(redis: Arc<ResilientRedis>, channel: String, every: Du
 }
 
 struct Subscriber {
-    client: redis::Client,
+    target: RedisTarget,
     service: Arc<NotificationService>,
     settings: PubSubSettings,
     status: Arc<PubSubStatus>,
@@ -207,12 +214,12 @@ impl Subscriber {
         }
     }
 
-    async fn subscribe(&self) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
+    async fn subscribe(&self) -> redis::RedisResult<(SubSink, SubStream)> {
         let attempt = async {
-            let mut pubsub = self.client.get_async_pubsub().await?;
-            pubsub.subscribe(&self.settings.channels).await?;
-            pubsub.subscribe(&self.settings.canary_channel).await?;
-            Ok(pubsub.split())
+            let (mut sink, stream) = subscription::open(&self.target, false, self.settings.timeout).await?;
+            sink.subscribe(&self.settings.channels).await?;
+            sink.subscribe(std::slice::from_ref(&self.settings.canary_channel)).await?;
+            Ok((sink, stream))
         };
         match tokio::time::timeout(self.settings.timeout, attempt).await {
             Ok(result) => result,
@@ -221,7 +228,7 @@ impl Subscriber {
     }
 
     /// Handles messages until the connection is gone; returns why.
-    async fn pump(&self, mut sink: PubSubSink, mut stream: PubSubStream) -> Lost {
+    async fn pump(&self, mut sink: SubSink, mut stream: SubStream) -> Lost {
         let mut keepalive = tokio::time::interval(self.settings.keepalive_interval);
         // A slow message must not be followed by a burst of PINGs.
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,10 +238,12 @@ impl Subscriber {
         loop {
             tokio::select! {
                 message = stream.next() => match message {
-                    Some(message) if message.get_channel_name() == self.settings.canary_channel => {
+                    Some(Received::Message { channel, .. }) if channel == self.settings.canary_channel => {
                         self.status.canary_seen();
                     }
-                    Some(message) => self.handle(message.get_channel_name(), message.get_payload_bytes()).await,
+                    Some(Received::Message { channel, payload }) => self.handle(&channel, &payload).await,
+                    Some(Received::Unsubscribed(channel)) => return Lost::Unsubscribed(channel),
+                    Some(Received::Lost(why)) => return Lost::Cluster(why),
                     None => return Lost::Closed,
                 },
                 _ = canary_check.tick() => {
@@ -246,9 +255,7 @@ impl Subscriber {
                     }
                 }
                 _ = keepalive.tick() => {
-                    // A subscribed connection answers PING with `["pong", ""]`, not `PONG`: any reply
-                    // that is not an error proves the connection alive.
-                    match tokio::time::timeout(self.settings.timeout, sink.ping::<redis::Value>()).await {
+                    match tokio::time::timeout(self.settings.timeout, sink.ping()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return Lost::PingFailed(e),
                         Err(_) => return Lost::PingTimedOut(self.settings.timeout.as_millis()),

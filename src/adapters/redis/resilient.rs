@@ -1,5 +1,6 @@
 //! The shared Redis connection for features that must keep working while Redis is away (the
-//! distributed rate limiter, health probes): one multiplexed connection behind a circuit breaker,
+//! distributed rate limiter, health probes): one multiplexed connection (or one cluster connection
+//! routing to every master, see [`super::connection`]) behind a circuit breaker,
 //! every call bounded by a timeout, and a background task that reconnects with exponential backoff
 //! and ±10% jitter after the connection is lost.
 //!
@@ -12,13 +13,14 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisResult};
+use redis::{ErrorKind, RedisError, RedisResult};
 use serde::Serialize;
 use thiserror::Error;
 
 use super::backoff;
 use super::breaker::{BreakerSettings, BreakerState, CircuitBreaker};
+use super::connection::{RedisConnection, RedisTarget};
+use super::keys::KeyLayout;
 use super::RedisConnectError;
 
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +76,14 @@ fn is_availability_error(e: &RedisError) -> bool {
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || matches!(e.kind(), ErrorKind::BusyLoadingError | ErrorKind::TryAgain | ErrorKind::MasterDown)
+        || matches!(
+            e.kind(),
+            ErrorKind::BusyLoadingError
+                | ErrorKind::TryAgain
+                | ErrorKind::MasterDown
+                | ErrorKind::ClusterDown
+                | ErrorKind::ClusterConnectionNotFound
+        )
 }
 
 /// What `/stats` and `/health` show about the connection.
@@ -89,12 +98,12 @@ pub struct ConnectionStats {
 }
 
 pub struct ResilientRedis {
-    client: redis::Client,
+    target: RedisTarget,
     addr: String,
     settings: ResilienceSettings,
     /// The live connection and its generation, so that a late failure of an old connection does not
     /// throw away its replacement.
-    connection: Mutex<(u64, Option<MultiplexedConnection>)>,
+    connection: Mutex<(u64, Option<RedisConnection>)>,
     breaker: CircuitBreaker,
     reconnecting: AtomicBool,
     reconnects: AtomicU64,
@@ -116,9 +125,14 @@ impl ResilientRedis {
 
     /// [`Self::connect`] with a client built already (e.g. with TLS material, see [`super::tls`]).
     pub async fn connect_client(client: redis::Client, settings: ResilienceSettings) -> Arc<Self> {
-        let addr = client.get_connection_info().addr.to_string();
+        Self::connect_target(RedisTarget::Single(client), settings).await
+    }
+
+    /// [`Self::connect`] for one server or a Redis Cluster.
+    pub async fn connect_target(target: RedisTarget, settings: ResilienceSettings) -> Arc<Self> {
+        let addr = target.addr();
         let this = Arc::new_cyclic(|me| Self {
-            client,
+            target,
             addr,
             settings,
             connection: Mutex::new((0, None)),
@@ -143,8 +157,14 @@ impl ResilientRedis {
         this
     }
 
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// What it talks to, for connections of their own (subscriptions).
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
+    }
+
+    /// Whether keys must be laid out for Redis Cluster.
+    pub fn layout(&self) -> KeyLayout {
+        self.target.layout()
     }
 
     pub fn settings(&self) -> &ResilienceSettings {
@@ -154,7 +174,7 @@ impl ResilientRedis {
     /// Runs `op` on the shared connection, through the breaker and within the timeout.
     pub async fn call<T, F, Fut>(&self, op: F) -> Result<T, RedisCallError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(RedisConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let permit = self.breaker.try_acquire().ok_or(RedisCallError::CircuitOpen)?;
@@ -222,11 +242,11 @@ impl ResilientRedis {
         }
     }
 
-    async fn open_connection(&self) -> Result<MultiplexedConnection, RedisCallError> {
+    async fn open_connection(&self) -> Result<RedisConnection, RedisCallError> {
         let timeout = self.settings.timeout;
-        let config = AsyncConnectionConfig::new().set_connection_timeout(timeout).set_response_timeout(timeout);
         let attempt = async {
-            let mut con = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+            let mut con = self.target.connect(timeout).await?;
+            // On a cluster PING goes to every master: all of them must answer.
             redis::cmd("PING").query_async::<()>(&mut con).await?;
             Ok::<_, RedisError>(con)
         };
@@ -236,7 +256,7 @@ impl ResilientRedis {
         }
     }
 
-    fn install(&self, connection: MultiplexedConnection) {
+    fn install(&self, connection: RedisConnection) {
         let mut guard = self.connection.lock();
         guard.0 += 1;
         guard.1 = Some(connection);

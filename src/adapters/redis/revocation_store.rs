@@ -3,6 +3,11 @@
 //! they cover would; `{prefix}:log` is a sorted set of the last [`MAX_LOG`] revocations by sequence
 //! number (`{prefix}:seq`), from which each node learns what to close locally. Tenant ids hold no
 //! `:`, and the user id or `jti` comes last, so keys cannot collide.
+//!
+//! On Redis Cluster the prefix becomes the hash tag `{prefix}`: recording a revocation and appending
+//! it to the one ordered log every node reads must be one atomic script, so the records, the counter
+//! and the log share a slot (one shard). They are small: one key per revoked token or user, gone
+//! when the tokens it covers would have expired, and a log capped at [`MAX_LOG`] entries.
 
 use std::sync::Arc;
 
@@ -40,7 +45,8 @@ fn to_port_error(e: RedisCallError) -> RevocationError {
 impl RedisRevocationStore {
     /// `prefix` without a trailing `:` (`ara:revoked`).
     pub fn new(redis: Arc<ResilientRedis>, prefix: &str) -> Self {
-        Self { redis, prefix: prefix.to_owned(), script: redis::Script::new(include_str!("scripts/revoke.lua")) }
+        let prefix = redis.layout().one_slot(prefix);
+        Self { redis, prefix, script: redis::Script::new(include_str!("scripts/revoke.lua")) }
     }
 
     fn jti_key(&self, tenant: &TenantId, jti: &str) -> String {

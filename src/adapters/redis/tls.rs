@@ -11,6 +11,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 
+use super::connection::ClusterSeeds;
+
 /// Where the TLS material is; every path is optional.
 #[derive(Debug, Clone, Default)]
 pub struct RedisTls {
@@ -60,6 +62,42 @@ pub fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, super::RedisCo
         return redis::Client::open(info).map_err(super::RedisConnectError::InvalidUrl);
     }
     install_crypto_provider();
+    let certificates = certificates(tls)?;
+    redis::Client::build_with_tls(info, certificates).map_err(|e| RedisTlsError::Client(e).into())
+}
+
+/// The seed nodes of a Redis Cluster from `urls` (comma-separated), with the same TLS rules as
+/// [`client`]: every seed `rediss://` or none, and TLS files only with `rediss://`. The crate uses
+/// the first seed's TLS mode, user and password for every node it discovers.
+pub fn cluster_seeds(urls: &str, tls: &RedisTls) -> Result<ClusterSeeds, super::RedisConnectError> {
+    let nodes = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| url.into_connection_info().map_err(super::RedisConnectError::InvalidUrl))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tls_nodes = nodes.iter().filter(|n| matches!(n.addr, ConnectionAddr::TcpTls { .. })).count();
+    if nodes.is_empty() || (tls_nodes != 0 && tls_nodes != nodes.len()) {
+        let why = if nodes.is_empty() { "names no seed node" } else { "mixes redis:// and rediss:// seeds" };
+        return Err(super::RedisConnectError::InvalidUrl(redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "the Redis Cluster URL list",
+            why.to_owned(),
+        ))));
+    }
+    install_crypto_provider();
+    if tls_nodes == 0 {
+        if let Some(setting) = first_set(tls) {
+            return Err(RedisTlsError::NotTls { setting }.into());
+        }
+        return Ok(ClusterSeeds { nodes, certs: None });
+    }
+    let certs = if tls.is_empty() { None } else { Some(certificates(tls)?) };
+    Ok(ClusterSeeds { nodes, certs })
+}
+
+/// The CA and client identity files, read and checked.
+fn certificates(tls: &RedisTls) -> Result<TlsCertificates, RedisTlsError> {
     let root_cert = match &tls.ca_cert {
         Some(path) => Some(read_certificates("REDIS_TLS_CA_CERT", path)?),
         None => None,
@@ -69,12 +107,11 @@ pub fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, super::RedisCo
             client_cert: read_certificates("REDIS_TLS_CLIENT_CERT", cert)?,
             client_key: read_key(key)?,
         }),
-        (Some(_), None) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_CERT" }.into()),
-        (None, Some(_)) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_KEY" }.into()),
+        (Some(_), None) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_CERT" }),
+        (None, Some(_)) => return Err(RedisTlsError::HalfClientIdentity { given: "REDIS_TLS_CLIENT_KEY" }),
         (None, None) => None,
     };
-    redis::Client::build_with_tls(info, TlsCertificates { client_tls, root_cert })
-        .map_err(|e| RedisTlsError::Client(e).into())
+    Ok(TlsCertificates { client_tls, root_cert })
 }
 
 fn first_set(tls: &RedisTls) -> Option<&'static str> {
@@ -113,5 +150,29 @@ fn read_key(path: &Path) -> Result<Vec<u8>, RedisTlsError> {
     match PrivateKeyDer::from_pem_slice(&pem) {
         Ok(_) => Ok(pem),
         Err(_) => Err(RedisTlsError::NotPem { setting, path: path.display().to_string(), what: "private key" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(urls: &str, tls: &RedisTls) -> String {
+        match cluster_seeds(urls, tls) {
+            Ok(_) => panic!("{urls} was accepted"),
+            Err(e) => crate::domain::ErrorChain(&e).to_string(),
+        }
+    }
+
+    #[test]
+    fn cluster_seeds_are_a_list_of_one_scheme() {
+        let seeds = cluster_seeds(" redis://10.0.0.1:7000, redis://10.0.0.2:7000 ,", &RedisTls::default()).unwrap();
+        assert_eq!(seeds.addrs(), "10.0.0.1:7000,10.0.0.2:7000");
+        assert!(seeds.certs.is_none());
+        assert!(refusal("redis://a:1,rediss://b:2", &RedisTls::default()).contains("mixes"));
+        assert!(refusal(" , ", &RedisTls::default()).contains("no seed node"));
+        let with_ca = RedisTls { ca_cert: Some("/nonexistent.pem".into()), ..RedisTls::default() };
+        assert!(refusal("redis://a:1", &with_ca).contains("REDIS_TLS_CA_CERT"));
+        assert!(refusal("rediss://a:1", &with_ca).contains("/nonexistent.pem"));
     }
 }

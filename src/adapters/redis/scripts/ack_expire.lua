@@ -1,5 +1,8 @@
 -- Moves up to ARGV[2] pending ACKs whose deadline is at or before ARGV[1] (µs) to expired.
 -- KEYS[1] the deadline index; KEYS[2] the counters hash; ARGV[3] the prefix of notification hashes.
+-- The hashes are named here, not in KEYS, because only the index knows them; on Redis Cluster the
+-- prefix carries the bucket's hash tag, which every id in this bucket's index shares, so they are in
+-- the same slot as KEYS.
 -- Returns { members examined, { holder, meta, notification, holder, meta, notification, ... } }; the
 -- caller loops while a full batch was examined.
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))

@@ -11,6 +11,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, node in ipairs(dead) do
+  -- A dead node's keys are known only from the index read here, so they are named from the prefix;
+  -- on Redis Cluster it is the hash tag all of KEYS carry, so these stay in their slot.
   local held = ARGV[5] .. 'held:' .. node
   for _, key in ipairs(redis.call('SMEMBERS', held)) do
     redis.call('HDEL', ARGV[5] .. 'p:' .. key, node)

@@ -7,6 +7,8 @@ if owner and owner ~= ARGV[1] then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- The counted keys are known only from KEYS[5], so they are named from the prefix; on Redis Cluster
+-- it is the hash tag all of KEYS carry, so these stay in their slot.
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   redis.call('HDEL', ARGV[4] .. 'p:' .. key, ARGV[3])
 end

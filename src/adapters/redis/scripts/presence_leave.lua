@@ -4,6 +4,8 @@
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
+-- The counted keys are known only from KEYS[4], so they are named from the prefix; on Redis Cluster
+-- it is the hash tag all of KEYS carry, so these stay in their slot.
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   redis.call('HDEL', ARGV[3] .. 'p:' .. key, ARGV[2])
 end
