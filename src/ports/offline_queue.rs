@@ -5,6 +5,7 @@
 //! - beyond the `max_per_user` given with each `enqueue` (the tenant's `QueuePolicy`, looked up by the
 //!   caller) the oldest entries are dropped and counted;
 //! - expired entries are never returned by `peek` and are removed by `purge_expired`;
+//! - `purge_tenant` removes all of one tenant's queues and none of another's;
 //! - `peek` does not remove: callers `remove` exactly the ids they wrote to a socket, so a crash
 //!   between reading and writing loses nothing (delivery from the queue is at-least-once).
 
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::{BoxError, Garbled};
 use crate::domain::queue::{QueueStats, QueuedNotification};
-use crate::domain::UserKey;
+use crate::domain::{TenantId, UserKey};
 
 #[derive(Debug, Error)]
 pub enum QueueError {
@@ -58,6 +59,10 @@ pub trait OfflineQueue: Send + Sync {
 
     /// Removes every expired entry of every user; returns how many went.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError>;
+
+    /// Removes every entry of every user of `tenant` (a deleted tenant), and nothing of any other
+    /// tenant; returns how many went.
+    async fn purge_tenant(&self, tenant: &TenantId) -> Result<u64, QueueError>;
 
     async fn stats(&self) -> Result<QueueStats, QueueError>;
 

@@ -114,8 +114,11 @@ impl NotificationService {
     }
 
     /// Redelivery stops when the notification's own ttl, or the queue ttl, has run out, so a client that
-    /// never ACKs is not sent the same notification forever.
+    /// never ACKs is not sent the same notification forever; and when its tenant was deleted.
     fn still_worth_redelivering(&self, n: &Notification, user: &UserKey, now: DateTime<Utc>) -> bool {
+        if matches!(self.admit_tenant(&user.tenant), Err(super::tenants::TenantRefusal::NotFound(_))) {
+            return false;
+        }
         let horizon = match &self.queue {
             Some(_) => self.policies.queue(&user.tenant).message_ttl_seconds,
             None => 3600,

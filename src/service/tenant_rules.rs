@@ -76,6 +76,14 @@ impl NotificationService {
     pub fn forget_tenant(&self, tenant: &TenantId) {
         self.tenant_stats.forget(tenant);
     }
+
+    /// Drops a deleted tenant's offline queues; returns how many entries went (0 without a queue).
+    /// The store walks every queue it holds, so this is bounded by ten store timeouts, not one.
+    pub async fn purge_tenant_queues(&self, tenant: &TenantId) -> Result<u64, crate::ports::QueueError> {
+        let Some(queue) = &self.queue else { return Ok(0) };
+        let call = queue.store.purge_tenant(tenant);
+        super::bounded::bounded(&*self.timer, queue.timeout * 10, call, crate::ports::QueueError::Unavailable).await
+    }
 }
 
 /// The limits a tenant's connections and sends are held to now, from the policy source.

@@ -393,3 +393,64 @@ async fn every_spec_route_refuses_tenant_b_on_tenant_a() {
     let view = admin(&app, Method::GET, "/api/v1/tenants/tenant-a", None).await;
     assert_eq!((&view.body["status"], &view.body["connections"]), (&json!("active"), &json!(1)));
 }
+
+/// A deleted tenant's offline queues go with it: the tenant made again under the id replays
+/// nothing of the old one, and another tenant's queue of a user with the same name stays.
+#[tokio::test]
+async fn deleting_a_tenant_drops_its_offline_queues() {
+    let app = spawn_tenants(&[("QUEUE_ENABLED", "true")]).await;
+    let acme = tenant_with_key(&app, "acme", json!({})).await;
+    let globex = tenant_with_key(&app, "globex", json!({})).await;
+    let send = |seq: u32| json!({"target_user_id": "alice", "event_type": "old", "payload": {"seq": seq}});
+    for (key, seq) in [(&acme, 1), (&acme, 2), (&globex, 3)] {
+        let queued = send_as(&app, key, "/api/v1/notifications/send", &send(seq)).await;
+        assert_eq!((queued.status.as_u16(), &queued.body["queued"]), (200, &json!(1)), "{}", queued.text);
+    }
+
+    let deleted = admin(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let acme = tenant_with_key(&app, "acme", json!({})).await;
+    let mut fresh = app.connect_user("alice", "acme").await;
+    let live =
+        send_as(&app, &acme, "/api/v1/notifications/send", &json!({"target_user_id": "alice", "event_type": "new"}))
+            .await;
+    assert_eq!(live.body["delivered_to"], 1, "{}", live.text);
+    let first = fresh.recv_notification().await;
+    assert_eq!(first["event_type"], "new", "the old tenant's queue was not replayed: {first}");
+
+    let mut other = app.connect_user("alice", "globex").await;
+    let kept = other.recv_notification().await;
+    assert_eq!(kept["payload"]["seq"], 3, "globex's alice keeps her queue: {kept}");
+}
+
+/// An unacknowledged notification of a tenant deleted meanwhile is not redelivered (into a queue of
+/// the tenant made again under the id, or anywhere).
+#[tokio::test]
+async fn a_deleted_tenants_unacknowledged_notifications_are_not_redelivered() {
+    let settings = [
+        ("QUEUE_ENABLED", "true"),
+        ("ACK_REDELIVER", "true"),
+        ("ACK_TIMEOUT_SECONDS", "1"),
+        ("ACK_CLEANUP_INTERVAL_SECONDS", "1"),
+    ];
+    let app = spawn_tenants(&settings).await;
+    let acme = tenant_with_key(&app, "acme", json!({})).await;
+    let mut alice = app.connect_user("alice", "acme").await;
+    let high = json!({"target_user_id": "alice", "event_type": "old", "priority": "High"});
+    assert_eq!(send_as(&app, &acme, "/api/v1/notifications/send", &high).await.body["delivered_to"], 1);
+    assert_eq!(alice.recv_notification().await["event_type"], "old");
+    drop(alice);
+
+    let deleted = admin(&app, Method::DELETE, "/api/v1/tenants/acme?force=true", None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    // Past the ACK deadline and a few sweeps.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let acme = tenant_with_key(&app, "acme", json!({})).await;
+    let mut again = app.connect_user("alice", "acme").await;
+    let live = json!({"target_user_id": "alice", "event_type": "new"});
+    assert_eq!(send_as(&app, &acme, "/api/v1/notifications/send", &live).await.body["delivered_to"], 1);
+    let first = again.recv_notification().await;
+    assert_eq!(first["event_type"], "new", "nothing of the deleted tenant came back: {first}");
+    let stats = app.request(Method::GET, "/stats", &[("x-api-key", crate::tenants::API_KEY)], None).await;
+    assert_eq!(stats.body["notifications_redelivered"], 0, "{}", stats.text);
+}

@@ -190,6 +190,34 @@ async fn purge_expired<B: Backend>() {
     assert_eq!(queue.stats().await.unwrap(), QueueStats { queued_messages: 1, users_with_queue: 1 });
 }
 
+async fn purge_tenant_takes_only_that_tenant<B: Backend>() {
+    let policy = policy(100, 3600);
+    let Some(queue) = B::open(policy).await else { return };
+    let now = base_now();
+    // `acme2` starts with `acme`: only the tenant named goes, not one whose id begins with it.
+    let (alice, bob, other, near) =
+        (user("acme", "alice"), user("acme", "bob"), user("globex", "alice"), user("acme2", "carol"));
+    let users = [&alice, &bob, &other, &near];
+    let mut kept = Vec::new();
+    for (n, key) in users.iter().enumerate() {
+        let items: Vec<_> = (0..3).map(|i| item(key, (n * 10 + i) as u32, now, None, &policy)).collect();
+        enqueue_all(&queue, key, &items).await;
+        kept.push(items);
+    }
+
+    assert_eq!(queue.purge_tenant(&alice.tenant).await.unwrap(), 6, "alice's and bob's three each");
+    assert!(queue.peek(&alice, 10, now).await.unwrap().is_empty());
+    assert!(queue.peek(&bob, 10, now).await.unwrap().is_empty());
+    assert_eq!(queue.peek(&other, 10, now).await.unwrap(), kept[2], "another tenant's user of the same name stays");
+    assert_eq!(queue.peek(&near, 10, now).await.unwrap(), kept[3]);
+    assert_eq!(queue.stats().await.unwrap(), QueueStats { queued_messages: 6, users_with_queue: 2 });
+    assert_eq!(queue.purge_tenant(&alice.tenant).await.unwrap(), 0, "nothing left to purge");
+    // The tenant made again starts with empty queues that work as before.
+    let again = item(&alice, 99, now, None, &policy);
+    enqueue_all(&queue, &alice, std::slice::from_ref(&again)).await;
+    assert_eq!(queue.peek(&alice, 10, now).await.unwrap(), [again]);
+}
+
 async fn remove_only_given_ids<B: Backend>() {
     let policy = policy(100, 3600);
     let Some(queue) = B::open(policy).await else { return };
@@ -287,6 +315,7 @@ contract_suite!(
         expiry_by_queue_ttl,
         expiry_by_own_ttl,
         purge_expired,
+        purge_tenant_takes_only_that_tenant,
         remove_only_given_ids,
         tenant_isolation,
         concurrent_enqueue_during_replay,

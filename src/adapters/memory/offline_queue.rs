@@ -11,7 +11,7 @@ use dashmap::DashMap;
 use uuid::Uuid;
 
 use crate::domain::queue::{QueueStats, QueuedNotification};
-use crate::domain::UserKey;
+use crate::domain::{TenantId, UserKey};
 use crate::ports::{OfflineQueue, QueueError};
 
 #[derive(Debug, Default)]
@@ -73,6 +73,18 @@ impl OfflineQueue for MemoryOfflineQueue {
             queue.retain(|item| !item.is_expired(now));
             purged += (before - queue.len()) as u64;
             !queue.is_empty()
+        });
+        Ok(purged)
+    }
+
+    async fn purge_tenant(&self, tenant: &TenantId) -> Result<u64, QueueError> {
+        let mut purged = 0u64;
+        self.queues.retain(|key, queue| {
+            if key.tenant != *tenant {
+                return true;
+            }
+            purged += queue.len() as u64;
+            false
         });
         Ok(purged)
     }

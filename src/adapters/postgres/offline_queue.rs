@@ -13,7 +13,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::domain::queue::{QueueStats, QueuedNotification};
-use crate::domain::{Notification, UserKey};
+use crate::domain::{Notification, TenantId, UserKey};
 use crate::ports::{OfflineQueue, QueueError};
 
 #[derive(Debug, Clone)]
@@ -112,6 +112,15 @@ impl OfflineQueue for PostgresOfflineQueue {
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
         let done = sqlx::query("DELETE FROM offline_queue WHERE expires_at <= $1")
             .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_tenant(&self, tenant: &TenantId) -> Result<u64, QueueError> {
+        let done = sqlx::query("DELETE FROM offline_queue WHERE tenant_id = $1")
+            .bind(tenant.as_str())
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::keys::KeyLayout;
 use super::{micros, RedisCallError, RedisConnectError, ResilienceSettings, ResilientRedis};
 use crate::domain::queue::{QueueStats, QueuedNotification};
-use crate::domain::{Notification, UserKey};
+use crate::domain::{Notification, TenantId, UserKey};
 use crate::ports::{OfflineQueue, QueueError};
 
 /// Queue keys handled per script call or pipeline while walking the registry.
@@ -39,6 +39,7 @@ pub struct RedisOfflineQueue {
     peek: Script,
     remove: Script,
     purge: Script,
+    drop_queues: Script,
 }
 
 impl RedisOfflineQueue {
@@ -52,6 +53,7 @@ impl RedisOfflineQueue {
             peek: Script::new(include_str!("scripts/queue_peek.lua")),
             remove: Script::new(include_str!("scripts/queue_remove.lua")),
             purge: Script::new(include_str!("scripts/queue_purge.lua")),
+            drop_queues: Script::new(include_str!("scripts/queue_drop.lua")),
         }
     }
 
@@ -166,6 +168,14 @@ impl OfflineQueue for RedisOfflineQueue {
         Ok(purged)
     }
 
+    async fn purge_tenant(&self, tenant: &TenantId) -> Result<u64, QueueError> {
+        let mut purged = 0u64;
+        for bucket in self.layout.buckets() {
+            purged += self.purge_tenant_bucket(bucket, tenant).await?;
+        }
+        Ok(purged)
+    }
+
     async fn stats(&self) -> Result<QueueStats, QueueError> {
         let mut stats = QueueStats::default();
         for bucket in self.layout.buckets() {
@@ -180,6 +190,30 @@ impl OfflineQueue for RedisOfflineQueue {
 }
 
 impl RedisOfflineQueue {
+    /// Drops the bucket's queues of `tenant`, found by name in its registry (`…:oq:<tenant>:<user>`).
+    async fn purge_tenant_bucket(&self, bucket: u16, tenant: &TenantId) -> Result<u64, QueueError> {
+        let start = format!("{}:oq:{tenant}:", self.layout.bucket_prefix(&self.prefix, bucket));
+        let mut purged = 0u64;
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys) = self.registry_batch(bucket, cursor).await?;
+            let theirs: Vec<String> = keys.into_iter().filter(|k| k.starts_with(&start)).collect();
+            if !theirs.is_empty() {
+                let mut call = self.drop_queues.key(self.registry_key(bucket));
+                call.key(theirs);
+                purged += self
+                    .redis
+                    .call(|mut con| async move { call.invoke_async::<u64>(&mut con).await })
+                    .await
+                    .map_err(unavailable)?;
+            }
+            if next == 0 {
+                return Ok(purged);
+            }
+            cursor = next;
+        }
+    }
+
     async fn purge_bucket(&self, bucket: u16, now: DateTime<Utc>) -> Result<u64, QueueError> {
         let mut purged = 0u64;
         let mut cursor = 0u64;

@@ -214,6 +214,13 @@ impl TenantManager {
         let closed = self.service.close_tenant(id, CloseReason::TenantDeleted);
         self.service.forget_tenant(id);
         self.delete_templates(id).await;
+        // Best effort like the templates: the tenant is gone already. Pending ACKs of its
+        // notifications are not redelivered (see `expire_acks`) and run out by their deadline.
+        match self.service.purge_tenant_queues(id).await {
+            Ok(dropped) => tracing::info!(tenant = %id, dropped, "a deleted tenant's offline queues were dropped"),
+            Err(e) => tracing::warn!(tenant = %id, error = %crate::domain::ErrorChain(&e),
+                "a deleted tenant's offline queues were not dropped; they run out by their ttl"),
+        }
         Ok(closed)
     }
 
