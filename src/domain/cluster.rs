@@ -93,10 +93,20 @@ pub enum TenantMeasure {
 }
 
 impl PresenceKey {
+    /// What the names of a tenant's channel keys start with (tenant ids hold no `:`).
+    pub fn channel_prefix(tenant: &TenantId) -> String {
+        format!("chan:{tenant}:")
+    }
+
+    /// The channel a key name of `tenant` stands for, if it is one.
+    pub fn channel_of(tenant: &TenantId, name: &str) -> Option<ChannelName> {
+        name.strip_prefix(&Self::channel_prefix(tenant)).and_then(|rest| ChannelName::parse(rest).ok())
+    }
+
     pub fn name(&self) -> String {
         match self {
             PresenceKey::User(key) => format!("user:{}:{}", key.tenant, key.user),
-            PresenceKey::Channel(tenant, channel) => format!("chan:{tenant}:{channel}"),
+            PresenceKey::Channel(tenant, channel) => format!("{}{channel}", Self::channel_prefix(tenant)),
             PresenceKey::Tenant(tenant, measure) => match measure {
                 TenantMeasure::Connections => format!("tenant:{tenant}:conns"),
                 TenantMeasure::Users => format!("tenant:{tenant}:users"),

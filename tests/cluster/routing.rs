@@ -107,6 +107,12 @@ async fn channel_and_broadcast_sends_reach_every_subscriber_once() {
             node.get("/api/v1/channels/news").await.1["subscriber_count"] == 6
         })
         .await;
+        eventually("the channel list counts every node", Duration::from_secs(5), || async {
+            let (_, list) = node.get("/api/v1/channels").await;
+            list["channels"]
+                == json!([{"name": "news", "subscriber_count": 6}, {"name": "sports", "subscriber_count": 3}])
+        })
+        .await;
     }
     let mut expected_all = Vec::new();
     let mut expected_sports = Vec::new();

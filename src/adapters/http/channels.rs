@@ -30,13 +30,16 @@ pub struct UserSubscriptions {
     pub channels: Vec<String>,
 }
 
-/// Channels of the tenant with their subscriber counts on this node.
+/// Channels of the tenant with their subscriber counts (on every node in cluster mode; this node's
+/// alone while the cluster's presence cannot be asked).
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorResponse)))]
 pub async fn list_channels(State(state): State<AppState>, acting: Acting) -> Json<ChannelList> {
-    let channels: Vec<ChannelInfo> = state
-        .service
-        .channels(acting.tenant())
+    let found = match state.service.cluster_channels(acting.tenant()).await {
+        Some(cluster) => cluster,
+        None => state.service.channels(acting.tenant()),
+    };
+    let channels: Vec<ChannelInfo> = found
         .into_iter()
         .map(|(name, subscriber_count)| ChannelInfo { name: name.to_string(), subscriber_count })
         .collect();

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use crate::domain::cluster::{NodeCount, NodeId, NodeStatus, PresenceKey};
+use crate::domain::{ChannelName, TenantId};
 use crate::ports::{Heartbeat, LeaseToken, Presence, PresenceError};
 
 struct Node {
@@ -194,5 +195,18 @@ impl Presence for MemoryPresence {
         }
         s.claims.insert(name.to_owned(), now + window);
         Ok(true)
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<ChannelName>, PresenceError> {
+        let now = Instant::now();
+        let s = self.state.lock();
+        let mut found: Vec<ChannelName> = s
+            .counts
+            .iter()
+            .filter(|(_, holders)| holders.iter().any(|(node, count)| *count > 0 && s.live(node, now)))
+            .filter_map(|(name, _)| PresenceKey::channel_of(tenant, name))
+            .collect();
+        found.sort();
+        Ok(found)
     }
 }

@@ -22,6 +22,7 @@ use redis::Script;
 
 use super::{RedisCallError, ResilientRedis};
 use crate::domain::cluster::{NodeCount, NodeId, NodeStatus, PresenceKey};
+use crate::domain::{ChannelName, TenantId};
 use crate::ports::{Garbled, Heartbeat, LeaseToken, Presence, PresenceError};
 
 pub struct RedisPresence {
@@ -39,6 +40,9 @@ pub struct RedisPresence {
     counts: Script,
     unlock: Script,
 }
+
+/// Members of a node's `held:` set read per SSCAN step when listing channels.
+const HELD_BATCH: usize = 1000;
 
 fn unavailable(e: RedisCallError) -> PresenceError {
     if e.is_unavailable() {
@@ -201,5 +205,31 @@ impl Presence for RedisPresence {
         let set: Option<String> =
             self.redis.call(|mut con| async move { cmd.query_async(&mut con).await }).await.map_err(unavailable)?;
         Ok(set.is_some())
+    }
+
+    /// Walks the live nodes' `held:<node>` sets for the tenant's channel names, a batch at a time
+    /// (SSCAN, so Redis is never blocked by a large set).
+    async fn channels(&self, tenant: &TenantId) -> Result<Vec<ChannelName>, PresenceError> {
+        let pattern = format!("{}*", PresenceKey::channel_prefix(tenant));
+        let mut found = std::collections::BTreeSet::new();
+        for node in self.nodes().await? {
+            let held = self.key(&format!("held:{}", node.node_id));
+            let mut cursor = 0u64;
+            loop {
+                let mut cmd = redis::cmd("SSCAN");
+                cmd.arg(&held).arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(HELD_BATCH);
+                let (next, names): (u64, Vec<String>) = self
+                    .redis
+                    .call(|mut con| async move { cmd.query_async(&mut con).await })
+                    .await
+                    .map_err(unavailable)?;
+                found.extend(names.iter().filter_map(|name| PresenceKey::channel_of(tenant, name)));
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found.into_iter().collect())
     }
 }

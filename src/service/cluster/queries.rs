@@ -122,6 +122,33 @@ impl NotificationService {
         Some(found.iter().map(|n| n.connections).sum())
     }
 
+    /// The tenant's channels with their subscribers on every live node, sorted by name; `None` when
+    /// cluster mode is off or presence cannot be asked (the caller then answers with this node's).
+    pub async fn cluster_channels(&self, tenant: &TenantId) -> Option<Vec<(ChannelName, usize)>> {
+        let c = self.cluster.as_ref()?;
+        let listed = bounded(&*self.timer, c.timeout, c.presence.channels(tenant), PresenceError::Unavailable).await;
+        let listed = listed
+            .inspect_err(|e| tracing::warn!(error = %ErrorChain(e), "cannot list the cluster's channels"))
+            .ok()?;
+        let local: std::collections::BTreeMap<ChannelName, usize> =
+            self.registry.channels_of(tenant).into_iter().collect();
+        let names: std::collections::BTreeSet<ChannelName> = listed.into_iter().chain(local.keys().cloned()).collect();
+        let keys: Vec<PresenceKey> = names.iter().map(|n| PresenceKey::Channel(tenant.clone(), n.clone())).collect();
+        let found =
+            bounded(&*self.timer, c.timeout, c.presence.counts(&keys), PresenceError::Unavailable).await.ok()?;
+        let channels = names
+            .into_iter()
+            .zip(found)
+            .map(|(name, holders)| {
+                let elsewhere: usize = holders.iter().filter(|h| h.node_id != c.node).map(|h| h.connections).sum();
+                let here = local.get(&name).copied().unwrap_or(0);
+                (name, elsewhere + here)
+            })
+            .filter(|(_, subscribers)| *subscribers > 0)
+            .collect();
+        Some(channels)
+    }
+
     async fn cluster_counts(&self, key: PresenceKey, local: usize) -> Result<Vec<NodeCount>, PresenceError> {
         let Some(c) = self.cluster.as_ref() else { return Ok(Vec::new()) };
         let call = c.presence.counts(std::slice::from_ref(&key));
