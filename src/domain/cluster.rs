@@ -78,14 +78,11 @@ pub enum PresenceKey {
     Tenant(TenantId, TenantMeasure),
 }
 
-/// A tenant's totals on one node, which summed over the live nodes give the cluster's.
+/// A tenant's totals on one node, which summed over the live nodes give the cluster's. (Distinct
+/// users and channels are not sums: they are counted from the user and channel keys themselves.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TenantMeasure {
     Connections,
-    /// Distinct users connected to the node.
-    Users,
-    /// Distinct channels with a subscriber on the node.
-    Channels,
     /// Notifications the node accepted on one UTC day (days since the epoch).
     MessagesOn(i64),
     /// Notifications the node accepted since it started.
@@ -93,9 +90,25 @@ pub enum TenantMeasure {
 }
 
 impl PresenceKey {
-    /// What the names of a tenant's channel keys start with (tenant ids hold no `:`).
+    /// What every user key's name starts with.
+    pub const USERS: &'static str = "user:";
+    /// What every channel key's name starts with.
+    pub const CHANNELS: &'static str = "chan:";
+
+    /// What the names of a tenant's user keys start with (tenant ids hold no `:`).
+    pub fn user_prefix(tenant: &TenantId) -> String {
+        format!("{}{tenant}:", Self::USERS)
+    }
+
+    /// What the names of a tenant's channel keys start with.
     pub fn channel_prefix(tenant: &TenantId) -> String {
-        format!("chan:{tenant}:")
+        format!("{}{tenant}:", Self::CHANNELS)
+    }
+
+    /// The tenant id in a user or channel key's name.
+    pub fn tenant_in(name: &str) -> Option<&str> {
+        let rest = name.strip_prefix(Self::USERS).or_else(|| name.strip_prefix(Self::CHANNELS))?;
+        rest.split_once(':').map(|(tenant, _)| tenant)
     }
 
     /// The channel a key name of `tenant` stands for, if it is one.
@@ -105,12 +118,10 @@ impl PresenceKey {
 
     pub fn name(&self) -> String {
         match self {
-            PresenceKey::User(key) => format!("user:{}:{}", key.tenant, key.user),
+            PresenceKey::User(key) => format!("{}{}", Self::user_prefix(&key.tenant), key.user),
             PresenceKey::Channel(tenant, channel) => format!("{}{channel}", Self::channel_prefix(tenant)),
             PresenceKey::Tenant(tenant, measure) => match measure {
                 TenantMeasure::Connections => format!("tenant:{tenant}:conns"),
-                TenantMeasure::Users => format!("tenant:{tenant}:users"),
-                TenantMeasure::Channels => format!("tenant:{tenant}:chans"),
                 TenantMeasure::MessagesOn(day) => format!("tenant:{tenant}:msgs:{day}"),
                 TenantMeasure::Messages => format!("tenant:{tenant}:msgs"),
             },

@@ -14,8 +14,8 @@
 //! - `lock` is a lease: at most one holder per key until `unlock` or until `hold` runs out; it
 //!   returns `None` (not an error) when someone else holds it.
 //! - `claim` returns true for exactly one caller per name within `window`.
-//! - `channels(tenant)` lists, sorted and once each, the tenant's channels that a live node counts
-//!   subscribers of, and no other tenant's.
+//! - `names_held(prefix)` lists, sorted and once each, the names of the keys starting with `prefix`
+//!   that a live node counts above 0, and no other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,6 @@ use thiserror::Error;
 
 use super::BoxError;
 use crate::domain::cluster::{NodeCount, NodeId, NodeStatus, PresenceKey};
-use crate::domain::{ChannelName, TenantId};
 
 #[derive(Debug, Error)]
 pub enum PresenceError {
@@ -82,8 +81,8 @@ pub trait Presence: Send + Sync {
     /// True for the first caller of `name` within `window`, false for every other.
     async fn claim(&self, name: &str, window: Duration) -> Result<bool, PresenceError>;
 
-    /// The tenant's channels with subscribers on some live node, sorted by name.
-    async fn channels(&self, tenant: &TenantId) -> Result<Vec<ChannelName>, PresenceError>;
+    /// The names ([`PresenceKey::name`]) starting with `prefix` of the keys some live node counts.
+    async fn names_held(&self, prefix: &str) -> Result<Vec<String>, PresenceError>;
 }
 
 pub type DynPresence = Arc<dyn Presence>;

@@ -1,5 +1,6 @@
 //! Tenant connection quotas hold across the cluster, and the Tenant API counts the whole cluster:
-//! two nodes, a tenant limited to 3 connections and 2 per user.
+//! two nodes, a tenant limited to 3 connections and 2 per user; users and channels counted once
+//! however many nodes hold them.
 
 use std::time::Duration;
 
@@ -42,20 +43,26 @@ async fn connection_quotas_count_every_node_and_the_tenant_api_shows_the_cluster
     let cluster = tenants(Cluster::new(&redis));
     let (n1, n2) = tokio::join!(cluster.start("node-1"), cluster.start("node-2"));
 
-    let alice_1 = n1.connect("alice").await;
+    let mut alice_1 = n1.connect("alice").await;
+    alice_1.subscribe(&["news"]).await;
     let alice_2 = n2.connect("alice").await;
     tenant_connections(&n1, 2).await;
     refused_for(Client::try_connect(n1.port, "alice").await, "max_connections_per_user");
     refused_for(Client::try_connect(n2.port, "alice").await, "max_connections_per_user");
 
-    let bob = n2.connect("bob").await;
+    let mut bob = n2.connect("bob").await;
+    bob.subscribe(&["news", "sports"]).await;
     tenant_connections(&n1, 3).await;
     refused_for(Client::try_connect(n1.port, "carol").await, "max_connections");
     let (status, view) = n2.get_as_admin("/api/v1/tenants/default").await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["connections"], 3, "the cluster's connections: {view}");
     assert_eq!(view["quotas"]["connections"], json!({"limit": 3, "used": 3}), "{view}");
-    assert_eq!(view["users"], 3, "alice once per node, and bob: {view}");
+    assert_eq!(view["users"], 2, "alice (on both nodes) and bob: {view}");
+    eventually("news counted once though it has subscribers on both nodes", Duration::from_secs(5), || async {
+        n1.get_as_admin("/api/v1/tenants/default").await.1["channels"] == 2
+    })
+    .await;
 
     // A place freed on node 2 is taken on node 1.
     bob.close();

@@ -96,7 +96,7 @@ async fn counts_are_per_node_and_tenant_and_zero_removes<B: Backend>() {
     assert_eq!(p.b.counts(&[alice]).await.unwrap(), vec![vec![count("n2", 1)]]);
 }
 
-async fn channels_lists_a_tenants_channels_on_live_nodes<B: Backend>() {
+async fn names_held_lists_the_keys_live_nodes_count<B: Backend>() {
     let Some(p) = B::open().await else { return };
     let short = Duration::from_millis(300);
     p.a.join(&node("n1"), short).await.unwrap();
@@ -104,21 +104,25 @@ async fn channels_lists_a_tenants_channels_on_live_nodes<B: Backend>() {
     let (t1, t2, t10) =
         (TenantId::parse("t1").unwrap(), TenantId::parse("t2").unwrap(), TenantId::parse("t10").unwrap());
     let chan = |t: &TenantId, name: &str| PresenceKey::Channel(t.clone(), ChannelName::parse(name).unwrap());
-    let names = |list: Vec<ChannelName>| list.into_iter().map(|c| c.to_string()).collect::<Vec<_>>();
-    let users_too = PresenceKey::User(user("t1", "chan"));
-    p.a.set_counts(&node("n1"), &[(chan(&t1, "sports"), 2), (chan(&t1, "news"), 1), (users_too, 1)]).await.unwrap();
+    // A user id with glob characters must match only itself.
+    let (star, plain) = (PresenceKey::User(user("t1", "a*[x]?")), PresenceKey::User(user("t1", "ab")));
+    p.a.set_counts(&node("n1"), &[(chan(&t1, "sports"), 2), (chan(&t1, "news"), 1), (star.clone(), 1)]).await.unwrap();
     p.b.set_counts(&node("n2"), &[(chan(&t1, "news"), 3), (chan(&t1, "a.b"), 1), (chan(&t2, "news"), 1)])
         .await
         .unwrap();
-    p.b.set_counts(&node("n2"), &[(chan(&t10, "t10-only"), 1)]).await.unwrap();
-    assert_eq!(names(p.a.channels(&t1).await.unwrap()), ["a.b", "news", "sports"], "sorted, once each");
-    assert_eq!(names(p.b.channels(&t2).await.unwrap()), ["news"]);
-    assert_eq!(names(p.b.channels(&t10).await.unwrap()), ["t10-only"], "t1 is not a prefix match of t10");
+    p.b.set_counts(&node("n2"), &[(chan(&t10, "t10-only"), 1), (plain.clone(), 2)]).await.unwrap();
+    let prefix = |t: &TenantId| PresenceKey::channel_prefix(t);
+    assert_eq!(p.a.names_held(&prefix(&t1)).await.unwrap(), ["chan:t1:a.b", "chan:t1:news", "chan:t1:sports"]);
+    assert_eq!(p.b.names_held(&prefix(&t2)).await.unwrap(), ["chan:t2:news"]);
+    assert_eq!(p.b.names_held(&prefix(&t10)).await.unwrap(), ["chan:t10:t10-only"], "t1 does not match t10");
+    assert_eq!(p.b.names_held(&star.name()).await.unwrap(), [star.name()], "no glob: {}", star.name());
+    assert_eq!(p.b.names_held(&PresenceKey::user_prefix(&t1)).await.unwrap(), [star.name(), plain.name()]);
     p.b.set_counts(&node("n2"), &[(chan(&t1, "a.b"), 0)]).await.unwrap();
-    assert_eq!(names(p.b.channels(&t1).await.unwrap()), ["news", "sports"], "a count of 0 leaves the list");
-    // n1 dies: its channels leave the list.
+    assert_eq!(p.b.names_held(&prefix(&t1)).await.unwrap(), ["chan:t1:news", "chan:t1:sports"], "0 leaves the list");
+    // n1 dies: what it alone held leaves the list.
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(names(p.b.channels(&t1).await.unwrap()), ["news"]);
+    assert_eq!(p.b.names_held(&prefix(&t1)).await.unwrap(), ["chan:t1:news"]);
+    assert_eq!(p.b.names_held(&PresenceKey::user_prefix(&t1)).await.unwrap(), [plain.name()]);
 }
 
 async fn a_dead_node_leaves_no_ghosts<B: Backend>() {
@@ -182,7 +186,7 @@ contract_suite!([
     a_node_id_is_held_by_one_live_process,
     counts_are_per_node_and_tenant_and_zero_removes,
     a_dead_node_leaves_no_ghosts,
-    channels_lists_a_tenants_channels_on_live_nodes,
+    names_held_lists_the_keys_live_nodes_count,
     a_lapsed_heartbeat_is_retaken,
     a_lease_has_one_holder_until_given_back_or_expired,
     a_claim_has_one_winner_among_racers,

@@ -132,10 +132,9 @@ pub struct TenantView {
     pub status: TenantStatus,
     /// Live connections (on every live node in cluster mode, else on this node).
     pub connections: usize,
-    /// Users with a live connection (in cluster mode each node's distinct users added up: a user
-    /// connected to two nodes counts twice).
+    /// Users with a live connection (on any live node in cluster mode, each once).
     pub users: usize,
-    /// Channels with a subscriber (in cluster mode each node's added up, like `users`).
+    /// Channels with a subscriber (on any live node in cluster mode, each once).
     pub channels: usize,
     /// Notifications sent today (UTC), through any live node in cluster mode.
     pub messages_today: u64,

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use crate::domain::cluster::{NodeCount, NodeId, NodeStatus, PresenceKey};
-use crate::domain::{ChannelName, TenantId};
 use crate::ports::{Heartbeat, LeaseToken, Presence, PresenceError};
 
 struct Node {
@@ -197,14 +196,15 @@ impl Presence for MemoryPresence {
         Ok(true)
     }
 
-    async fn channels(&self, tenant: &TenantId) -> Result<Vec<ChannelName>, PresenceError> {
+    async fn names_held(&self, prefix: &str) -> Result<Vec<String>, PresenceError> {
         let now = Instant::now();
         let s = self.state.lock();
-        let mut found: Vec<ChannelName> = s
+        let mut found: Vec<String> = s
             .counts
             .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
             .filter(|(_, holders)| holders.iter().any(|(node, count)| *count > 0 && s.live(node, now)))
-            .filter_map(|(name, _)| PresenceKey::channel_of(tenant, name))
+            .map(|(name, _)| name.clone())
             .collect();
         found.sort();
         Ok(found)

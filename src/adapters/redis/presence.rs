@@ -22,7 +22,6 @@ use redis::Script;
 
 use super::{RedisCallError, ResilientRedis};
 use crate::domain::cluster::{NodeCount, NodeId, NodeStatus, PresenceKey};
-use crate::domain::{ChannelName, TenantId};
 use crate::ports::{Garbled, Heartbeat, LeaseToken, Presence, PresenceError};
 
 pub struct RedisPresence {
@@ -50,6 +49,18 @@ fn unavailable(e: RedisCallError) -> PresenceError {
     } else {
         PresenceError::Unexpected(Box::new(e))
     }
+}
+
+/// `raw` as a Redis glob that matches it literally.
+fn glob_escaped(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn ms(d: Duration) -> u64 {
@@ -207,10 +218,10 @@ impl Presence for RedisPresence {
         Ok(set.is_some())
     }
 
-    /// Walks the live nodes' `held:<node>` sets for the tenant's channel names, a batch at a time
-    /// (SSCAN, so Redis is never blocked by a large set).
-    async fn channels(&self, tenant: &TenantId) -> Result<Vec<ChannelName>, PresenceError> {
-        let pattern = format!("{}*", PresenceKey::channel_prefix(tenant));
+    /// Walks the live nodes' `held:<node>` sets, a batch at a time (SSCAN, so Redis is never blocked
+    /// by a large set); MATCH narrows what comes back, the prefix check decides.
+    async fn names_held(&self, prefix: &str) -> Result<Vec<String>, PresenceError> {
+        let pattern = format!("{}*", glob_escaped(prefix));
         let mut found = std::collections::BTreeSet::new();
         for node in self.nodes().await? {
             let held = self.key(&format!("held:{}", node.node_id));
@@ -223,7 +234,7 @@ impl Presence for RedisPresence {
                     .call(|mut con| async move { cmd.query_async(&mut con).await })
                     .await
                     .map_err(unavailable)?;
-                found.extend(names.iter().filter_map(|name| PresenceKey::channel_of(tenant, name)));
+                found.extend(names.into_iter().filter(|name| name.starts_with(prefix)));
                 if next == 0 {
                     break;
                 }

@@ -126,10 +126,12 @@ impl NotificationService {
     /// cluster mode is off or presence cannot be asked (the caller then answers with this node's).
     pub async fn cluster_channels(&self, tenant: &TenantId) -> Option<Vec<(ChannelName, usize)>> {
         let c = self.cluster.as_ref()?;
-        let listed = bounded(&*self.timer, c.timeout, c.presence.channels(tenant), PresenceError::Unavailable).await;
+        let prefix = PresenceKey::channel_prefix(tenant);
+        let listed = bounded(&*self.timer, c.timeout, c.presence.names_held(&prefix), PresenceError::Unavailable).await;
         let listed = listed
             .inspect_err(|e| tracing::warn!(error = %ErrorChain(e), "cannot list the cluster's channels"))
             .ok()?;
+        let listed = listed.iter().filter_map(|name| PresenceKey::channel_of(tenant, name));
         let local: std::collections::BTreeMap<ChannelName, usize> =
             self.registry.channels_of(tenant).into_iter().collect();
         let names: std::collections::BTreeSet<ChannelName> = listed.into_iter().chain(local.keys().cloned()).collect();
