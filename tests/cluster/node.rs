@@ -299,6 +299,37 @@ impl Client {
         got
     }
 
+    /// The first `expected` notifications, or fewer when `within` runs out first.
+    pub async fn take(&mut self, expected: usize, within: Duration) -> Vec<Value> {
+        let until = tokio::time::Instant::now() + within;
+        let mut got = Vec::new();
+        while got.len() < expected {
+            match tokio::time::timeout_at(until, self.frames.recv()).await {
+                Ok(Some(frame)) if frame["type"] == "notification" => got.push(frame),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        got
+    }
+
+    /// The notifications that arrive before `markers` notifications of event type `marker` have
+    /// (the markers are not returned): what came late, e.g. a duplicate, shows up here. Panics past
+    /// `within`.
+    pub async fn before_markers(&mut self, marker: &str, markers: usize, within: Duration) -> Vec<Value> {
+        let until = tokio::time::Instant::now() + within;
+        let (mut got, mut seen) = (Vec::new(), 0);
+        while seen < markers {
+            match tokio::time::timeout_at(until, self.frames.recv()).await {
+                Ok(Some(frame)) if frame["type"] == "notification" && frame["event_type"] == marker => seen += 1,
+                Ok(Some(frame)) if frame["type"] == "notification" => got.push(frame),
+                Ok(Some(_)) => {}
+                _ => panic!("{}: {seen} of {markers} markers within {within:?}", self.user),
+            }
+        }
+        got
+    }
+
     /// The notifications that arrive within `window`, however busy.
     pub async fn notifications_for(&mut self, window: Duration) -> Vec<Value> {
         let until = tokio::time::Instant::now() + window;

@@ -219,12 +219,28 @@ impl AckStore for RedisAckStore {
         }
     }
 
+    /// A bucket that fails (its shard away) does not cost the others their sweep, and what earlier
+    /// buckets moved to expired is returned, not dropped: those records left the due index already,
+    /// so an error here would lose their redelivery. The failure is logged; the failed bucket's
+    /// records stay due for the next sweep.
     async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ExpiredAck>, AckError> {
         let mut expired = Vec::new();
+        let (mut failed, mut first_error) = (0usize, None);
         for bucket in self.layout.buckets() {
-            self.expire_bucket(bucket, now, &mut expired).await?;
+            if let Err(e) = self.expire_bucket(bucket, now, &mut expired).await {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(expired)
+        match first_error {
+            Some(e) if expired.is_empty() => Err(e),
+            Some(e) => {
+                tracing::warn!(failed_buckets = failed, error = %crate::domain::ErrorChain(&e),
+                    "some ACK buckets were not swept; they are tried again next time");
+                Ok(expired)
+            }
+            None => Ok(expired),
+        }
     }
 
     async fn stats(&self) -> Result<AckStats, AckError> {

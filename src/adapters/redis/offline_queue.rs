@@ -160,12 +160,23 @@ impl OfflineQueue for RedisOfflineQueue {
         self.redis.call(|mut con| async move { call.invoke_async(&mut con).await }).await.map_err(unavailable)
     }
 
+    /// A bucket that fails (its shard away) does not keep the others from being swept; the first
+    /// error is returned once every bucket was tried.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, QueueError> {
         let mut purged = 0u64;
+        let mut first_error = None;
         for bucket in self.layout.buckets() {
-            purged += self.purge_bucket(bucket, now).await?;
+            match self.purge_bucket(bucket, now).await {
+                Ok(n) => purged += n,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(purged)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(purged),
+        }
     }
 
     async fn purge_tenant(&self, tenant: &TenantId) -> Result<u64, QueueError> {
