@@ -256,6 +256,7 @@ impl Settings {
         revocation::validate(self)?;
         audit::validate(self)?;
         ratelimit::validate(self)?;
+        redis_checks::validate(self)?;
         otel::validate(self)?;
         admin::validate(self)?;
         tenant::validate(self)?;
@@ -368,6 +369,8 @@ pub use jwt::JwtKeyEntry;
 
 #[path = "config_ratelimit.rs"]
 mod ratelimit;
+#[path = "config_redis.rs"]
+mod redis_checks;
 pub use ratelimit::{RateLimitBackend, RateLimitSettings};
 
 #[path = "config_otel.rs"]

@@ -1,7 +1,5 @@
-//! The `RATELIMIT_*` settings, and the checks of every setting the rate limiter, the Redis Pub/Sub
-//! trigger and the shared Redis connection read (`REDIS_PUBSUB_ENABLED`, `REDIS_CHANNELS`,
-//! `REDIS_TIMEOUT_MS`, `REDIS_BREAKER_*`, `REDIS_RECONNECT_*`, `REDIS_PUBSUB_KEEPALIVE_MS`,
-//! `TRUSTED_PROXIES`).
+//! The `RATELIMIT_*` settings and their checks, with `TRUSTED_PROXIES` (whose client address the
+//! HTTP limits count by). The shared Redis connection's checks are in `config_redis.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,46 +82,6 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         if r.backend == RateLimitBackend::Redis && s.redis_url().is_none() {
             return invalid("REDIS_URL", "must be set when RATELIMIT_BACKEND is redis".into());
         }
-    }
-    let redis = &s.redis;
-    if redis.pubsub_enabled {
-        if s.redis_url().is_none() {
-            return invalid("REDIS_URL", "must be set when REDIS_PUBSUB_ENABLED is true".into());
-        }
-        if redis.channel_list().is_empty() {
-            return invalid("REDIS_CHANNELS", "must name at least one channel".into());
-        }
-    }
-    for (name, value) in [
-        ("REDIS_TIMEOUT_MS", redis.timeout_ms),
-        ("REDIS_BREAKER_FAILURE_THRESHOLD", u64::from(redis.breaker_failure_threshold)),
-        ("REDIS_BREAKER_SUCCESS_THRESHOLD", u64::from(redis.breaker_success_threshold)),
-        ("REDIS_BREAKER_OPEN_MS", redis.breaker_open_ms),
-        ("REDIS_RECONNECT_MIN_DELAY_MS", redis.reconnect_min_delay_ms),
-        ("REDIS_PUBSUB_KEEPALIVE_MS", redis.pubsub_keepalive_ms),
-        ("REDIS_PUBSUB_CANARY_INTERVAL_MS", redis.pubsub_canary_interval_ms),
-    ] {
-        if value == 0 {
-            return invalid(name, "must be greater than 0".into());
-        }
-    }
-    if redis.cluster {
-        // A prefix with its own hash tag would pin every bucket of it to one slot.
-        for (name, prefix) in [
-            ("QUEUE_REDIS_KEY_PREFIX", &s.queue.redis_key_prefix),
-            ("ACK_REDIS_KEY_PREFIX", &s.ack.redis_key_prefix),
-            ("CLUSTER_REDIS_KEY_PREFIX", &s.cluster.redis_key_prefix),
-            ("RATELIMIT_REDIS_KEY_PREFIX", &s.ratelimit.redis_key_prefix),
-            ("REVOCATION_REDIS_KEY_PREFIX", &s.revocation.redis_key_prefix),
-        ] {
-            if prefix.contains(['{', '}']) {
-                let message = "must not contain { or } with REDIS_CLUSTER=true (Ara adds the hash tags itself)";
-                return invalid(name, message.into());
-            }
-        }
-    }
-    if redis.reconnect_max_delay_ms < redis.reconnect_min_delay_ms {
-        return invalid("REDIS_RECONNECT_MAX_DELAY_MS", "must not be below REDIS_RECONNECT_MIN_DELAY_MS".into());
     }
     if let Some(raw) = &s.trusted_proxies {
         if let Err(message) = parse_trusted_proxies(raw) {
