@@ -353,6 +353,11 @@ impl ConnectionRegistry {
         (connections, users, channels)
     }
 
+    /// Live connections of one tenant.
+    pub fn tenant_connection_count(&self, tenant: &TenantId) -> usize {
+        self.tenants.get(tenant).map_or(0, |c| c.len())
+    }
+
     /// Live connections per tenant.
     pub fn tenant_connection_counts(&self) -> Vec<(TenantId, usize)> {
         self.tenants.iter().map(|e| (e.key().clone(), e.value().len())).collect()

@@ -39,14 +39,15 @@ fn by_tenant(names: impl IntoIterator<Item = String>) -> HashMap<String, HashSet
 
 impl NotificationService {
     /// What this node holds of `tenant`, as presence keeps it (yesterday's message count set to 0, so
-    /// a node does not keep one key per day it has lived).
+    /// a node does not keep one key per day it has lived). Constant time: every connect writes it.
     pub(crate) fn tenant_measures(&self, tenant: &TenantId) -> Vec<(PresenceKey, usize)> {
-        let day = day_of(self.clock.now());
-        let local = self.local_tenant_usage(tenant);
+        let now = self.clock.now();
+        let day = day_of(now);
+        let (total, today) = self.tenant_stats.messages(tenant, now);
         let values = [
-            local.connections,
-            usize::try_from(local.messages_today).unwrap_or(usize::MAX),
-            usize::try_from(local.messages_total).unwrap_or(usize::MAX),
+            self.registry.tenant_connection_count(tenant),
+            usize::try_from(today).unwrap_or(usize::MAX),
+            usize::try_from(total).unwrap_or(usize::MAX),
         ];
         let mut measures: Vec<(PresenceKey, usize)> = summed_keys(tenant, day).into_iter().zip(values).collect();
         measures.push((PresenceKey::Tenant(tenant.clone(), TenantMeasure::MessagesOn(day - 1)), 0));
