@@ -112,6 +112,14 @@ pub enum Received {
     Lost(&'static str),
 }
 
+/// What the crate sends a cluster subscription's pushes into, what the stream reads them from, and
+/// the state the two share with the sink.
+fn push_channel(capacity: usize) -> (Arc<dyn AsyncPushSender>, mpsc::Receiver<PushInfo>, Arc<ClusterState>) {
+    let (tx, pushes) = mpsc::channel(capacity);
+    let state = Arc::new(ClusterState::default());
+    (Arc::new(PushSender { tx, state: state.clone() }), pushes, state)
+}
+
 /// Opens a subscription connection, bounded by `timeout`. `sharded` only matters on a cluster.
 pub async fn open(target: &RedisTarget, sharded: bool, timeout: Duration) -> RedisResult<(SubSink, SubStream)> {
     let attempt = async {
@@ -121,9 +129,7 @@ pub async fn open(target: &RedisTarget, sharded: bool, timeout: Duration) -> Red
                 Ok((SubSink::Single(sink), SubStream::Single(stream)))
             }
             RedisTarget::Cluster(seeds) => {
-                let (tx, pushes) = mpsc::channel(PUSH_BUFFER);
-                let state = Arc::new(ClusterState::default());
-                let sender: Arc<dyn AsyncPushSender> = Arc::new(PushSender { tx, state: state.clone() });
+                let (sender, pushes, state) = push_channel(PUSH_BUFFER);
                 let con = seeds.client(timeout, Some(sender))?.get_async_connection().await?;
                 Ok((SubSink::Cluster { con, sharded, state: state.clone() }, SubStream::Cluster { pushes, state }))
             }
@@ -249,3 +255,7 @@ fn from_push(push: PushInfo) -> Option<Received> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "subscription_tests.rs"]
+mod tests;
