@@ -120,14 +120,10 @@ impl RedisBus {
         Ok(())
     }
 
-    /// Runs `call` on the current sink after the earlier calls for `channel`, to its end even if
-    /// the caller stops waiting (a call cut short would leave the server's state unknown).
-    async fn in_order<F, Fut>(
-        &self,
-        channel: String,
-        change_wanted: impl FnOnce(&mut HashSet<String>),
-        call: F,
-    ) -> Option<Result<(), BusError>>
+    /// Marks `channel` wanted or not and runs `call` on the current sink, after the earlier calls
+    /// for `channel` and to its end even if the caller stops waiting (a call cut short would leave
+    /// the server's state unknown); `None` without a sink.
+    async fn in_order<F, Fut>(&self, channel: String, want: bool, call: F) -> Option<Result<(), BusError>>
     where
         F: FnOnce(SubSink, String) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<(), BusError>> + Send + 'static,
@@ -136,7 +132,11 @@ impl RedisBus {
         channel.hash(&mut hasher);
         let stripe = self.order[(hasher.finish() % ORDER_STRIPES as u64) as usize].clone();
         let turn = stripe.lock_owned().await;
-        change_wanted(&mut self.wanted.lock());
+        if want {
+            self.wanted.lock().insert(channel.clone());
+        } else {
+            self.wanted.lock().remove(&channel);
+        }
         let sink = self.sink.lock().await.clone()?;
         let task = tokio::spawn(async move {
             let result = call(sink, channel).await;
@@ -260,30 +260,18 @@ impl ClusterBus for RedisBus {
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let timeout = self.settings.timeout;
-        let subscribed = self.in_order(
-            self.channel(topic),
-            |wanted| {
-                wanted.insert(self.channel(topic));
-            },
-            move |mut sink, channel| async move {
-                bounded(timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
-            },
-        );
+        let subscribed = self.in_order(self.channel(topic), true, move |mut sink, channel| async move {
+            bounded(timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
+        });
         // Without a sink: subscribed by the driver once it is connected again.
         subscribed.await.unwrap_or_else(|| Err(BusError::Unavailable("the cluster bus is reconnecting".into())))
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
         let timeout = self.settings.timeout;
-        let unsubscribed = self.in_order(
-            self.channel(topic),
-            |wanted| {
-                wanted.remove(&self.channel(topic));
-            },
-            move |mut sink, channel| async move {
-                bounded(timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
-            },
-        );
+        let unsubscribed = self.in_order(self.channel(topic), false, move |mut sink, channel| async move {
+            bounded(timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
+        });
         unsubscribed.await.unwrap_or(Ok(()))
     }
 
