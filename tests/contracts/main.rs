@@ -15,6 +15,7 @@ mod rate_limiter;
 #[allow(dead_code)]
 #[path = "../support/redis_cluster.rs"]
 mod redis_cluster;
+mod redis_cluster_bus;
 mod redis_cluster_layout;
 mod revocation_store;
 mod template_store;

@@ -113,6 +113,29 @@ kill "$server" 2>/dev/null"#;
         self.ports.iter().map(|p| cli(*p, &["DBSIZE"]).and_then(|o| o.trim().parse().ok()).unwrap_or(0)).collect()
     }
 
+    /// The master serving `key`'s slot (also a channel's, for `SSUBSCRIBE`), from its own
+    /// `CLUSTER NODES` line.
+    pub fn master_of(&self, key: &str) -> Option<u16> {
+        let slot: u16 = cli(self.ports[0], &["CLUSTER", "KEYSLOT", key])?.trim().parse().ok()?;
+        self.ports.iter().copied().find(|port| {
+            let nodes = cli(*port, &["CLUSTER", "NODES"]).unwrap_or_default();
+            let Some(me) = nodes.lines().find(|line| line.contains("myself")) else { return false };
+            me.split_whitespace().skip(8).any(|range| {
+                let mut ends = range.splitn(2, '-').map(|end| end.parse::<u16>().ok());
+                match (ends.next().flatten(), ends.next()) {
+                    (Some(low), Some(Some(high))) => (low..=high).contains(&slot),
+                    (Some(only), None) => only == slot,
+                    _ => false,
+                }
+            })
+        })
+    }
+
+    /// `CLIENT KILL TYPE pubsub` on the master at `port`: how many subscribers it closed.
+    pub fn kill_subscribers(&self, port: u16) -> Option<u64> {
+        cli(port, &["CLIENT", "KILL", "TYPE", "pubsub"])?.trim().parse().ok()
+    }
+
     /// The keys matching `pattern` on every master, as `(port, key)`.
     pub fn keys(&self, pattern: &str) -> Vec<(u16, String)> {
         self.ports
@@ -157,8 +180,14 @@ fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// A shared connection (default breaker and timeout) to the binary's [`shared`] cluster, and a key
 /// prefix nobody else uses.
 pub async fn shared_connection() -> Option<(std::sync::Arc<ara::adapters::redis::ResilientRedis>, String)> {
+    connection(shared()?).await
+}
+
+/// A shared connection (default breaker and timeout) to `cluster`, and a key prefix nobody else uses.
+pub async fn connection(
+    cluster: &RedisCluster,
+) -> Option<(std::sync::Arc<ara::adapters::redis::ResilientRedis>, String)> {
     use ara::adapters::redis::{tls, RedisTarget, ResilienceSettings, ResilientRedis};
-    let cluster = shared()?;
     let seeds = tls::cluster_seeds(&cluster.urls(), &tls::RedisTls::default()).expect("the seed list parses");
     let redis = ResilientRedis::connect_target(RedisTarget::Cluster(seeds), ResilienceSettings::default()).await;
     if let Err(e) = redis.ping().await {

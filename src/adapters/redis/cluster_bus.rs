@@ -12,8 +12,13 @@
 //! travels on its own topic, so it proves one shard; the others are watched by the subscription
 //! itself: a dropped connection to any node, a channel the server unsubscribed (its slot moved),
 //! or a keep-alive PING (sent to every master) that fails, each starts the subscription over.
+//! Our own unsubscribes are told apart from the server's by the subscription (see
+//! [`subscription`]); for that, the calls for one topic reach the server in the order they were
+//! made: they wait for each other, per topic, and each runs to its end even if its caller gives up.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -33,6 +38,8 @@ use crate::ports::{BusError, BusEvent, BusStream, ClusterBus};
 /// Messages received but not yet taken by the node: beyond this the subscription is not read, and
 /// Redis buffers (up to its client output limit) instead of this process.
 const RECEIVED_BUFFER: usize = 65_536;
+/// Locks that keep the (un)subscribe calls of one topic in order; topics share them by hash.
+const ORDER_STRIPES: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BusSettings {
@@ -50,6 +57,7 @@ pub struct RedisBus {
     settings: BusSettings,
     wanted: Mutex<HashSet<String>>,
     sink: tokio::sync::Mutex<Option<SubSink>>,
+    order: Vec<Arc<tokio::sync::Mutex<()>>>,
     subscribed: AtomicBool,
     restart: Notify,
     tx: mpsc::Sender<BusEvent>,
@@ -78,6 +86,7 @@ impl RedisBus {
             settings,
             wanted: Mutex::new(HashSet::new()),
             sink: tokio::sync::Mutex::new(None),
+            order: (0..ORDER_STRIPES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             subscribed: AtomicBool::new(false),
             restart: Notify::new(),
             tx,
@@ -96,15 +105,45 @@ impl RedisBus {
     }
 
     /// Subscribes every wanted topic on a fresh connection. The sink is published first, so a topic
-    /// wanted meanwhile is subscribed either by its caller or here (twice is harmless).
+    /// wanted meanwhile is subscribed either by its caller or here (twice is harmless); if this
+    /// fails it is taken back, so that callers hear that the bus is reconnecting.
     async fn subscribe_all(&self, sink: &SubSink) -> redis::RedisResult<()> {
         *self.sink.lock().await = Some(sink.clone());
         let wanted: Vec<String> = self.wanted.lock().iter().cloned().collect();
-        let mut sink = sink.clone();
+        let mut subscriber = sink.clone();
         for chunk in wanted.chunks(256) {
-            bounded(self.settings.timeout, sink.subscribe(chunk)).await?;
+            if let Err(e) = bounded(self.settings.timeout, subscriber.subscribe(chunk)).await {
+                *self.sink.lock().await = None;
+                return Err(e);
+            }
         }
         Ok(())
+    }
+
+    /// Marks `channel` wanted or not and runs `call` on the current sink, after the earlier calls
+    /// for `channel` and to its end even if the caller stops waiting (a call cut short would leave
+    /// the server's state unknown); `None` without a sink.
+    async fn in_order<F, Fut>(&self, channel: String, want: bool, call: F) -> Option<Result<(), BusError>>
+    where
+        F: FnOnce(SubSink, String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), BusError>> + Send + 'static,
+    {
+        let mut hasher = DefaultHasher::new();
+        channel.hash(&mut hasher);
+        let stripe = self.order[(hasher.finish() % ORDER_STRIPES as u64) as usize].clone();
+        let turn = stripe.lock_owned().await;
+        if want {
+            self.wanted.lock().insert(channel.clone());
+        } else {
+            self.wanted.lock().remove(&channel);
+        }
+        let sink = self.sink.lock().await.clone()?;
+        let task = tokio::spawn(async move {
+            let result = call(sink, channel).await;
+            drop(turn);
+            result
+        });
+        Some(task.await.unwrap_or_else(|e| Err(BusError::Unexpected(Box::new(e)))))
     }
 
     /// Forwards messages until the subscription is gone or a restart is asked for.
@@ -152,16 +191,18 @@ async fn drive(bus: Weak<RedisBus>) {
     loop {
         let Some(this) = bus.upgrade() else { return };
         let subscribed = match this.connect().await {
-            Ok((sink, stream)) => match this.subscribe_all(&sink).await {
-                Ok(()) => Some((sink, stream)),
-                Err(e) => {
-                    Err(e).map_err(|e| tracing::debug!(error = %ErrorChain(&e), "cluster bus subscribe failed")).ok()
-                }
-            },
+            Ok((sink, stream)) => this.subscribe_all(&sink).await.map(|()| (sink, stream)),
+            Err(e) => Err(e),
+        };
+        let subscribed = match subscribed {
+            Ok(subscribed) => Some(subscribed),
             Err(e) => {
                 failures += 1;
+                // Loud once per outage, quiet while it lasts.
                 if failures == 1 {
                     tracing::warn!(error = %ErrorChain(&e), "cannot subscribe to the cluster bus; retrying with backoff");
+                } else {
+                    tracing::debug!(error = %ErrorChain(&e), attempt = failures, "cluster bus subscribe failed");
                 }
                 None
             }
@@ -218,28 +259,20 @@ impl ClusterBus for RedisBus {
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let channel = self.channel(topic);
-        self.wanted.lock().insert(channel.clone());
-        let sink = self.sink.lock().await.clone();
-        match sink {
-            Some(mut sink) => {
-                bounded(self.settings.timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
-            }
-            // Subscribed by the driver once it is connected again.
-            None => Err(BusError::Unavailable("the cluster bus is reconnecting".into())),
-        }
+        let timeout = self.settings.timeout;
+        let subscribed = self.in_order(self.channel(topic), true, move |mut sink, channel| async move {
+            bounded(timeout, sink.subscribe(&[channel])).await.map_err(subscribe_failed)
+        });
+        // Without a sink: subscribed by the driver once it is connected again.
+        subscribed.await.unwrap_or_else(|| Err(BusError::Unavailable("the cluster bus is reconnecting".into())))
     }
 
     async fn unsubscribe(&self, topic: &Topic) -> Result<(), BusError> {
-        let channel = self.channel(topic);
-        self.wanted.lock().remove(&channel);
-        let sink = self.sink.lock().await.clone();
-        match sink {
-            Some(mut sink) => {
-                bounded(self.settings.timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
-            }
-            None => Ok(()),
-        }
+        let timeout = self.settings.timeout;
+        let unsubscribed = self.in_order(self.channel(topic), false, move |mut sink, channel| async move {
+            bounded(timeout, sink.unsubscribe(&channel)).await.map_err(subscribe_failed)
+        });
+        unsubscribed.await.unwrap_or(Ok(()))
     }
 
     fn resubscribe(&self) {

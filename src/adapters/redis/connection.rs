@@ -3,14 +3,15 @@
 //! `ConnectionLike`, so every store, script and pipeline runs unchanged on either; the cluster
 //! connection routes each command (and each script, by its first key) to the master of its slot.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::{AsyncPushSender, ConnectionLike, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture, RedisResult,
-    TlsCertificates, Value,
+    AsyncConnectionConfig, Cmd, ConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult, TlsCertificates,
+    Value,
 };
 
 use super::keys::KeyLayout;
@@ -26,18 +27,14 @@ pub struct ClusterSeeds {
 impl ClusterSeeds {
     /// A client whose every connection attempt and reply is bounded by `timeout`; with `push`, on
     /// RESP3 with what the nodes push (Pub/Sub messages, disconnections) sent there.
-    pub fn client(
-        &self,
-        timeout: Duration,
-        push: Option<tokio::sync::mpsc::UnboundedSender<PushInfo>>,
-    ) -> RedisResult<ClusterClient> {
+    pub fn client(&self, timeout: Duration, push: Option<Arc<dyn AsyncPushSender>>) -> RedisResult<ClusterClient> {
         let mut builder =
             ClusterClientBuilder::new(self.nodes.clone()).connection_timeout(timeout).response_timeout(timeout);
         if let Some(certs) = &self.certs {
             builder = builder.certs(certs.clone());
         }
         if let Some(push) = push {
-            builder = builder.use_protocol(ProtocolVersion::RESP3).push_sender(push);
+            builder = builder.use_protocol(ProtocolVersion::RESP3).push_sender(move |info| push.send(info));
         }
         builder.build()
     }

@@ -8,32 +8,96 @@
 //! what was published meanwhile is gone without a word, so a dropped node connection, or a sharded
 //! channel the server unsubscribed us from (its slot moved to another master), ends the stream's
 //! subscription ([`Received::Lost`]): the caller starts over and says that something may be lost.
+//!
+//! On RESP3 the reply to our own (S)UNSUBSCRIBE is a push like the server's own unsubscription, and
+//! it may be read after the same channel was subscribed again; so the sink counts the unsubscribes
+//! it sent per channel, the stream takes one of those off for each unsubscribe push, and only the
+//! rest reach the caller as [`Received::Unsubscribed`]. Subscribe confirmations need no such count:
+//! they are replies the crate hands back to the caller as well, and the stream drops them.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::{PubSubSink, PubSubStream};
+use parking_lot::Mutex;
+use redis::aio::{AsyncPushSender, PubSubSink, PubSubStream, SendError};
 use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, RedisResult, Value};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Notify};
 
 use super::connection::RedisTarget;
 
 /// Subscribe commands in flight at once on a cluster while (re)subscribing many channels.
 const SUBSCRIBE_CONCURRENCY: usize = 32;
-/// Pushes buffered on a cluster subscription beyond which it counts as lost (the crate's push
-/// channel cannot wait for a slow reader, so an overflow is a loss, said as such).
+/// Pushes buffered on a cluster subscription beyond which it counts as lost: the crate hands pushes
+/// over without waiting (it cannot hold up a node's connection for a slow reader), so a full buffer
+/// drops one and the stream then says the subscription is lost, as a single server does by closing
+/// a subscriber that cannot keep up.
 const PUSH_BUFFER: usize = 65_536;
 
 #[derive(Clone)]
 pub enum SubSink {
     Single(PubSubSink),
-    Cluster { con: ClusterConnection, sharded: bool },
+    Cluster { con: ClusterConnection, sharded: bool, state: Arc<ClusterState> },
 }
 
 pub enum SubStream {
     Single(PubSubStream),
-    Cluster(mpsc::UnboundedReceiver<PushInfo>),
+    Cluster { pushes: mpsc::Receiver<PushInfo>, state: Arc<ClusterState> },
+}
+
+/// What a cluster subscription's sink and stream share.
+#[derive(Default)]
+pub struct ClusterState {
+    /// Unsubscribes sent per channel whose push has not been read yet.
+    own_unsubscribes: Mutex<HashMap<String, u32>>,
+    /// A push was dropped because the buffer was full.
+    overflowed: AtomicBool,
+    /// An unsubscribe failed: whether the server got it, so whose the channel's next unsubscribe
+    /// push is, is unknown.
+    unsure: AtomicBool,
+    /// Wakes the stream to look at `unsure`.
+    wake: Notify,
+}
+
+impl ClusterState {
+    /// Whether an unsubscribe push for `channel` answers one of ours (and takes it off).
+    fn answers_own_unsubscribe(&self, channel: &str) -> bool {
+        let mut own = self.own_unsubscribes.lock();
+        match own.get_mut(channel) {
+            Some(1) => {
+                own.remove(channel);
+                true
+            }
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Hands the crate's pushes to the stream without waiting, noting an overflow.
+struct PushSender {
+    tx: mpsc::Sender<PushInfo>,
+    state: Arc<ClusterState>,
+}
+
+impl AsyncPushSender for PushSender {
+    fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        match self.tx.try_send(info) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.state.overflowed.store(true, Ordering::Release);
+                Err(SendError)
+            }
+            Err(TrySendError::Closed(_)) => Err(SendError),
+        }
+    }
 }
 
 /// What a subscription delivers.
@@ -48,6 +112,14 @@ pub enum Received {
     Lost(&'static str),
 }
 
+/// What the crate sends a cluster subscription's pushes into, what the stream reads them from, and
+/// the state the two share with the sink.
+fn push_channel(capacity: usize) -> (Arc<dyn AsyncPushSender>, mpsc::Receiver<PushInfo>, Arc<ClusterState>) {
+    let (tx, pushes) = mpsc::channel(capacity);
+    let state = Arc::new(ClusterState::default());
+    (Arc::new(PushSender { tx, state: state.clone() }), pushes, state)
+}
+
 /// Opens a subscription connection, bounded by `timeout`. `sharded` only matters on a cluster.
 pub async fn open(target: &RedisTarget, sharded: bool, timeout: Duration) -> RedisResult<(SubSink, SubStream)> {
     let attempt = async {
@@ -57,9 +129,9 @@ pub async fn open(target: &RedisTarget, sharded: bool, timeout: Duration) -> Red
                 Ok((SubSink::Single(sink), SubStream::Single(stream)))
             }
             RedisTarget::Cluster(seeds) => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let con = seeds.client(timeout, Some(tx))?.get_async_connection().await?;
-                Ok((SubSink::Cluster { con, sharded }, SubStream::Cluster(rx)))
+                let (sender, pushes, state) = push_channel(PUSH_BUFFER);
+                let con = seeds.client(timeout, Some(sender))?.get_async_connection().await?;
+                Ok((SubSink::Cluster { con, sharded, state: state.clone() }, SubStream::Cluster { pushes, state }))
             }
         }
     };
@@ -78,7 +150,7 @@ impl SubSink {
     pub async fn subscribe(&mut self, channels: &[String]) -> RedisResult<()> {
         match self {
             SubSink::Single(sink) => sink.subscribe(channels).await,
-            SubSink::Cluster { con, sharded } => {
+            SubSink::Cluster { con, sharded, .. } => {
                 let sharded = *sharded;
                 futures_util::stream::iter(channels.iter().cloned().map(Ok))
                     .try_for_each_concurrent(SUBSCRIBE_CONCURRENCY, |channel| {
@@ -96,11 +168,21 @@ impl SubSink {
         }
     }
 
+    /// On a cluster an error leaves it unknown whether the server got the unsubscribe, so whether an
+    /// unsubscribe push of the channel is still ours: the stream then says the subscription is lost.
     pub async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             SubSink::Single(sink) => sink.unsubscribe(channel).await,
-            SubSink::Cluster { con, sharded: true } => con.sunsubscribe(channel).await,
-            SubSink::Cluster { con, sharded: false } => con.unsubscribe(channel).await,
+            SubSink::Cluster { con, sharded, state } => {
+                // Counted before sending: the push may be read before the reply is.
+                *state.own_unsubscribes.lock().entry(channel.to_owned()).or_default() += 1;
+                let result = if *sharded { con.sunsubscribe(channel).await } else { con.unsubscribe(channel).await };
+                if result.is_err() {
+                    state.unsure.store(true, Ordering::Release);
+                    state.wake.notify_one();
+                }
+                result
+            }
         }
     }
 
@@ -126,13 +208,21 @@ impl SubStream {
                     payload: message.get_payload_bytes().to_vec(),
                 })
             }
-            SubStream::Cluster(rx) => loop {
-                if rx.len() > PUSH_BUFFER {
+            SubStream::Cluster { pushes, state } => loop {
+                if state.overflowed.load(Ordering::Acquire) {
                     return Some(Received::Lost("more messages arrived than the node could take"));
                 }
-                let push = rx.recv().await?;
-                if let Some(received) = from_push(push) {
-                    return Some(received);
+                if state.unsure.load(Ordering::Acquire) {
+                    return Some(Received::Lost("an unsubscribe failed, so the subscribed channels are unknown"));
+                }
+                let push = tokio::select! {
+                    push = pushes.recv() => push?,
+                    () = state.wake.notified() => continue,
+                };
+                match from_push(push) {
+                    Some(Received::Unsubscribed(channel)) if state.answers_own_unsubscribe(&channel) => {}
+                    Some(received) => return Some(received),
+                    None => {}
                 }
             },
         }
@@ -165,3 +255,7 @@ fn from_push(push: PushInfo) -> Option<Received> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "subscription_tests.rs"]
+mod tests;
