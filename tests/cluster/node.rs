@@ -356,6 +356,15 @@ pub fn ids(frames: &[Value]) -> HashMap<String, usize> {
     counts
 }
 
+/// Waits until `node` sees `user` with `connections` across the cluster.
+pub async fn located(node: &Node, user: &str, connections: u64) {
+    eventually(&format!("{user} has {connections} connection(s) in presence"), Duration::from_secs(5), || async {
+        let (status, body) = node.get(&format!("/api/v1/cluster/users/{user}")).await;
+        status == 200 && body["connections"] == connections
+    })
+    .await;
+}
+
 /// Polls `check` every 50 ms until it holds; panics with `what` past `within`.
 pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
 where

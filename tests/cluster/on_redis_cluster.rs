@@ -6,20 +6,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::node::{eventually, ids, Cluster, Node};
+use crate::node::{eventually, ids, located, Cluster};
 use crate::redis_cluster::RedisCluster;
 use crate::redis_support::unique;
 
 /// Generous: how long a delivery may take before the test gives up on it.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn located(node: &Node, user: &str, connections: u64) {
-    eventually(&format!("{user} has {connections} connection(s) in presence"), Duration::from_secs(5), || async {
-        let (status, body) = node.get(&format!("/api/v1/cluster/users/{user}")).await;
-        status == 200 && body["connections"] == connections
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_on_a_redis_cluster_deliver_once_and_replay_the_queue() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::node::{eventually, ids, Cluster, Node};
+use crate::node::{eventually, ids, located, Cluster, Node};
 use crate::redis_support::{publish_json, shared_redis, unique};
 
 const QUIET: Duration = Duration::from_millis(700);
@@ -13,15 +13,6 @@ const QUIET: Duration = Duration::from_millis(700);
 async fn three(cluster: &Cluster) -> [Node; 3] {
     let (a, b, c) = tokio::join!(cluster.start("node-1"), cluster.start("node-2"), cluster.start("node-3"));
     [a, b, c]
-}
-
-/// Waits until `node` sees `user` with `connections` across the cluster.
-async fn located(node: &Node, user: &str, connections: u64) {
-    eventually(&format!("{user} has {connections} connection(s) in presence"), Duration::from_secs(5), || async {
-        let (status, body) = node.get(&format!("/api/v1/cluster/users/{user}")).await;
-        status == 200 && body["connections"] == connections
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,43 +204,41 @@ impl RedisOfflineQueue {
     /// Drops the bucket's queues of `tenant`, found by name in its registry (`…:oq:<tenant>:<user>`).
     async fn purge_tenant_bucket(&self, bucket: u16, tenant: &TenantId) -> Result<u64, QueueError> {
         let start = format!("{}:oq:{tenant}:", self.layout.bucket_prefix(&self.prefix, bucket));
-        let mut purged = 0u64;
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys) = self.registry_batch(bucket, cursor).await?;
-            let theirs: Vec<String> = keys.into_iter().filter(|k| k.starts_with(&start)).collect();
-            if !theirs.is_empty() {
-                let mut call = self.drop_queues.key(self.registry_key(bucket));
-                call.key(theirs);
-                purged += self
-                    .redis
-                    .call(|mut con| async move { call.invoke_async::<u64>(&mut con).await })
-                    .await
-                    .map_err(unavailable)?;
-            }
-            if next == 0 {
-                return Ok(purged);
-            }
-            cursor = next;
-        }
+        self.sweep_bucket(bucket, &self.drop_queues, |key| key.starts_with(&start), None).await
     }
 
     async fn purge_bucket(&self, bucket: u16, now: DateTime<Utc>) -> Result<u64, QueueError> {
-        let mut purged = 0u64;
+        self.sweep_bucket(bucket, &self.purge, |_| true, Some(micros(now))).await
+    }
+
+    /// Runs `script` over the bucket's registered queues that `pick` keeps, a registry batch at a
+    /// time (KEYS: the registry, then the queues; ARGV: `arg` if any); returns its answers' sum.
+    async fn sweep_bucket(
+        &self,
+        bucket: u16,
+        script: &Script,
+        pick: impl Fn(&str) -> bool,
+        arg: Option<i64>,
+    ) -> Result<u64, QueueError> {
+        let mut swept = 0u64;
         let mut cursor = 0u64;
         loop {
             let (next, keys) = self.registry_batch(bucket, cursor).await?;
+            let keys: Vec<String> = keys.into_iter().filter(|k| pick(k)).collect();
             if !keys.is_empty() {
-                let mut call = self.purge.key(self.registry_key(bucket));
-                call.key(keys).arg(micros(now));
-                purged += self
+                let mut call = script.key(self.registry_key(bucket));
+                call.key(keys);
+                if let Some(arg) = arg {
+                    call.arg(arg);
+                }
+                swept += self
                     .redis
                     .call(|mut con| async move { call.invoke_async::<u64>(&mut con).await })
                     .await
                     .map_err(unavailable)?;
             }
             if next == 0 {
-                return Ok(purged);
+                return Ok(swept);
             }
             cursor = next;
         }

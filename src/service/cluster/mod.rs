@@ -167,6 +167,11 @@ impl Cluster {
         self.ttl
     }
 
+    /// What the other nodes among `holders` hold, added up (this node's own part is read locally).
+    pub(crate) fn elsewhere(&self, holders: &[crate::domain::cluster::NodeCount]) -> usize {
+        holders.iter().filter(|h| h.node_id != self.node).map(|h| h.connections).sum()
+    }
+
     pub(crate) fn mark(&self, items: Vec<Dirty>) {
         if self.dirty.push_all(items).is_err() {
             self.all_dirty.store(true, Ordering::Release);

@@ -142,7 +142,7 @@ impl NotificationService {
             .into_iter()
             .zip(found)
             .map(|(name, holders)| {
-                let elsewhere: usize = holders.iter().filter(|h| h.node_id != c.node).map(|h| h.connections).sum();
+                let elsewhere = c.elsewhere(&holders);
                 let here = local.get(&name).copied().unwrap_or(0);
                 (name, elsewhere + here)
             })

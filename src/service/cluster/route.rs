@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{bump, Cluster, Dirty};
-use crate::domain::cluster::{Envelope, NodeCount, NodeId, PresenceKey, Route, Topic};
+use crate::domain::cluster::{Envelope, NodeCount, NodeId, PresenceKey, Route, TenantMeasure, Topic};
 use crate::domain::{ErrorChain, Notification, Target, UserId, UserKey};
 use crate::ports::{LeaseToken, PresenceError};
 use crate::service::bounded::{bounded, within};
@@ -127,13 +127,17 @@ impl Cluster {
         }
     }
 
-    /// Writes this node's count of the user's connections, and its tenant's totals, now (connect
-    /// writes them before its lease goes, so a sender that takes the lease next sees the user, and
-    /// the next connect on another node counts this one against the quotas).
+    /// Writes this node's count of the user's connections, and of its tenant's, now (connect writes
+    /// them before its lease goes, so a sender that takes the lease next sees the user, and the next
+    /// connect on another node counts this one against the quotas). The tenant's message totals
+    /// follow with the heartbeat.
     pub(crate) async fn write_user_count(&self, service: &NotificationService, user: &UserKey) {
         let count = service.registry.for_each_of_user(user, |_| {});
-        let mut counts = vec![(PresenceKey::User(user.clone()), count)];
-        counts.extend(service.tenant_measures(&user.tenant));
+        let tenant_count = service.registry.tenant_connection_count(&user.tenant);
+        let counts = [
+            (PresenceKey::User(user.clone()), count),
+            (PresenceKey::Tenant(user.tenant.clone(), TenantMeasure::Connections), tenant_count),
+        ];
         let call = self.presence.set_counts(&self.node, &counts);
         if let Err(e) = bounded(&*service.timer, self.timeout, call, PresenceError::Unavailable).await {
             bump(&self.counters.presence_failures, 1);

@@ -39,7 +39,8 @@ fn by_tenant(names: impl IntoIterator<Item = String>) -> HashMap<String, HashSet
 
 impl NotificationService {
     /// What this node holds of `tenant`, as presence keeps it (yesterday's message count set to 0, so
-    /// a node does not keep one key per day it has lived). Constant time: every connect writes it.
+    /// a node does not keep one key per day it has lived). Constant time: the reconciler writes it for
+    /// every tenant a change touched.
     pub(crate) fn tenant_measures(&self, tenant: &TenantId) -> Vec<(PresenceKey, usize)> {
         let now = self.clock.now();
         let day = day_of(now);
@@ -104,9 +105,7 @@ impl NotificationService {
             let name = PresenceKey::Channel(tenant.clone(), channel).name();
             channels.entry(tenant.to_string()).or_default().insert(name);
         }
-        let mut remote = found.into_iter().map(|holders| {
-            holders.into_iter().filter(|h| h.node_id != cluster.node).map(|h| h.connections).sum::<usize>()
-        });
+        let mut remote = found.iter().map(|holders| cluster.elsewhere(holders));
         let mut next = || remote.next().unwrap_or(0);
         Ok(tenants
             .iter()
@@ -142,11 +141,7 @@ impl Cluster {
                 return *limits;
             }
         };
-        let elsewhere = |i: usize| -> usize {
-            found
-                .get(i)
-                .map_or(0, |holders| holders.iter().filter(|h| h.node_id != self.node).map(|h| h.connections).sum())
-        };
+        let elsewhere = |i: usize| found.get(i).map_or(0, |holders| self.elsewhere(holders));
         Limits {
             max_connections_per_user: limits.max_connections_per_user.saturating_sub(elsewhere(0)),
             max_tenant_connections: limits.max_tenant_connections.map(|max| max.saturating_sub(elsewhere(1))),
