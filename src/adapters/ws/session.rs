@@ -169,13 +169,8 @@ async fn write_frames(
                 Some(Next::Dropped(count)) => {
                     handle.dropped(count);
                     let notice = ServerFrame::Dropped { count }.to_outbound();
-                    match tokio::time::timeout(write_timeout, send_frame(tx, &notice)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return WriteEnd::Gone,
-                        Err(_) => {
-                            stalled(handle);
-                            return WriteEnd::Stalled;
-                        }
+                    if let Err(end) = write_notice(tx, &notice, write_timeout, handle).await {
+                        return end;
                     }
                 }
                 Some(Next::Close(reason)) => return WriteEnd::Close(reason),
@@ -185,13 +180,8 @@ async fn write_frames(
                 TokenCheck::Expiring { expires_at, closes_at } => {
                     let expires_in_seconds = (expires_at - chrono::Utc::now()).num_seconds().max(0);
                     let notice = ServerFrame::TokenExpiring { expires_at, closes_at, expires_in_seconds }.to_outbound();
-                    match tokio::time::timeout(write_timeout, send_frame(tx, &notice)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return WriteEnd::Gone,
-                        Err(_) => {
-                            stalled(handle);
-                            return WriteEnd::Stalled;
-                        }
+                    if let Err(end) = write_notice(tx, &notice, write_timeout, handle).await {
+                        return end;
                     }
                 }
                 TokenCheck::Expired => return WriteEnd::Close(CloseReason::TokenExpired),
@@ -216,6 +206,23 @@ async fn write_frames(
 
 /// A socket that took nothing for the write timeout: the client stopped reading (counted like a
 /// queue overflow, which the `drop_oldest` policy never reports).
+/// Writes one notice of the server's own within the write timeout; how the writer ends otherwise.
+async fn write_notice(
+    tx: &mut SplitSink<WebSocket, Message>,
+    notice: &OutboundFrame,
+    write_timeout: std::time::Duration,
+    handle: &ConnectionHandle,
+) -> Result<(), WriteEnd> {
+    match tokio::time::timeout(write_timeout, send_frame(tx, notice)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(WriteEnd::Gone),
+        Err(_) => {
+            stalled(handle);
+            Err(WriteEnd::Stalled)
+        }
+    }
+}
+
 fn stalled(handle: &ConnectionHandle) {
     handle.stalled();
     tracing::info!(connection = %handle.id(), "closing a connection whose socket took nothing within the write timeout");
