@@ -85,3 +85,26 @@ async fn connection_quotas_count_every_node_and_the_tenant_api_shows_the_cluster
     }
     drop((alice_1, carol, alice_again));
 }
+
+/// With presence out of reach (Redis stopped) a node holds connects to its own counts instead of
+/// refusing them, and the Tenant API answers with the node's own figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_out_of_reach_falls_back_to_the_nodes_own_counts() {
+    let Some(mut redis) = crate::redis_support::RedisServer::start().await else { return };
+    let cluster = tenants(Cluster::new(&redis.url()));
+    let (mut n1, n2) = tokio::join!(cluster.start("node-1"), cluster.start("node-2"));
+    let _on_two = n2.connect("alice").await;
+    let _on_one = n1.connect("alice").await;
+    tenant_connections(&n1, 2).await;
+    refused_for(Client::try_connect(n1.port, "alice").await, "max_connections_per_user");
+
+    redis.kill();
+    n1.wait_ready(false, Duration::from_secs(5)).await;
+    // Node 1 holds one of alice's connections, so its own count lets a second one in.
+    let second = Client::try_connect(n1.port, "alice").await;
+    assert!(second.is_ok(), "admitted on the node's own count: {:?}", second.err());
+    refused_for(Client::try_connect(n1.port, "alice").await, "max_connections_per_user");
+    let (status, view) = n1.get_as_admin("/api/v1/tenants/default").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["connections"], 2, "this node's own connections: {view}");
+}
